@@ -1,0 +1,78 @@
+"""actwidgets: see what a convolutional network sees, layer by layer and channel by channel.
+
+>>> import actwidgets as aw
+>>> net = aw.load_model("squeezenet", weights=None)
+>>> acts = aw.activations(net, aw.sample_image("face"), "conv1")
+>>> acts.shape
+(64, 113, 113)
+
+Importing actwidgets changes no global state: no matplotlib backend, no torch setting, no
+network access. The widgets live in :mod:`actwidgets.widgets` (imported on first use).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .cache import ByteLRU
+from .capture import activations
+from .extraction import ExtractionError, Extractor, preserve_model_state
+from .images import SAMPLE_IMAGES, load_image, sample_image
+from .imageops import (
+    ChannelRanking,
+    channel_stats,
+    imadjust,
+    imtile,
+    mat2gray,
+    overlay,
+    rank_channels,
+    resize,
+    strongest_channel,
+    stretchlim,
+)
+from .layers import LayerCatalogue, LayerInfo, LayerNameError
+from .preprocess import Preprocess
+from .zoo import ZOO, Network, WeightsUnavailableError, classify, load_model
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # networks
+    "load_model", "Network", "classify", "ZOO", "WeightsUnavailableError", "Preprocess",
+    # layers and extraction
+    "activations", "LayerCatalogue", "LayerInfo", "LayerNameError", "Extractor",
+    "ExtractionError", "preserve_model_state", "ByteLRU",
+    # images
+    "load_image", "sample_image", "SAMPLE_IMAGES",
+    # image operations
+    "mat2gray", "stretchlim", "imadjust", "imtile", "resize", "overlay",
+    "strongest_channel", "channel_stats", "rank_channels", "ChannelRanking",
+    # feature visualisation and widgets (imported on first use)
+    "visualize_channels", "deep_dream",
+    "ActivationExplorer", "CompareExplorer", "FilterExplorer", "FeatureVisualizer",
+]
+
+_LAZY = {
+    "visualize_channels": "featurevis",
+    "deep_dream": "featurevis",
+    "ActivationExplorer": "widgets",
+    "CompareExplorer": "widgets",
+    "FilterExplorer": "widgets",
+    "FeatureVisualizer": "widgets",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Widgets need ipywidgets and feature visualisation is heavier: load them on first use.
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'actwidgets' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,102 @@
+"""The walkthroughs' layer names for the zoo networks, as tables over torchvision's node names.
+
+Each table maps a walkthrough name to ``(native point, default stage, group)``. MATLAB's conv
+layers output the value before their ReLU, so their default stage is ``"pre"``; a Keras conv
+has its ReLU fused, so its default stage is ``"post"`` and the separate ReLU is hidden.
+"""
+
+from __future__ import annotations
+
+from .layers import NameTable
+
+__all__ = ["SQUEEZENET_MATLAB", "GOOGLENET_MATLAB", "VGG16_KERAS"]
+
+
+def _squeezenet() -> NameTable:
+    names: dict[str, tuple[str, str, str]] = {
+        "conv1": ("features.0", "pre", "conv1"),
+        "relu_conv1": ("features.1", "post", "conv1"),
+        "pool1": ("features.2", "post", "conv1"),
+    }
+    fires = {2: 3, 3: 4, 4: 6, 5: 7, 6: 9, 7: 10, 8: 11, 9: 12}  # fireN -> features index
+    pools = {3: 5, 5: 8}  # poolN -> features index; it follows fireN
+    for fire, idx in fires.items():
+        block = f"fire{fire}"
+        base = f"features.{idx}"
+        for part in ("squeeze1x1", "expand1x1", "expand3x3"):
+            module = part.replace("1x1", "").replace("3x3", "") if part == "squeeze1x1" else part
+            names[f"{block}-{part}"] = (f"{base}.{module}", "pre", block)
+            names[f"{block}-relu_{part}"] = (f"{base}.{module}_activation", "post", block)
+        names[f"{block}-concat"] = (f"{base}.cat", "post", block)
+        if fire in pools:
+            names[f"pool{fire}"] = (f"features.{pools[fire]}", "post", block)
+    names["conv10"] = ("classifier.1", "pre", "conv10")
+    names["relu_conv10"] = ("classifier.2", "post", "conv10")
+    names["pool10"] = ("classifier.3", "post", "conv10")
+    return NameTable(names, source="MATLAB's squeezenet")
+
+
+def _basic(names: dict, alias_conv: str, alias_relu: str, module: str, group: str) -> None:
+    # torchvision's BasicConv2d is conv -> batch norm -> F.relu: the Caffe conv's value is
+    # the batch norm's output, the value right before the ReLU. The raw conv is hidden.
+    names[alias_conv] = (f"{module}.bn", "pre", group)
+    names[alias_relu] = (f"{module}.relu", "post", group)
+    _HIDDEN.add(f"{module}.conv")
+    _KINDS[alias_conv] = "conv"
+
+
+_HIDDEN: set[str] = set()
+_KINDS: dict[str, str] = {}
+
+
+def _googlenet() -> NameTable:
+    names: dict[str, tuple[str, str, str]] = {}
+    _basic(names, "conv1-7x7_s2", "conv1-relu_7x7", "conv1", "conv1")
+    names["pool1-3x3_s2"] = ("maxpool1", "post", "conv1")
+    _basic(names, "conv2-3x3_reduce", "conv2-relu_3x3_reduce", "conv2", "conv2")
+    _basic(names, "conv2-3x3", "conv2-relu_3x3", "conv3", "conv2")
+    names["pool2-3x3_s2"] = ("maxpool2", "post", "conv2")
+    blocks = ["3a", "3b", "pool3", "4a", "4b", "4c", "4d", "4e", "pool4", "5a", "5b"]
+    for b in blocks:
+        if b.startswith("pool"):
+            after = {"pool3": "inception_3b", "pool4": "inception_4e"}[b]
+            names[f"{b}-3x3_s2"] = (f"maxpool{b[-1]}", "post", after)
+            continue
+        group = f"inception_{b}"
+        mod = f"inception{b}"
+        _basic(names, f"{group}-1x1", f"{group}-relu_1x1", f"{mod}.branch1", group)
+        _basic(names, f"{group}-3x3_reduce", f"{group}-relu_3x3_reduce", f"{mod}.branch2.0", group)
+        _basic(names, f"{group}-3x3", f"{group}-relu_3x3", f"{mod}.branch2.1", group)
+        # torchvision's "5x5" branch uses a 3x3 kernel (a known quirk kept for its weights).
+        _basic(names, f"{group}-5x5_reduce", f"{group}-relu_5x5_reduce", f"{mod}.branch3.0", group)
+        _basic(names, f"{group}-5x5", f"{group}-relu_5x5", f"{mod}.branch3.1", group)
+        names[f"{group}-pool"] = (f"{mod}.branch4.0", "post", group)
+        _basic(names, f"{group}-pool_proj", f"{group}-relu_pool_proj", f"{mod}.branch4.1", group)
+        names[f"{group}-output"] = (f"{mod}.cat", "post", group)
+    names["pool5-7x7_s1"] = ("avgpool", "post", "inception_5b")
+    names["loss3-classifier"] = ("fc", "post", "classifier")
+    return NameTable(names, frozenset(_HIDDEN), "MATLAB's googlenet", dict(_KINDS))
+
+
+def _vgg16() -> NameTable:
+    names: dict[str, tuple[str, str, str]] = {}
+    hide: set[str] = set()
+    idx = 0
+    for block, convs in enumerate((2, 2, 3, 3, 3), start=1):
+        group = f"block{block}"
+        for k in range(1, convs + 1):
+            names[f"{group}_conv{k}"] = (f"features.{idx}", "post", group)
+            hide.add(f"features.{idx + 1}")
+            idx += 2
+        names[f"{group}_pool"] = (f"features.{idx}", "post", group)
+        idx += 1
+    names["fc1"] = ("classifier.0", "post", "classifier")
+    names["fc2"] = ("classifier.3", "post", "classifier")
+    names["predictions"] = ("classifier.6", "post", "classifier")
+    hide.update({"classifier.1", "classifier.4"})
+    return NameTable(names, frozenset(hide), source="Keras' VGG16")
+
+
+SQUEEZENET_MATLAB = _squeezenet()
+GOOGLENET_MATLAB = _googlenet()
+VGG16_KERAS = _vgg16()

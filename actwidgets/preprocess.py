@@ -1,0 +1,166 @@
+"""Turn an RGB picture into the normalised tensor a network expects, and back.
+
+>>> import numpy as np
+>>> pre = Preprocess(size=(4, 4), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+>>> t = pre.tensor(np.full((8, 8, 3), 255, np.uint8))
+>>> tuple(t.shape), float(t.max())
+((3, 4, 4), 1.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .images import load_image
+
+__all__ = ["Preprocess", "IMAGENET_MEAN", "IMAGENET_STD"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+_RESAMPLE = {
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+}
+
+
+def _pair(size: int | Sequence[int]) -> tuple[int, int]:
+    if isinstance(size, (int, np.integer)):
+        return int(size), int(size)
+    size = tuple(int(s) for s in size)
+    if len(size) == 1:
+        return size[0], size[0]
+    if len(size) != 2 or min(size) < 1:
+        raise ValueError(f"size must be an int or (height, width), got {size!r}")
+    return size  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """Resize (shorter side to ``resize``, then a centre crop of ``size``; or, with
+    ``resize=None``, straight to ``size``), scale to [0, 1], subtract ``mean``, divide by
+    ``std``. One-entry ``mean``/``std`` make a one-channel (grey) input.
+    """
+
+    size: tuple[int, int]
+    resize: int | None = None
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+    interpolation: str = "bilinear"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "size", _pair(self.size))
+        if len(self.mean) != len(self.std) or len(self.mean) not in (1, 3):
+            raise ValueError("mean and std need 1 (grey) or 3 (RGB) entries each")
+        if any(s <= 0 for s in self.std):
+            raise ValueError(f"std entries must be positive, got {self.std}")
+        if self.interpolation not in _RESAMPLE:
+            raise ValueError(f"interpolation must be one of {sorted(_RESAMPLE)}")
+
+    @property
+    def channels(self) -> int:
+        return len(self.mean)
+
+    @classmethod
+    def from_transforms(cls, transforms: Any, size: int | Sequence[int] | None = None) -> "Preprocess":
+        """From a torchvision ``ImageClassification`` transform (``weights.transforms()``).
+
+        ``size`` replaces its crop size, scaling the resize in proportion.
+        """
+        try:
+            crop = _pair(transforms.crop_size)
+            resize = int(transforms.resize_size[0])
+            mean, std = tuple(transforms.mean), tuple(transforms.std)
+            interp = str(getattr(transforms.interpolation, "value", "bilinear"))
+        except AttributeError as exc:
+            raise TypeError(
+                "expected a torchvision ImageClassification transform (weights.transforms()); "
+                "for anything else build Preprocess(size=..., mean=..., std=...) yourself"
+            ) from exc
+        if size is not None:
+            new = _pair(size)
+            resize = round(resize * new[0] / crop[0])
+            crop = new
+        return cls(crop, resize, mean, std, interp if interp in _RESAMPLE else "bilinear")
+
+    # ---------------------------------------------------------------- geometry
+    def _geometry(self, height: int, width: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(resized (h, w), crop offset (top, left)) for an input of this size."""
+        if self.resize is None:
+            return self.size, (0, 0)
+        # torchvision's rule: the shorter side becomes `resize`, the longer one is truncated;
+        # the centre crop's offsets are rounded.
+        if height <= width:
+            h, w = self.resize, int(self.resize * width / height)
+        else:
+            h, w = int(self.resize * height / width), self.resize
+        h, w = max(h, self.size[0]), max(w, self.size[1])
+        return (h, w), (round((h - self.size[0]) / 2), round((w - self.size[1]) / 2))
+
+    def _warp(self, pil: Image.Image, resample: Image.Resampling) -> Image.Image:
+        (h, w), (top, left) = self._geometry(pil.height, pil.width)
+        if (pil.height, pil.width) != (h, w):
+            pil = pil.resize((w, h), resample)
+        if (h, w) != self.size:
+            pil = pil.crop((left, top, left + self.size[1], top + self.size[0]))
+        return pil
+
+    def image(self, image: Any) -> np.ndarray:
+        """The picture the network sees: (H, W, 3) uint8 at the input size."""
+        rgb = load_image(image)
+        pil = self._warp(Image.fromarray(rgb), _RESAMPLE[self.interpolation])
+        return np.asarray(pil, dtype=np.uint8).copy()
+
+    def mask(self, mask: np.ndarray) -> np.ndarray:
+        """A boolean mask in the original image's coordinates, warped like the image."""
+        mask = np.asarray(mask)
+        if mask.ndim != 2:
+            raise ValueError(f"a mask is 2-D (height, width), got shape {mask.shape}")
+        pil = self._warp(Image.fromarray(mask.astype(np.uint8) * 255), Image.Resampling.NEAREST)
+        return np.asarray(pil) > 127
+
+    # ---------------------------------------------------------------- tensors
+    def tensor(self, image: Any) -> torch.Tensor:
+        """The normalised (C, H, W) float32 tensor for one image."""
+        return self.from_picture(self.image(image))
+
+    def from_picture(self, picture: np.ndarray) -> torch.Tensor:
+        """The normalised (C, H, W) tensor for a picture already at the input size."""
+        if picture.shape[:2] != self.size or picture.dtype != np.uint8:
+            raise ValueError(
+                f"from_picture takes a {self.size} uint8 picture from Preprocess.image; "
+                f"got {picture.shape} {picture.dtype}. Use Preprocess.tensor for any image."
+            )
+        arr = picture.astype(np.float32) / 255.0
+        if self.channels == 1:
+            arr = arr @ np.array([0.299, 0.587, 0.114], np.float32)
+            arr = arr[..., None]
+        t = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+        mean = torch.tensor(self.mean, dtype=torch.float32).view(-1, 1, 1)
+        std = torch.tensor(self.std, dtype=torch.float32).view(-1, 1, 1)
+        return (t - mean) / std
+
+    __call__ = tensor
+
+    def batch(self, images: Sequence[Any]) -> torch.Tensor:
+        """The (N, C, H, W) batch for a sequence of images."""
+        return torch.stack([self.tensor(im) for im in images])
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """[0, 1] pixels (N, C, H, W) → network input (differentiable)."""
+        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        return (x - mean) / std
+
+    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Network input (N, C, H, W) → [0, 1] pixels (not clipped)."""
+        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        return x * std + mean

@@ -1,0 +1,164 @@
+"""activations(): values, stages, batches, image kinds, the cache, on real SqueezeNet weights."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+import actwidgets as aw
+from actwidgets.cache import ByteLRU
+
+
+def test_fire6_squeeze_pre_is_negative_and_post_is_its_relu(squeezenet, face):
+    pre = aw.activations(squeezenet, face, "fire6-squeeze1x1", "pre")
+    post = aw.activations(squeezenet, face, "fire6-squeeze1x1", "post")
+    assert pre.dtype == np.float32 and pre.shape == (48, 14, 14)
+    assert pre.min() < 0 and (pre < 0).mean() > 0.05  # 14.5% for the face
+    np.testing.assert_array_equal(post, np.maximum(pre, 0))
+    # The ReLU layer's own stages are the same two values.
+    np.testing.assert_array_equal(aw.activations(squeezenet, face, "fire6-relu_squeeze1x1", "pre"), pre)
+    np.testing.assert_array_equal(aw.activations(squeezenet, face, "fire6-relu_squeeze1x1"), post)
+    # MATLAB's conv name defaults to the pre-ReLU value, as in MATLAB.
+    np.testing.assert_array_equal(aw.activations(squeezenet, face, "fire6-squeeze1x1"), pre)
+
+
+def test_every_layer_in_one_pass_matches_the_catalogue(squeezenet, face):
+    names = squeezenet.layers.names
+    out = aw.activations(squeezenet, face, names)
+    for info in squeezenet.layers:
+        assert out[info.name].shape == (info.channels, *info.size), info.name
+    # conv1 by hand: the first layer is a plain convolution of the preprocessed picture.
+    x = squeezenet.tensor(face)
+    expected = torch.nn.functional.conv2d(
+        x, squeezenet.model.features[0].weight, squeezenet.model.features[0].bias, stride=2
+    )[0].numpy()
+    np.testing.assert_allclose(out["conv1"], expected, rtol=1e-4, atol=1e-4)
+    # pool10's average of relu_conv10 is the network's logits.
+    with torch.no_grad():
+        logits = squeezenet.model(x)[0].numpy()
+    np.testing.assert_allclose(out["pool10"].ravel(), logits, rtol=1e-4, atol=1e-4)
+
+
+def test_batches_and_dicts_agree_with_single_calls(squeezenet):
+    images = [aw.sample_image("face"), aw.sample_image("cat")]
+    batch = aw.activations(squeezenet, images, "fire2-concat")
+    assert batch.shape == (2, 128, 56, 56)
+    for i, image in enumerate(images):
+        np.testing.assert_allclose(batch[i], aw.activations(squeezenet, image, "fire2-concat"), atol=1e-5)
+    both = aw.activations(squeezenet, images[0], ["conv1", "pool1"])
+    assert set(both) == {"conv1", "pool1"}
+
+
+def test_every_kind_of_image_input_gives_the_same_activations(squeezenet, face, tmp_path):
+    reference = aw.activations(squeezenet, face, "conv1")
+    path = tmp_path / "face.png"
+    Image.fromarray(face).save(path)
+    rgba = np.concatenate([face, np.full(face.shape[:2] + (1,), 255, np.uint8)], axis=2)
+    inputs = {
+        "path": str(path),
+        "pathlib": path,
+        "PIL": Image.fromarray(face),
+        "float": face.astype(np.float64) / 255,
+        "RGBA": rgba,
+        "tensor CHW": torch.from_numpy(face).permute(2, 0, 1).float() / 255,
+        "bytes": path.read_bytes(),
+    }
+    for kind, image in inputs.items():
+        np.testing.assert_allclose(aw.activations(squeezenet, image, "conv1"), reference,
+                                   atol=1e-4, err_msg=kind)
+    grey = aw.activations(squeezenet, face[..., 0], "conv1")
+    assert grey.shape == reference.shape
+
+
+def test_the_caller_s_data_is_never_mutated(squeezenet, face):
+    image = face.copy()
+    image.flags.writeable = True
+    acts = aw.activations(squeezenet, image, "conv1")
+    np.testing.assert_array_equal(image, face)
+    acts[:] = 0  # the returned array is a copy: the cache is unharmed
+    assert aw.activations(squeezenet, image, "conv1").any()
+
+
+def test_the_cache_saves_the_forward_pass(face):
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    calls = []
+    model[0].register_forward_pre_hook(lambda m, i: calls.append(1))  # the user's own hook
+    net = aw.Network.wrap(model, input_size=32)
+    net.layers  # builds the catalogue (one forward pass)
+    calls.clear()
+    a = aw.activations(net, face, "0", "pre")
+    b = aw.activations(net, face, "0", "post")  # another stage of the same image: cached point?
+    aw.activations(net, face, "0", "pre")
+    assert len(calls) == 2  # pre and post are different points: two passes, then cache hits
+    assert net.cache.hits >= 1
+    np.testing.assert_array_equal(b, np.maximum(a, 0))
+    # An optimiser step changes the weights in place: the cache must not serve stale values.
+    with torch.no_grad():
+        model[0].bias.add_(1.0)
+    c = aw.activations(net, face, "0", "pre")
+    np.testing.assert_allclose(c, a + 1.0, atol=1e-5)
+    assert len(model[0]._forward_pre_hooks) == 1  # the user's hook is still there, ours are not
+
+
+def test_byte_lru_evicts_least_recently_used():
+    cache = ByteLRU(max_bytes=100)
+    cache.put("a", np.zeros(10, np.float32))  # 40 bytes
+    cache.put("b", np.zeros(10, np.float32))
+    assert cache.get("a") is not None  # a is now the most recent
+    cache.put("c", np.zeros(10, np.float32))  # 120 bytes: evict b
+    assert "b" not in cache and "a" in cache and "c" in cache
+    assert cache.nbytes == 80
+    cache.put("huge", np.zeros(100, np.float32))  # larger than the budget: not stored
+    assert "huge" not in cache
+    with pytest.raises(ValueError):
+        ByteLRU(-1)
+    with pytest.raises(TypeError, match="nbytes"):
+        cache.put("x", object())
+
+
+def test_bad_input_errors(squeezenet, face):
+    with pytest.raises(TypeError, match="load_model"):
+        aw.activations("squeezenet", face, "conv1")  # type: ignore[arg-type]
+    with pytest.raises(aw.LayerNameError, match="conv10"):
+        aw.activations(squeezenet, face, "conv100")
+    with pytest.raises(ValueError, match="stage"):
+        aw.activations(squeezenet, face, "conv1", stage="before")
+    with pytest.raises(ValueError, match="empty"):
+        aw.activations(squeezenet, face, [])
+    with pytest.raises((ValueError, TypeError)):
+        aw.activations(squeezenet, np.zeros((4, 4, 7)), "conv1")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_cuda_gives_the_cpu_values(face):
+    cpu = aw.load_model("squeezenet", weights=None)
+    gpu = aw.load_model("squeezenet", weights=None).to("cuda")
+    gpu.model.load_state_dict(cpu.model.state_dict())
+    np.testing.assert_allclose(
+        aw.activations(gpu, face, "fire6-squeeze1x1"), aw.activations(cpu, face, "fire6-squeeze1x1"),
+        rtol=1e-3, atol=1e-3,
+    )
+
+
+def test_import_changes_nothing_global():
+    code = (
+        "import socket, sys\n"
+        "def no_network(*a, **k): raise AssertionError('network touched at import')\n"
+        "socket.socket.connect = no_network\n"
+        "import torch\n"
+        "state = (torch.get_default_dtype(), torch.get_num_threads(), torch.is_grad_enabled())\n"
+        "import actwidgets\n"
+        "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n"
+        "assert 'ipywidgets' not in sys.modules, 'ipywidgets imported below the widget layer'\n"
+        "assert state == (torch.get_default_dtype(), torch.get_num_threads(), torch.is_grad_enabled())\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

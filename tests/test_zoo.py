@@ -1,0 +1,199 @@
+"""The zoo: weights, names, preprocessing, classification, wrapping a user's model."""
+
+from __future__ import annotations
+
+import urllib.error
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import actwidgets as aw
+from actwidgets.zoo import RANDOM_WEIGHTS_ENV
+
+
+def _fire_names(n: int) -> list[str]:
+    parts = ["squeeze1x1", "expand1x1", "expand3x3"]
+    names = []
+    for p in parts:
+        names += [f"fire{n}-{p}", f"fire{n}-relu_{p}"]
+    return names + [f"fire{n}-concat"]
+
+
+MATLAB_SQUEEZENET = (
+    ["conv1", "relu_conv1", "pool1"] + _fire_names(2) + _fire_names(3) + ["pool3"]
+    + _fire_names(4) + _fire_names(5) + ["pool5"]
+    + [name for n in (6, 7, 8, 9) for name in _fire_names(n)]
+    + ["conv10", "relu_conv10", "pool10"]
+)
+
+
+def test_squeezenet_lists_matlabs_layers_in_forward_order(squeezenet):
+    assert squeezenet.pretrained
+    assert squeezenet.layers.names == MATLAB_SQUEEZENET
+    info = squeezenet.layers["fire6-squeeze1x1"]
+    assert (info.kind, info.channels, info.size, info.has_stages) == ("conv", 48, (14, 14), True)
+    assert info.label == "fire6-squeeze1x1 · 48 ch · 14×14"
+    assert info.default_stage == "pre"  # MATLAB's conv layer outputs the pre-ReLU value
+    assert squeezenet.layers["fire6-relu_squeeze1x1"].default_stage == "post"
+    assert squeezenet.layers["pool1"].has_stages is False
+    assert squeezenet.layers["conv1"].size == (113, 113)  # MATLAB's 227×227 input
+
+
+def test_native_and_container_names_resolve(squeezenet):
+    layers = squeezenet.layers
+    assert layers["features.9.squeeze"].name == "fire6-squeeze1x1"
+    assert layers["features.3"].name == "fire2-concat"  # a Fire block's output is its concat
+    assert layers.resolve("fire6-squeeze1x1", "post") == layers.resolve("fire6-relu_squeeze1x1")
+    assert list(layers.groups())[:3] == ["conv1", "fire2", "fire3"]
+
+
+def test_unknown_layer_lists_the_closest_names(squeezenet):
+    with pytest.raises(aw.LayerNameError, match="fire6-squeeze1x1") as err:
+        squeezenet.layers["fire6-squeeze"]
+    assert "net.layers.names" in str(err.value)
+    with pytest.raises(ValueError, match="stage"):
+        squeezenet.layers["conv1"].point("middle")
+
+
+def test_googlenet_and_vgg16_names():
+    g = aw.load_model("googlenet", weights=None)
+    assert g.pretrained is False
+    assert g.layers.names[:8] == [
+        "conv1-7x7_s2", "conv1-relu_7x7", "pool1-3x3_s2", "conv2-3x3_reduce",
+        "conv2-relu_3x3_reduce", "conv2-3x3", "conv2-relu_3x3", "pool2-3x3_s2",
+    ]
+    conv1 = g.layers["conv1-7x7_s2"]
+    assert (conv1.kind, conv1.channels, conv1.size) == ("conv", 64, (112, 112))
+    assert conv1.pre == "conv1.bn" and conv1.post == "conv1.relu"  # value right before the ReLU
+    assert g.layers["inception_3a-relu_1x1"].pre == "inception3a.branch1.bn"
+    assert g.layers["inception_3a-output"].channels == 256
+    assert g.layers["conv1.conv"].kind == "conv"  # native names still work
+
+    v = aw.load_model("vgg16", weights=None)
+    keras = [n for n in v.layers.names if n.startswith("block")]
+    assert keras[:5] == ["block1_conv1", "block1_conv2", "block1_pool", "block2_conv1", "block2_conv2"]
+    assert keras[-1] == "block5_pool" and len(keras) == 18
+    b41 = v.layers["block4_conv1"]
+    assert b41.default_stage == "post" and b41.has_stages  # Keras fuses the ReLU
+    assert b41.point() == "features.18" and b41.point("pre") == "features.17"
+
+
+def test_missing_weights_raise_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.delenv(RANDOM_WEIGHTS_ENV, raising=False)
+
+    def offline(*args, **kwargs):  # never touch the network in tests
+        raise urllib.error.URLError("offline")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(aw.WeightsUnavailableError) as err:
+        aw.load_model("googlenet")
+    message = str(err.value)
+    assert "googlenet-1378be20.pth" in message
+    assert str(tmp_path / "hub" / "checkpoints") in message
+    assert "weights=None" in message and RANDOM_WEIGHTS_ENV in message
+
+
+def test_random_fallback_only_when_asked(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv(RANDOM_WEIGHTS_ENV, "1")
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", lambda *a, **k: 1 / 0)
+    with pytest.warns(RuntimeWarning, match="RANDOM weights"):
+        net = aw.load_model("googlenet")
+    assert net.pretrained is False
+    assert "RANDOM" in repr(net)
+
+
+def test_weights_from_a_local_state_dict(tmp_path):
+    source = aw.load_model("squeezenet", weights=None)
+    path = tmp_path / "mine.pth"
+    torch.save(source.model.state_dict(), path)
+    net = aw.load_model("squeezenet", weights=str(path))
+    assert net.pretrained
+    for a, b in zip(source.model.state_dict().values(), net.model.state_dict().values()):
+        assert torch.equal(a, b)
+    torch.save({"nope": torch.zeros(1)}, tmp_path / "bad.pth")
+    with pytest.raises(ValueError, match="does not fit"):
+        aw.load_model("squeezenet", weights=str(tmp_path / "bad.pth"))
+    with pytest.raises(FileNotFoundError, match="no weights file"):
+        aw.load_model("squeezenet", weights=str(tmp_path / "missing.pth"))
+
+
+def test_bad_names_and_weights():
+    with pytest.raises(ValueError, match="squeezenet"):
+        aw.load_model("squeezenett")
+    with pytest.raises(ValueError, match="IMAGENET1K_V1"):
+        aw.load_model("squeezenet", weights="IMAGENET_V9")
+
+
+def test_any_torchvision_model_by_name():
+    net = aw.load_model("resnet18", weights=None)
+    assert net.layers["layer1.0.conv1"].has_stages is False  # a batch norm follows, not a ReLU
+    assert net.layers["layer1.0.bn1"].post == "layer1.0.relu"
+    assert net.layers["layer1.0.bn1"].channels == 64
+    assert net.layers["layer1.0.add"].kind == "add"  # the residual sum, a function call
+
+
+def test_classify_with_the_real_weights(squeezenet):
+    # ../shared/weights/README.md, measured with torchvision's 224-pixel transforms: chelsea
+    # gives Egyptian cat 0.70, coffee gives espresso 0.84.
+    at224 = aw.load_model("squeezenet", input_size=224)
+    top = aw.classify(at224, aw.sample_image("cat"), top=3)
+    assert top[0][0] == "Egyptian cat" and top[0][1] == pytest.approx(0.70, abs=0.03)
+    assert {name for name, _ in top} == {"Egyptian cat", "tiger cat", "tabby"}
+    best, p = aw.classify(at224, aw.sample_image("coffee"), top=1)[0]
+    assert best == "espresso" and p == pytest.approx(0.84, abs=0.03)
+    # At MATLAB's 227 pixels (the zoo's default for SqueezeNet) the answers hold too.
+    assert aw.classify(squeezenet, aw.sample_image("coffee"), top=1)[0][0] == "espresso"
+    assert aw.classify(squeezenet, aw.sample_image("cat"), top=1)[0][0] == "Egyptian cat"
+    probs = [p for _, p in aw.classify(squeezenet, aw.sample_image("coffee"), top=1000)]
+    assert sum(probs) == pytest.approx(1.0, abs=1e-4)
+    with pytest.raises(ValueError, match="top"):
+        aw.classify(squeezenet, aw.sample_image("cat"), top=0)
+
+
+def test_wrap_a_users_model():
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.LazyLinear(2))
+    model(torch.zeros(1, 1, 16, 16))  # materialise the lazy layer
+    net = aw.Network.wrap(model, categories=["no", "yes"], input_size=16)
+    assert net.preprocess.channels == 1  # first conv takes one channel: grey input
+    assert net.layers.names == ["0", "1", "3"]
+    acts = aw.activations(net, np.full((20, 20), 255, np.uint8), "0", "pre")
+    assert acts.shape == (4, 14, 14)
+    assert [name for name, _ in aw.classify(net, np.zeros((16, 16), np.uint8))] != []
+    assert aw.classify(net, np.zeros((16, 16), np.uint8), top=2)[0][0] in {"no", "yes"}
+    with pytest.raises(TypeError, match="Module"):
+        aw.Network.wrap("model")  # type: ignore[arg-type]
+
+
+def test_wrap_takes_torchvision_transforms_and_dicts():
+    import torchvision
+
+    tf = torchvision.models.SqueezeNet1_1_Weights.DEFAULT.transforms()
+    model = nn.Sequential(nn.Conv2d(3, 2, 3))
+    net = aw.Network.wrap(model, tf, input_size=64)
+    assert net.preprocess.size == (64, 64) and net.preprocess.resize == 73
+    net2 = aw.Network.wrap(model, {"mean": (0.5,) * 3, "std": (0.5,) * 3}, input_size=8)
+    assert net2.preprocess.mean == (0.5, 0.5, 0.5)
+
+
+def test_preprocess_matches_torchvision(squeezenet):
+    import torchvision
+    from PIL import Image
+
+    image = aw.sample_image("cat")
+    tf = torchvision.models.SqueezeNet1_1_Weights.DEFAULT.transforms()
+    ours = aw.Preprocess.from_transforms(tf).tensor(image)
+    theirs = tf(Image.fromarray(image))
+    assert ours.shape == theirs.shape == (3, 224, 224)
+    # torchvision resizes a PIL image with PIL itself: the same pixels.
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
+
+
+def test_load_model_does_not_warn_for_random_weights():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        aw.load_model("googlenet", weights=None)
