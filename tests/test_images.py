@@ -1,0 +1,293 @@
+"""Tests for actwidgets.images: every input kind and error of load_image, the samples."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis.extra import numpy as hnp
+from hypothesis import strategies as st
+from PIL import Image
+
+from actwidgets import images
+from actwidgets.images import (
+    FACE_EYES,
+    MAX_PIXELS,
+    SAMPLE_IMAGES,
+    ImageNotFoundError,
+    eye_mask,
+    load_image,
+    sample_image,
+)
+
+FAST = settings(max_examples=50, deadline=None)
+
+
+class FakeTensor:
+    """Duck-typed stand-in for a torch tensor (detach/cpu/numpy)."""
+
+    def __init__(self, a: np.ndarray) -> None:
+        self._a = a
+
+    def detach(self) -> "FakeTensor":
+        return self
+
+    def cpu(self) -> "FakeTensor":
+        return self
+
+    def numpy(self) -> np.ndarray:
+        return self._a
+
+
+@pytest.fixture()
+def rgb() -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+
+
+def _png_bytes(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _check(out: np.ndarray, expected: np.ndarray) -> None:
+    assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3
+    assert out.flags.c_contiguous and out.flags.writeable
+    np.testing.assert_array_equal(out, expected)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def test_path_str_and_pathlib(tmp_path: Path, rgb: np.ndarray) -> None:
+    p = tmp_path / "x.png"
+    p.write_bytes(_png_bytes(rgb))
+    _check(load_image(p), rgb)
+    _check(load_image(str(p)), rgb)
+
+
+def test_bytes(rgb: np.ndarray) -> None:
+    data = _png_bytes(rgb)
+    _check(load_image(data), rgb)
+    _check(load_image(bytearray(data)), rgb)
+    _check(load_image(memoryview(data)), rgb)
+
+
+def test_jpeg_exif_orientation_is_applied(rgb: np.ndarray) -> None:
+    im = Image.fromarray(rgb)  # 7 wide, 5 high
+    exif = im.getexif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", exif=exif.tobytes(), quality=95)
+    out = load_image(buf.getvalue())
+    assert out.shape == (7, 5, 3)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P", "LA", "CMYK", "1"])
+def test_pil_any_mode(rgb: np.ndarray, mode: str) -> None:
+    im = Image.fromarray(rgb).convert(mode)
+    out = load_image(im)
+    _check(out, np.asarray(im.convert("RGB")))
+
+
+def test_pil_16bit() -> None:
+    a = np.array([[0, 65535], [257, 32896]], dtype=np.uint16)
+    out = load_image(Image.fromarray(a))
+    np.testing.assert_array_equal(out[:, :, 0], [[0, 255], [1, 128]])
+
+
+def test_array_gray_and_channels(rgb: np.ndarray) -> None:
+    gray = rgb[:, :, 0]
+    expected = np.repeat(gray[:, :, None], 3, axis=2)
+    _check(load_image(gray), expected)
+    _check(load_image(gray[:, :, None]), expected)
+    _check(load_image(rgb), rgb)
+    rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 7, np.uint8)], axis=2)
+    _check(load_image(rgba), rgb)  # alpha dropped
+
+
+def test_array_float_in_unit_range() -> None:
+    a = np.array([[0.0, 0.5], [1.0, 0.25]], dtype=np.float32)
+    out = load_image(a)
+    np.testing.assert_array_equal(out[:, :, 0], [[0, 128], [255, 64]])
+    out64 = load_image(np.stack([a, a, a], axis=2).astype(np.float64))
+    np.testing.assert_array_equal(out64, out)
+
+
+def test_array_other_integers_in_range() -> None:
+    out = load_image(np.array([[0, 255]], dtype=np.int64))
+    np.testing.assert_array_equal(out[0, :, 1], [0, 255])
+
+
+def test_returns_new_array(rgb: np.ndarray) -> None:
+    out = load_image(rgb)
+    assert not np.shares_memory(out, rgb)
+    ro = rgb.copy()
+    ro.flags.writeable = False
+    out2 = load_image(ro)
+    assert out2.flags.writeable and not ro.flags.writeable
+
+
+def test_tensor_chw_and_hwc(rgb: np.ndarray) -> None:
+    chw = np.moveaxis(rgb, 2, 0).astype(np.float32) / 255.0
+    _check(load_image(FakeTensor(chw)), rgb)
+    _check(load_image(FakeTensor(rgb.astype(np.float32) / 255.0)), rgb)
+    _check(load_image(FakeTensor(chw[None])), rgb)  # a batch of one
+    gray = chw[:1]
+    _check(load_image(FakeTensor(gray)), np.repeat(rgb[:, :, :1], 3, axis=2))
+    rgba = np.concatenate([chw, np.ones_like(chw[:1])], axis=0)
+    _check(load_image(FakeTensor(rgba)), rgb)
+
+
+@FAST
+@given(a=hnp.arrays(st.sampled_from([np.uint8, np.float32]), hnp.array_shapes(min_dims=2, max_dims=3, max_side=6)))
+def test_arrays_never_mutated(a: np.ndarray) -> None:
+    if a.ndim == 3 and a.shape[2] not in (1, 3, 4):
+        return
+    if a.dtype == np.float32:
+        a = np.nan_to_num(np.abs(a), posinf=1.0) % 1.0
+    before = a.copy()
+    writeable = a.flags.writeable
+    out = load_image(a)
+    assert out.shape == a.shape[:2] + (3,) and out.dtype == np.uint8
+    np.testing.assert_array_equal(a, before)
+    assert a.flags.writeable == writeable
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_missing_path_names_it(tmp_path: Path) -> None:
+    p = tmp_path / "nope.png"
+    with pytest.raises(FileNotFoundError, match="nope.png"):
+        load_image(p)
+    with pytest.raises(ValueError, match="nope.png"):  # also a ValueError
+        load_image(str(p))
+    assert issubclass(ImageNotFoundError, ValueError)
+
+
+def test_not_an_image_names_path(tmp_path: Path) -> None:
+    p = tmp_path / "notes.txt"
+    p.write_text("hello")
+    with pytest.raises(ValueError, match="notes.txt"):
+        load_image(p)
+    with pytest.raises(ValueError, match="folder"):
+        load_image(tmp_path)
+    with pytest.raises(ValueError, match="not an image"):
+        load_image(b"definitely not a png")
+    with pytest.raises(ValueError, match="empty"):
+        load_image(b"")
+
+
+def test_float_out_of_range_says_what_to_do() -> None:
+    with pytest.raises(ValueError, match="divide by 255"):
+        load_image(np.full((2, 2), 200.0))
+    with pytest.raises(ValueError, match="mat2gray"):
+        load_image(np.full((2, 2), -0.5))
+    with pytest.raises(ValueError, match="NaN"):
+        load_image(np.array([[0.0, np.nan]]))
+    with pytest.raises(ValueError, match="divide by 255"):
+        load_image(FakeTensor(np.full((3, 2, 2), 3.0, np.float32)))
+
+
+def test_bad_arrays() -> None:
+    with pytest.raises(TypeError, match="bool"):
+        load_image(np.zeros((2, 2), bool))
+    with pytest.raises(ValueError, match="empty"):
+        load_image(np.zeros((0, 3, 3), np.uint8))
+    with pytest.raises(ValueError, match="channels"):
+        load_image(np.zeros((4, 4, 2), np.uint8))
+    with pytest.raises(ValueError, match="moveaxis"):
+        load_image(np.zeros((3, 8, 8), np.uint8))  # channels-first numpy array
+    with pytest.raises(ValueError):
+        load_image(np.zeros((2, 2, 2, 3), np.uint8))
+    with pytest.raises(ValueError, match="0..255"):
+        load_image(np.array([[0, 300]], dtype=np.int32))
+    with pytest.raises(TypeError):
+        load_image(np.zeros((2, 2), complex))
+    with pytest.raises(TypeError, match="cannot load"):
+        load_image(12345)
+
+
+def test_too_many_pixels() -> None:
+    # a broadcast view: huge shape, no memory
+    big = np.broadcast_to(np.zeros((1, 1), np.uint8), (MAX_PIXELS // 1000 + 1, 1000))
+    with pytest.raises(ValueError, match="resize it first"):
+        load_image(big)
+    im = Image.new("L", (8000, 5001))  # 40,008,000 pixels
+    with pytest.raises(ValueError, match="MAX_PIXELS"):
+        load_image(im)
+
+
+# --------------------------------------------------------------------------- samples
+
+
+def test_sample_shapes_and_copies() -> None:
+    shapes = {"face": (224, 224, 3), "face_eye_closed": (224, 224, 3), "cat": (300, 451, 3), "coffee": (400, 600, 3)}
+    assert set(SAMPLE_IMAGES) == set(shapes)
+    for name in SAMPLE_IMAGES:
+        a = sample_image(name)
+        assert a.shape == shapes[name] and a.dtype == np.uint8 and a.flags.writeable
+        a[:] = 0  # ours to change...
+        assert sample_image(name).any()  # ...without touching the cache
+
+
+def test_sample_unknown_lists_names() -> None:
+    with pytest.raises(ValueError, match="face_eye_closed"):
+        sample_image("dog")
+
+
+def test_face_is_astronaut_crop() -> None:
+    from skimage import data
+
+    face = sample_image("face")
+    astro = data.astronaut()
+    np.testing.assert_array_equal(face, astro[0:224, 116:340])
+
+
+def _grow(box: tuple[int, int, int, int], by: int) -> tuple[int, int, int, int]:
+    x0, y0, x1, y1 = box
+    return x0 - by, y0 - by, x1 + by, y1 + by
+
+
+def test_face_eye_closed_differs_only_near_left_eye() -> None:
+    face = sample_image("face").astype(int)
+    closed = sample_image("face_eye_closed").astype(int)
+    changed = np.abs(face - closed).max(axis=2) > 0
+    assert changed.sum() > 200  # the eye really was painted over
+    x0, y0, x1, y1 = _grow(FACE_EYES["left"], 8)
+    near = np.zeros_like(changed)
+    near[y0:y1, x0:x1] = True
+    assert changed[near].sum() / changed.sum() > 0.97
+    assert not changed[~near].any()
+    # the eye box itself changed a lot (dark iris replaced with skin)
+    bx0, by0, bx1, by1 = FACE_EYES["left"]
+    assert closed[by0:by1, bx0:bx1].mean() > face[by0:by1, bx0:bx1].mean() + 10
+    # the other eye is untouched
+    rx0, ry0, rx1, ry1 = FACE_EYES["right"]
+    assert not changed[ry0:ry1, rx0:rx1].any()
+
+
+def test_face_eyes_boxes_and_mask() -> None:
+    assert set(FACE_EYES) == {"left", "right"}
+    assert FACE_EYES["left"][0] > FACE_EYES["right"][0]  # her left eye is on the picture's right
+    face = sample_image("face").astype(float).mean(axis=2)
+    for x0, y0, x1, y1 in FACE_EYES.values():
+        assert 0 <= x0 < x1 <= 224 and 0 <= y0 < y1 <= 224
+        # an eye box holds the dark iris: clearly darker than the face around it
+        assert face[y0:y1, x0:x1].min() < 0.5 * np.median(face[y1 : y1 + 15, x0:x1])
+    both = eye_mask()
+    assert both.dtype == np.bool_ and both.shape == (224, 224)
+    np.testing.assert_array_equal(both, eye_mask("left") | eye_mask("right"))
+    x0, y0, x1, y1 = FACE_EYES["left"]
+    assert eye_mask("left").sum() == (x1 - x0) * (y1 - y0)
+    with pytest.raises(ValueError, match="both"):
+        eye_mask("middle")
+
+
+def test_all_exports_exist() -> None:
+    for name in images.__all__:
+        assert hasattr(images, name), name
