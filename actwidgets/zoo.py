@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ class ZooEntry:
     input_size: int | None = None  # replaces the weights' crop size
     random_kwargs: dict[str, Any] = field(default_factory=dict)  # builder arguments, random weights
     description: str = ""
+    head: str | None = None  # the classification head that head=False drops
 
 
 #: The zoo's own names. Any other torchvision classification model works by its own name.
@@ -60,6 +61,7 @@ ZOO: dict[str, ZooEntry] = {
     ),
     "vgg16": ZooEntry(
         "vgg16", _aliases.VGG16_KERAS, description="VGG16 with Keras' layer names",
+        head="classifier",  # 124M of its 138M parameters
     ),
 }
 
@@ -106,6 +108,8 @@ class Network:
         self._extractor: Extractor | None = None
         self._layers: LayerCatalogue | None = None
         self.cache = ByteLRU(cache_bytes)
+        #: False when the zoo dropped the classification head (``load_model(..., head=False)``).
+        self.has_head = True
 
     @classmethod
     def wrap(
@@ -215,6 +219,42 @@ def _build_with_weights(builder: Any, weights_enum: Any) -> nn.Module:
         raise FileNotFoundError(cached) from exc
 
 
+def _headless(builder: Any, entry: ZooEntry, weights_enum: Any | None) -> nn.Module:
+    """Build without the classification head, never holding its weights in memory."""
+    assert entry.head is not None
+    with torch.device("meta"):
+        model = builder(weights=None, **(entry.random_kwargs if weights_enum is None else {}))
+    setattr(model, entry.head, nn.Identity())
+    model = model.to_empty(device="cpu")
+    if weights_enum is None:
+        for m in model.modules():  # torchvision's own initialisation for VGG
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif hasattr(m, "reset_parameters") and m is not model:
+                m.reset_parameters()
+        return model
+    from torch.hub import HASH_REGEX, download_url_to_file, get_dir
+
+    filename = os.path.basename(weights_enum.url)
+    cached = Path(get_dir()) / "checkpoints" / filename
+    if not cached.exists():
+        if _random_fallback_allowed():
+            raise FileNotFoundError(cached)
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            match = HASH_REGEX.search(filename)
+            download_url_to_file(weights_enum.url, str(cached), match.group(1) if match else None)
+        except OSError as exc:
+            raise FileNotFoundError(cached) from exc
+    # Memory-mapped: the head's weights are never read into memory.
+    state = torch.load(cached, map_location="cpu", weights_only=True, mmap=True)
+    prefix = entry.head + "."
+    model.load_state_dict({k: v for k, v in state.items() if not k.startswith(prefix)})
+    return model
+
+
 def load_model(
     name: str,
     weights: str | os.PathLike | None = "DEFAULT",
@@ -222,6 +262,7 @@ def load_model(
     input_size: int | Sequence[int] | None = None,
     device: str | torch.device | None = None,
     backend: str = "auto",
+    head: bool = True,
 ) -> Network:
     """Load a zoo network: ``"squeezenet"``, ``"googlenet"``, ``"vgg16"``, or any other
     torchvision classification model by its torchvision name (``"resnet18"``).
@@ -231,6 +272,10 @@ def load_model(
     (``.pth``/``.pt``, loaded with ``weights_only=True``). When pretrained weights can be
     neither found nor downloaded this raises :class:`WeightsUnavailableError`, unless the
     environment variable ``ACTWIDGETS_RANDOM_WEIGHTS=1`` asks for random weights instead.
+
+    ``head=False`` drops the classification head where the zoo knows it (VGG16's classifier,
+    124M of its 138M parameters), for feature work in little memory; :func:`classify` then
+    cannot be used.
     """
     import torchvision
 
@@ -256,8 +301,19 @@ def load_model(
     pretrained = weights is not None
     label = name.lower() if name.lower() in ZOO else name
 
+    if not head and entry.head is None:
+        raise ValueError(
+            f"head=False is available for {[k for k, e in ZOO.items() if e.head]}; "
+            f"{label} keeps its head (load it with head=True)"
+        )
+    build = (
+        (lambda w: _headless(builder, entry, w)) if not head
+        else (lambda w: builder(weights=None, **entry.random_kwargs) if w is None
+              else _build_with_weights(builder, w))
+    )
+
     if weights is None:
-        model = builder(weights=None, **entry.random_kwargs)
+        model = build(None)
     elif isinstance(weights, os.PathLike) or (
         isinstance(weights, str) and (weights.endswith((".pth", ".pt")) or os.sep in weights)
     ):
@@ -267,10 +323,12 @@ def load_model(
                 f"no weights file at {path}. Give the path of a state dict saved with "
                 "torch.save(model.state_dict(), path), or weights='DEFAULT' or None."
             )
-        model = builder(weights=None, **entry.random_kwargs)
+        model = build(None)
         state = torch.load(path, map_location="cpu", weights_only=True)
         if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
             state = state["state_dict"]
+        if not head:
+            state = {k: v for k, v in state.items() if not k.startswith(f"{entry.head}.")}
         try:
             model.load_state_dict(state)
         except RuntimeError as exc:
@@ -287,7 +345,7 @@ def load_model(
                 f"{tv_name} has no weights {weights!r}; choose one of {options}, None or a file path"
             ) from None
         try:
-            model = _build_with_weights(builder, reference)
+            model = build(reference)
         except FileNotFoundError as exc:
             cached = Path(str(exc.args[0]))
             if not _random_fallback_allowed():
@@ -306,7 +364,7 @@ def load_model(
                 RuntimeWarning,
                 stacklevel=2,
             )
-            model = builder(weights=None, **entry.random_kwargs)
+            model = build(None)
             pretrained = False
 
     model.eval()
@@ -316,11 +374,19 @@ def load_model(
         model.to(device)
     size = input_size if input_size is not None else entry.input_size
     preprocess = Preprocess.from_transforms(reference.transforms(), size)
-    categories = reference.meta.get("categories")
-    return Network(
+    categories = reference.meta.get("categories") if head else None
+    names = entry.names
+    if not head and names is not None:  # the head's walkthrough names go with it
+        names = replace(names, names={
+            k: v for k, v in names.names.items()
+            if v[0] != entry.head and not v[0].startswith(f"{entry.head}.")
+        }, hide=frozenset(n for n in names.hide if not n.startswith(f"{entry.head}.")))
+    net = Network(
         model, preprocess, categories, name=label, pretrained=pretrained,
-        names=entry.names, backend=backend,
+        names=names, backend=backend,
     )
+    net.has_head = head
+    return net
 
 
 def classify(net: Network, image: Any, top: int = 5) -> list[tuple[str, float]]:
@@ -337,6 +403,11 @@ def classify(net: Network, image: Any, top: int = 5) -> list[tuple[str, float]]:
         raise TypeError("classify takes an actwidgets.Network; see load_model or Network.wrap")
     if not isinstance(top, int) or top < 1:
         raise ValueError(f"top must be a positive int, got {top!r}")
+    if not net.has_head:
+        raise ValueError(
+            f"{net.name} was loaded with head=False: it has no classifier. "
+            f"Load it with actwidgets.load_model({net.name!r}) to classify."
+        )
     x = net.tensor(image)
     with preserve_model_state(net.model), torch.no_grad():
         logits = net.model(x)

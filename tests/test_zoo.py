@@ -197,3 +197,23 @@ def test_load_model_does_not_warn_for_random_weights():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         aw.load_model("googlenet", weights=None)
+
+
+def test_vgg16_without_its_head(tmp_path):
+    full = aw.load_model("vgg16", weights=None)
+    path = tmp_path / "vgg16.pth"
+    torch.save(full.model.state_dict(), path)
+    net = aw.load_model("vgg16", weights=str(path), head=False)
+    assert isinstance(net.model.classifier, nn.Identity)
+    assert sum(p.numel() for p in net.model.parameters()) < 15_000_000
+    assert net.layers.names[-2:] == ["block5_pool", "avgpool"] and "fc1" not in net.layers
+    face = aw.sample_image("face")
+    np.testing.assert_array_equal(
+        aw.activations(net, face, "block3_conv1"), aw.activations(full, face, "block3_conv1")
+    )
+    with pytest.raises(ValueError, match="head=False"):
+        aw.classify(net, face)
+    with pytest.raises(ValueError, match="vgg16"):
+        aw.load_model("squeezenet", weights=None, head=False)
+    random = aw.load_model("vgg16", weights=None, head=False)
+    assert random.layers["block1_conv1"].channels == 64 and not random.pretrained
