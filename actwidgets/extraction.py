@@ -188,11 +188,16 @@ def _mutates_in_place(node: torch.fx.Node, module_of: Any) -> bool:
     return False
 
 
-def _changed_later(node: torch.fx.Node, module_of: Any) -> bool:
-    """Whether any later op may change ``node``'s value in place (through a view, too)."""
+def _changed_later(node: torch.fx.Node, module_of: Any, out_of_place: Any = None) -> bool:
+    """Whether any later op may change ``node``'s value in place (through a view, too).
+
+    ``out_of_place(user)`` tells which direct users the runner rewrites to out-of-place ops.
+    """
     for user in node.users:
         if _mutates_in_place(user, module_of):
-            return True
+            if out_of_place is None or out_of_place(user) is None or user.args[0] is not node:
+                return True
+            continue
         is_view = (user.op == "call_method" and user.target in _VIEW_METHODS) or (
             user.op == "call_function" and user.target in _VIEW_FUNCTIONS
         )
@@ -400,13 +405,15 @@ class Extractor:
         graph = torch.fx.Graph()
         env: dict[torch.fx.Node, torch.fx.Node] = {}
         outputs: dict[str, torch.fx.Node] = {}
+        captured = targets if clone else set()
         for i, node in enumerate(order):
-            env[node] = graph.node_copy(node, lambda n: env[n])
+            env[node] = self._copy_node(graph, node, env, captured)
             if node in targets:
                 name = fx.name_by_node[node]
                 # Clone right away, before an in-place op that follows can change the value;
                 # a value no later op mutates, and the deepest one, need no copy.
-                if clone and i != last and _changed_later(node, self.model.get_submodule):
+                if clone and i != last and _changed_later(node, self.model.get_submodule,
+                                                          self._out_of_place):
                     outputs[name] = graph.call_function(torch.clone, (env[node],))
                 else:
                     outputs[name] = env[node]
@@ -416,6 +423,37 @@ class Extractor:
         if len(fx.runners) > 64:  # a widget asks for one layer at a time: keep the recent ones
             fx.runners.pop(next(iter(fx.runners)))
         return gm
+
+    def _out_of_place(self, node: torch.fx.Node) -> tuple[Any, dict[str, Any]] | None:
+        """For an in-place activation, the out-of-place function and kwargs that replace it."""
+        if node.op == "call_module":
+            module = self.model.get_submodule(node.target)
+            if type(module) is nn.ReLU and module.inplace:
+                return torch.relu, {}
+            if type(module) is nn.ReLU6 and module.inplace:
+                return F.relu6, {}
+        elif node.op == "call_function" and node.kwargs.get("inplace") is True and node.target in (
+            F.relu, F.relu6, F.leaky_relu, F.hardtanh, F.elu
+        ):
+            return node.target, {**node.kwargs, "inplace": False}
+        return None
+
+    def _copy_node(
+        self, graph: torch.fx.Graph, node: torch.fx.Node, env: dict, captured: set
+    ) -> torch.fx.Node:
+        """Copy ``node``; an in-place activation of a captured value becomes out-of-place.
+
+        That keeps the captured value intact without a clone (one memory pass less). The
+        user's modules are not changed: only this copy of the graph calls ``torch.relu``.
+        """
+        src = node.args[0] if node.args and isinstance(node.args[0], torch.fx.Node) else None
+        if src is not None and src in captured:
+            replacement = self._out_of_place(node)
+            if replacement is not None:
+                fn, kwargs = replacement
+                args = tuple(env[a] if isinstance(a, torch.fx.Node) else a for a in node.args)
+                return graph.call_function(fn, args, kwargs)
+        return graph.node_copy(node, lambda n: env[n])
 
     def _run_fx(self, x: torch.Tensor, names: tuple[str, ...], grad: bool) -> dict[str, torch.Tensor]:
         gm = self._runner(names, clone=True, grad=grad)
