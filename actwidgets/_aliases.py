@@ -36,46 +36,48 @@ def _squeezenet() -> NameTable:
     return NameTable(names, source="MATLAB's squeezenet")
 
 
-def _basic(names: dict, alias_conv: str, alias_relu: str, module: str, group: str) -> None:
-    # torchvision's BasicConv2d is conv -> batch norm -> F.relu: the Caffe conv's value is
-    # the batch norm's output, the value right before the ReLU. The raw conv is hidden.
-    names[alias_conv] = (f"{module}.bn", "pre", group)
-    names[alias_relu] = (f"{module}.relu", "post", group)
-    _HIDDEN.add(f"{module}.conv")
-    _KINDS[alias_conv] = "conv"
+class _GoogLeNetTable:
+    """Collects GoogLeNet's names, hidden points and kinds while the table is built."""
 
+    def __init__(self) -> None:
+        self.names: dict[str, tuple[str, str, str]] = {}
+        self.hide: set[str] = set()
+        self.kinds: dict[str, str] = {}
 
-_HIDDEN: set[str] = set()
-_KINDS: dict[str, str] = {}
+    def basic(self, alias_conv: str, alias_relu: str, module: str, group: str) -> None:
+        # torchvision's BasicConv2d is conv -> batch norm -> F.relu: the Caffe conv's value
+        # is the batch norm's output, the value right before the ReLU. The raw conv is hidden.
+        self.names[alias_conv] = (f"{module}.bn", "pre", group)
+        self.names[alias_relu] = (f"{module}.relu", "post", group)
+        self.hide.add(f"{module}.conv")
+        self.kinds[alias_conv] = "conv"
 
 
 def _googlenet() -> NameTable:
-    names: dict[str, tuple[str, str, str]] = {}
-    _basic(names, "conv1-7x7_s2", "conv1-relu_7x7", "conv1", "conv1")
-    names["pool1-3x3_s2"] = ("maxpool1", "post", "conv1")
-    _basic(names, "conv2-3x3_reduce", "conv2-relu_3x3_reduce", "conv2", "conv2")
-    _basic(names, "conv2-3x3", "conv2-relu_3x3", "conv3", "conv2")
-    names["pool2-3x3_s2"] = ("maxpool2", "post", "conv2")
-    blocks = ["3a", "3b", "pool3", "4a", "4b", "4c", "4d", "4e", "pool4", "5a", "5b"]
-    for b in blocks:
+    t = _GoogLeNetTable()
+    t.basic("conv1-7x7_s2", "conv1-relu_7x7", "conv1", "conv1")
+    t.names["pool1-3x3_s2"] = ("maxpool1", "post", "conv1")
+    t.basic("conv2-3x3_reduce", "conv2-relu_3x3_reduce", "conv2", "conv2")
+    t.basic("conv2-3x3", "conv2-relu_3x3", "conv3", "conv2")
+    t.names["pool2-3x3_s2"] = ("maxpool2", "post", "conv2")
+    for b in ["3a", "3b", "pool3", "4a", "4b", "4c", "4d", "4e", "pool4", "5a", "5b"]:
         if b.startswith("pool"):
             after = {"pool3": "inception_3b", "pool4": "inception_4e"}[b]
-            names[f"{b}-3x3_s2"] = (f"maxpool{b[-1]}", "post", after)
+            t.names[f"{b}-3x3_s2"] = (f"maxpool{b[-1]}", "post", after)
             continue
-        group = f"inception_{b}"
-        mod = f"inception{b}"
-        _basic(names, f"{group}-1x1", f"{group}-relu_1x1", f"{mod}.branch1", group)
-        _basic(names, f"{group}-3x3_reduce", f"{group}-relu_3x3_reduce", f"{mod}.branch2.0", group)
-        _basic(names, f"{group}-3x3", f"{group}-relu_3x3", f"{mod}.branch2.1", group)
+        group, mod = f"inception_{b}", f"inception{b}"
+        t.basic(f"{group}-1x1", f"{group}-relu_1x1", f"{mod}.branch1", group)
+        t.basic(f"{group}-3x3_reduce", f"{group}-relu_3x3_reduce", f"{mod}.branch2.0", group)
+        t.basic(f"{group}-3x3", f"{group}-relu_3x3", f"{mod}.branch2.1", group)
         # torchvision's "5x5" branch uses a 3x3 kernel (a known quirk kept for its weights).
-        _basic(names, f"{group}-5x5_reduce", f"{group}-relu_5x5_reduce", f"{mod}.branch3.0", group)
-        _basic(names, f"{group}-5x5", f"{group}-relu_5x5", f"{mod}.branch3.1", group)
-        names[f"{group}-pool"] = (f"{mod}.branch4.0", "post", group)
-        _basic(names, f"{group}-pool_proj", f"{group}-relu_pool_proj", f"{mod}.branch4.1", group)
-        names[f"{group}-output"] = (f"{mod}.cat", "post", group)
-    names["pool5-7x7_s1"] = ("avgpool", "post", "inception_5b")
-    names["loss3-classifier"] = ("fc", "post", "classifier")
-    return NameTable(names, frozenset(_HIDDEN), "MATLAB's googlenet", dict(_KINDS))
+        t.basic(f"{group}-5x5_reduce", f"{group}-relu_5x5_reduce", f"{mod}.branch3.0", group)
+        t.basic(f"{group}-5x5", f"{group}-relu_5x5", f"{mod}.branch3.1", group)
+        t.names[f"{group}-pool"] = (f"{mod}.branch4.0", "post", group)
+        t.basic(f"{group}-pool_proj", f"{group}-relu_pool_proj", f"{mod}.branch4.1", group)
+        t.names[f"{group}-output"] = (f"{mod}.cat", "post", group)
+    t.names["pool5-7x7_s1"] = ("avgpool", "post", "inception_5b")
+    t.names["loss3-classifier"] = ("fc", "post", "classifier")
+    return NameTable(t.names, frozenset(t.hide), "MATLAB's googlenet", t.kinds)
 
 
 def _vgg16() -> NameTable:

@@ -283,7 +283,7 @@ class Extractor:
         ctx = contextlib.nullcontext() if grad else torch.no_grad()
         with preserve_model_state(self.model, eval_mode=True), ctx:
             if self._fx is not None:
-                out = self._run_fx(x, unique, grad)
+                out = self._run_fx(x, unique)
             else:
                 out = self._run_hooks(x, unique)
         return {n: out[self.point(n).name] for n in names}
@@ -316,7 +316,7 @@ class Extractor:
             fx.name_by_node[n] for n in fx.graph.nodes if n.op not in ("output", "get_attr")
         ]
         shapes: dict[str, tuple[int, ...]] = {}
-        gm = self._runner(tuple(names), clone=False, grad=False)
+        gm = self._runner(tuple(names), clone=False)
         with preserve_model_state(self.model), torch.no_grad():
             values = gm(example)
         for name, value in values.items():
@@ -368,11 +368,11 @@ class Extractor:
                     self.aliases[prefix] = point.name
         return points
 
-    def _runner(self, names: tuple[str, ...], *, clone: bool, grad: bool) -> torch.fx.GraphModule:
+    def _runner(self, names: tuple[str, ...], *, clone: bool) -> torch.fx.GraphModule:
         fx = self._fx
         assert fx is not None
         key = (names, clone)
-        cached = fx.runners.get(key)  # type: ignore[arg-type]
+        cached = fx.runners.get(key)
         if cached is not None:
             return cached
         targets = {fx.node_by_name[n] for n in names}
@@ -419,7 +419,7 @@ class Extractor:
                     outputs[name] = env[node]
         graph.output(outputs)
         gm = torch.fx.GraphModule(self.model, graph)
-        fx.runners[key] = gm  # type: ignore[index]
+        fx.runners[key] = gm
         if len(fx.runners) > 64:  # a widget asks for one layer at a time: keep the recent ones
             fx.runners.pop(next(iter(fx.runners)))
         return gm
@@ -455,8 +455,8 @@ class Extractor:
                 return graph.call_function(fn, args, kwargs)
         return graph.node_copy(node, lambda n: env[n])
 
-    def _run_fx(self, x: torch.Tensor, names: tuple[str, ...], grad: bool) -> dict[str, torch.Tensor]:
-        gm = self._runner(names, clone=True, grad=grad)
+    def _run_fx(self, x: torch.Tensor, names: tuple[str, ...]) -> dict[str, torch.Tensor]:
+        gm = self._runner(names, clone=True)
         out = gm(x)
         if not isinstance(out, dict):
             raise ExtractionError("the traced graph returned no values")
