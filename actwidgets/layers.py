@@ -184,7 +184,7 @@ class LayerCatalogue:
             raise TypeError(f"a layer name is a str, got {type(name).__name__}")
         info = self._find(name)
         if info is None:
-            candidates = list(self._aliases) + self.names
+            candidates = list(dict.fromkeys([*self._aliases, *self.names]))
             close = difflib.get_close_matches(name, candidates, n=5, cutoff=0.5)
             hint = f" Closest: {', '.join(close)}." if close else ""
             raise LayerNameError(

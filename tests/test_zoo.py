@@ -217,3 +217,10 @@ def test_vgg16_without_its_head(tmp_path):
         aw.load_model("squeezenet", weights=None, head=False)
     random = aw.load_model("vgg16", weights=None, head=False)
     assert random.layers["block1_conv1"].channels == 64 and not random.pretrained
+
+
+def test_closest_names_are_listed_once(squeezenet):
+    with pytest.raises(aw.LayerNameError) as err:
+        squeezenet.layers["fire6-squeez1x1"]
+    close = str(err.value).split("Closest: ")[1].split(".")[0].split(", ")
+    assert close[0] == "fire6-squeeze1x1" and len(close) == len(set(close))
