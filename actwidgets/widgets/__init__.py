@@ -1,0 +1,21 @@
+"""The widgets: the only package of actwidgets that imports ipywidgets.
+
+Pure Python on ipywidgets 8 (no custom JavaScript), so they work in JupyterLab, Notebook 7,
+VS Code, Colab and Voilà. Each widget is a ``VBox``: ``display(widget)`` (or leaving it last
+in a cell) shows it; its state lives in traitlets, settable from code.
+
+- :class:`ActivationExplorer`: every layer and channel, before and after its ReLU.
+- :class:`CompareExplorer`: one layer and channel for two images side by side, with their
+  difference.
+- :class:`FilterExplorer`: a conv layer's learned filters and their frequency response.
+- :class:`FeatureVisualizer`: what a channel looks for (activation maximisation).
+"""
+
+from __future__ import annotations
+
+from .compare import CompareExplorer
+from .explorer import ActivationExplorer
+from .featurevis import FeatureVisualizer
+from .filters import FilterExplorer
+
+__all__ = ["ActivationExplorer", "CompareExplorer", "FilterExplorer", "FeatureVisualizer"]
