@@ -79,7 +79,14 @@ def describe_error(exc: BaseException) -> str:
 
 
 class ErrorLine(widgets.HTML):
-    """One line of HTML that shows the last error (red) and is empty otherwise."""
+    """One line of HTML that shows the last error (red) and is empty otherwise.
+
+    It carries the CSS class ``aw-error``, so a page (or a browser test) can find it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_class("aw-error")
 
     def show(self, error: BaseException | str, context: str = "") -> None:
         message = error if isinstance(error, str) else describe_error(error)
@@ -367,6 +374,7 @@ class ExplorerBase(widgets.VBox):
         #: The exception behind the message now shown, for a closer look (its traceback).
         self.last_exception: BaseException | None = None
         super().__init__(**kwargs)
+        self.add_class("aw-explorer")  # a stable handle for pages and browser tests
 
     # ------------------------------------------------------------ public helpers
     @property
@@ -581,7 +589,7 @@ def contrast_toggle(value: str) -> widgets.ToggleButtons:
     return widgets.ToggleButtons(
         options=list(CONTRAST_OPTIONS), value=value,
         tooltips=list(CONTRAST_TOOLTIPS),
-        style={"button_width": "84px"},
+        style={"button_width": "96px"},
         layout=widgets.Layout(width="auto"),
     )
 
@@ -590,7 +598,7 @@ def stage_toggle(value: str) -> widgets.ToggleButtons:
     return widgets.ToggleButtons(
         options=[("pre-ReLU", "pre"), ("post-ReLU", "post")], value=value,
         tooltips=["The value before the activation", "The value after the activation"],
-        style={"button_width": "84px"},
+        style={"button_width": "96px"},
         layout=widgets.Layout(width="auto"),
     )
 

@@ -74,6 +74,7 @@ class CompareExplorer(LayerExplorerBase):
         self._largest = widgets.Button(
             description="largest difference", icon="search",
             tooltip="Select the channel whose two maps differ most (largest max |B − A|)",
+            layout=widgets.Layout(width="auto"),
         )
         self._images = [_base.png_image() for _ in range(3)]
         self._captions = [widgets.HTML("") for _ in range(3)]

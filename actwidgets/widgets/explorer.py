@@ -43,6 +43,11 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}".replace("-", "−")
 
 
+def _overlay_cmap(cmap: str) -> str:
+    """A grey scale vanishes into a photo: over the image it becomes a heat map."""
+    return "jet" if cmap in ("gray", "grey", "bone") else cmap
+
+
 class ActivationExplorer(LayerExplorerBase):
     """Explore the activations of every layer and channel of ``net`` for an image.
 
@@ -300,7 +305,8 @@ class ActivationExplorer(LayerExplorerBase):
                 lo, hi = imageops.stretchlim(ch)
                 ch = np.clip(ch, lo, hi)
             rgb = render.render_overlay(
-                self._picture_of(self.image), ch, cmap=self.cmap, alpha=_OVERLAY_ALPHA
+                self._picture_of(self.image), ch, cmap=_overlay_cmap(self.cmap),
+                alpha=_OVERLAY_ALPHA,
             )
         png = _base.to_png(rgb)
         s = self._layer_stats(acts)
