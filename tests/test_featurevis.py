@@ -3,8 +3,6 @@ hand-built models where the answer can be computed by hand. Offline and quick.""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,24 +12,11 @@ from torch import nn
 import actwidgets as aw
 from actwidgets.featurevis import ChannelIndexError, deep_dream, visualize_channels
 
-SQUEEZENET_FILE = "squeezenet1_1-b8a52dc0.pth"
-_SHARED_HOME = Path(__file__).resolve().parents[1].parent / "shared" / "torch-home"
-
-
 # --------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def real_net():
-    """SqueezeNet 1.1 with its real ImageNet weights, offline (skips where they are absent)."""
-    if "TORCH_HOME" not in os.environ and _SHARED_HOME.is_dir():
-        os.environ["TORCH_HOME"] = str(_SHARED_HOME)
-    home = os.environ.get("TORCH_HOME", "")
-    path = Path(home) / "hub" / "checkpoints" / SQUEEZENET_FILE
-    if not home or not path.is_file():
-        pytest.skip(
-            f"real SqueezeNet weights not found at {path}: set TORCH_HOME to a folder holding "
-            f"hub/checkpoints/{SQUEEZENET_FILE} (../shared/torch-home in this project)"
-        )
-    return aw.load_model("squeezenet")
+def real_net(squeezenet):
+    """SqueezeNet 1.1 with its real ImageNet weights (conftest skips where they are absent)."""
+    return squeezenet
 
 
 @pytest.fixture(scope="module")
