@@ -263,6 +263,7 @@ def load_model(
     device: str | torch.device | None = None,
     backend: str = "auto",
     head: bool = True,
+    seed: int = 0,
 ) -> Network:
     """Load a zoo network: ``"squeezenet"``, ``"googlenet"``, ``"vgg16"``, or any other
     torchvision classification model by its torchvision name (``"resnet18"``).
@@ -276,6 +277,9 @@ def load_model(
     ``head=False`` drops the classification head where the zoo knows it (VGG16's classifier,
     124M of its 138M parameters), for feature work in little memory; :func:`classify` then
     cannot be used.
+
+    Random weights are drawn from their own generator seeded with ``seed``: the same network
+    every time, and the caller's random state untouched.
     """
     import torchvision
 
@@ -306,11 +310,14 @@ def load_model(
             f"head=False is available for {[k for k, e in ZOO.items() if e.head]}; "
             f"{label} keeps its head (load it with head=True)"
         )
-    build = (
-        (lambda w: _headless(builder, entry, w)) if not head
-        else (lambda w: builder(weights=None, **entry.random_kwargs) if w is None
-              else _build_with_weights(builder, w))
-    )
+    def build(w: Any) -> nn.Module:
+        if w is not None:
+            return _headless(builder, entry, w) if not head else _build_with_weights(builder, w)
+        with torch.random.fork_rng(devices=[]):  # seeded, and the global state restored
+            torch.manual_seed(seed)
+            return _headless(builder, entry, None) if not head else builder(
+                weights=None, **entry.random_kwargs
+            )
 
     if weights is None:
         model = build(None)

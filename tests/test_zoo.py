@@ -224,3 +224,13 @@ def test_closest_names_are_listed_once(squeezenet):
         squeezenet.layers["fire6-squeez1x1"]
     close = str(err.value).split("Closest: ")[1].split(".")[0].split(", ")
     assert close[0] == "fire6-squeeze1x1" and len(close) == len(set(close))
+
+
+def test_random_weights_are_seeded_and_leave_the_global_rng_alone():
+    state = torch.random.get_rng_state()
+    a = aw.load_model("squeezenet", weights=None)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    b = aw.load_model("squeezenet", weights=None)
+    c = aw.load_model("squeezenet", weights=None, seed=1)
+    wa, wb, wc = (n.model.features[0].weight for n in (a, b, c))
+    assert torch.equal(wa, wb) and not torch.equal(wa, wc)
