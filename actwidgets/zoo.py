@@ -110,6 +110,7 @@ class Network:
         self.cache = ByteLRU(cache_bytes)
         #: False when the zoo dropped the classification head (``load_model(..., head=False)``).
         self.has_head = True
+        self._from_zoo = False
 
     @classmethod
     def wrap(
@@ -148,7 +149,10 @@ class Network:
         return cls(model, preprocess, categories, name=name, pretrained=pretrained, backend=backend)
 
     def __repr__(self) -> str:
-        weights = "pretrained" if self.pretrained else "RANDOM weights"
+        if not self.pretrained:
+            weights = "RANDOM weights"
+        else:  # a zoo network's weights are pretrained; a wrapped model's are its own
+            weights = "pretrained" if self._from_zoo else "own weights"
         h, w = self.input_size
         return f"Network({self.name!r}, {weights}, input {h}×{w}, device={self.device})"
 
@@ -393,6 +397,7 @@ def load_model(
         names=names, backend=backend,
     )
     net.has_head = head
+    net._from_zoo = True
     return net
 
 

@@ -160,6 +160,7 @@ def test_wrap_a_users_model():
     model(torch.zeros(1, 1, 16, 16))  # materialise the lazy layer
     net = aw.Network.wrap(model, categories=["no", "yes"], input_size=16)
     assert net.preprocess.channels == 1  # first conv takes one channel: grey input
+    assert "own weights" in repr(net)
     assert net.layers.names == ["0", "1", "3"]
     acts = aw.activations(net, np.full((20, 20), 255, np.uint8), "0", "pre")
     assert acts.shape == (4, 14, 14)
