@@ -33,6 +33,7 @@ __all__ = [
     "ErrorLine",
     "RenderGuard",
     "LayerPicker",
+    "NetWidget",
     "ExplorerBase",
     "LayerExplorerBase",
     "labelled",
@@ -348,7 +349,27 @@ class LayerPicker:
 # --------------------------------------------------------------------------- explorer base
 
 
-class ExplorerBase(widgets.VBox):
+class NetWidget:
+    """What every actwidgets widget offers: the network it shows and its error message.
+
+    A mixin for ``VBox`` subclasses that set ``self._net`` and ``self._error`` (an
+    :class:`ErrorLine`)."""
+
+    _net: Any
+    _error: ErrorLine
+
+    @property
+    def net(self) -> Any:
+        """The :class:`actwidgets.Network` being looked at."""
+        return self._net
+
+    @property
+    def error(self) -> str:
+        """The error message now shown in the widget ('' when there is none)."""
+        return self._error.message
+
+
+class ExplorerBase(NetWidget, widgets.VBox):
     """The state machinery shared by the explorers (a ``VBox``, so it displays itself).
 
     Subclasses declare their state traits in ``_state_names`` (order matters when the state
@@ -377,16 +398,6 @@ class ExplorerBase(widgets.VBox):
         self.add_class("aw-explorer")  # a stable handle for pages and browser tests
 
     # ------------------------------------------------------------ public helpers
-    @property
-    def net(self) -> Any:
-        """The :class:`actwidgets.Network` being looked at."""
-        return self._net
-
-    @property
-    def error(self) -> str:
-        """The error message now shown in the widget ('' when there is none)."""
-        return self._error.message
-
     @property
     def render_guard(self) -> RenderGuard:
         return self._guard

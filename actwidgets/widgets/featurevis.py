@@ -100,7 +100,7 @@ def _default_layer(layers: list[LayerInfo]) -> LayerInfo:
     return relus[min(len(relus) - 1, (len(relus) * 2) // 5)]
 
 
-class FeatureVisualizer(widgets.VBox):
+class FeatureVisualizer(_base.NetWidget, widgets.VBox):
     """Activation maximisation for the channels of one layer of ``net``, on a button press.
 
     State (traitlets, settable from code): ``layer``, ``channels`` (a spec such as ``"0-7"``
@@ -214,16 +214,6 @@ class FeatureVisualizer(widgets.VBox):
             f"FeatureVisualizer({getattr(self._net, 'name', '?')}, layer={self.layer!r}, "
             f"channels={self.channels!r}, method={self.method!r}, steps={self.steps}, size={self.size})"
         )
-
-    @property
-    def net(self) -> Any:
-        """The :class:`actwidgets.Network` being looked at."""
-        return self._net
-
-    @property
-    def error(self) -> str:
-        """The error message now shown ('' when there is none)."""
-        return self._error.message
 
     @property
     def images(self) -> np.ndarray | None:
