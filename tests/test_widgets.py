@@ -466,3 +466,19 @@ def test_conv_module_resolution(tiny):
     assert name == "conv1.conv" and conv is model.conv1.conv
     with pytest.raises(NotAConvError):
         conv_module(net, native)  # a plain batch norm is not a conv
+
+
+def test_flipping_the_stage_needs_no_second_forward_pass():
+    net = aw.load_model("squeezenet", weights=None)
+    runs = []
+    run = net.extractor.run
+    net.extractor.run = lambda x, names, **kw: runs.append(list(names)) or run(x, names, **kw)
+    e = ActivationExplorer(net, layer="fire6-squeeze1x1")
+    before = e.png
+    e.stage = "post"
+    assert e.png != before
+    e.stage = "pre"
+    assert len(runs) == 1 and set(runs[0]) == {"features.9.squeeze", "features.9.squeeze_activation"}
+    c = CompareExplorer(net, "face", "face_eye_closed", layer="fire6-squeeze1x1")
+    c.stage = "post"
+    assert len(runs) == 2  # one pass for both images and both stages

@@ -26,6 +26,7 @@ import numpy as np
 import traitlets
 
 from .. import imageops, render
+from ..capture import cached_activations
 from ..images import SAMPLE_IMAGES, sample_image
 from ..layers import LayerInfo, LayerNameError
 
@@ -735,6 +736,16 @@ class LayerExplorerBase(ExplorerBase):
     def point(self) -> str:
         """The extractor point now shown (the layer at the stage)."""
         return self._info.point(self.stage)
+
+    def _stage_acts(self, pictures: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The shown layer and stage for each picture, cached and read-only.
+
+        Both stages of the layer are asked for together, so the forward pass that fills the
+        cache captures both and flipping pre/post costs no second pass.
+        """
+        info, point = self._info, self.point
+        found = cached_activations(self._net, list(pictures), [info.pre, info.post])
+        return [f[point] for f in found]
 
     def _pick_layer(self, name: str) -> None:
         browser = from_browser(self._picker.layer) or from_browser(self._picker.group)

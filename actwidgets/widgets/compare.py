@@ -19,7 +19,6 @@ import ipywidgets as widgets
 import numpy as np
 
 from .. import imageops, render
-from ..capture import cached_activations
 from . import _base
 from ._base import LayerExplorerBase
 
@@ -114,9 +113,8 @@ class CompareExplorer(LayerExplorerBase):
 
     # ------------------------------------------------------------------ data
     def _layer_acts(self) -> tuple[np.ndarray, np.ndarray]:
-        point = self.point
-        found = cached_activations(self._net, list(self._pictures), [point])
-        return found[0][point], found[1][point]
+        a, b = self._stage_acts(self._pictures)
+        return a, b
 
     @property
     def pictures(self) -> tuple[np.ndarray, np.ndarray]:

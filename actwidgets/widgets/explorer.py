@@ -21,7 +21,6 @@ import traitlets
 from traitlets import Enum, Unicode, observe, validate
 
 from .. import imageops, render
-from ..capture import cached_activations
 from ..images import SAMPLE_IMAGES, load_image, sample_image
 from . import _base
 from ._base import LayerExplorerBase
@@ -256,9 +255,7 @@ class ActivationExplorer(LayerExplorerBase):
     # ------------------------------------------------------------------ data
     def _layer_acts(self) -> np.ndarray:
         """The cached, read-only (C, h, w) array of the shown layer and stage."""
-        picture = self._picture_of(self.image)
-        point = self.point
-        return cached_activations(self._net, [picture], [point])[0][point]
+        return self._stage_acts([self._picture_of(self.image)])[0]
 
     @property
     def activations(self) -> np.ndarray:
