@@ -210,11 +210,15 @@ def _random_fallback_allowed() -> bool:
     return os.environ.get(RANDOM_WEIGHTS_ENV, "").strip() == "1"
 
 
-def _build_with_weights(builder: Any, weights_enum: Any) -> nn.Module:
+def _cached_file(weights_enum: Any) -> Path:
+    """Where torchvision's cache keeps (or would keep) this weights file."""
     from torch.hub import get_dir
 
-    filename = os.path.basename(weights_enum.url)
-    cached = Path(get_dir()) / "checkpoints" / filename
+    return Path(get_dir()) / "checkpoints" / os.path.basename(weights_enum.url)
+
+
+def _build_with_weights(builder: Any, weights_enum: Any) -> nn.Module:
+    cached = _cached_file(weights_enum)
     if not cached.exists() and _random_fallback_allowed():
         raise FileNotFoundError(cached)
     try:
@@ -239,16 +243,15 @@ def _headless(builder: Any, entry: ZooEntry, weights_enum: Any | None) -> nn.Mod
             elif hasattr(m, "reset_parameters") and m is not model:
                 m.reset_parameters()
         return model
-    from torch.hub import HASH_REGEX, download_url_to_file, get_dir
+    from torch.hub import HASH_REGEX, download_url_to_file
 
-    filename = os.path.basename(weights_enum.url)
-    cached = Path(get_dir()) / "checkpoints" / filename
+    cached = _cached_file(weights_enum)
     if not cached.exists():
         if _random_fallback_allowed():
             raise FileNotFoundError(cached)
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
-            match = HASH_REGEX.search(filename)
+            match = HASH_REGEX.search(cached.name)
             download_url_to_file(weights_enum.url, str(cached), match.group(1) if match else None)
         except OSError as exc:
             raise FileNotFoundError(cached) from exc
