@@ -16,7 +16,7 @@ from typing import Any
 
 from .cache import ByteLRU
 from .capture import activations
-from .extraction import ExtractionError, Extractor, preserve_model_state
+from .extract import ExtractionError, Extractor, preserve_model_state
 from .images import SAMPLE_IMAGES, load_image, sample_image
 from .imageops import (
     ChannelRanking,

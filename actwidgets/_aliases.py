@@ -27,7 +27,7 @@ def _squeezenet() -> NameTable:
             module = part.replace("1x1", "").replace("3x3", "") if part == "squeeze1x1" else part
             names[f"{block}-{part}"] = (f"{base}.{module}", "pre", block)
             names[f"{block}-relu_{part}"] = (f"{base}.{module}_activation", "post", block)
-        names[f"{block}-concat"] = (f"{base}.cat", "post", block)
+        names[f"{block}-concat"] = (base, "post", block)  # the Fire block's output
         if fire in pools:
             names[f"pool{fire}"] = (f"features.{pools[fire]}", "post", block)
     names["conv10"] = ("classifier.1", "pre", "conv10")
@@ -74,7 +74,7 @@ def _googlenet() -> NameTable:
         t.basic(f"{group}-5x5", f"{group}-relu_5x5", f"{mod}.branch3.1", group)
         t.names[f"{group}-pool"] = (f"{mod}.branch4.0", "post", group)
         t.basic(f"{group}-pool_proj", f"{group}-relu_pool_proj", f"{mod}.branch4.1", group)
-        t.names[f"{group}-output"] = (f"{mod}.cat", "post", group)
+        t.names[f"{group}-output"] = (mod, "post", group)  # the block's output
     t.names["pool5-7x7_s1"] = ("avgpool", "post", "inception_5b")
     t.names["loss3-classifier"] = ("fc", "post", "classifier")
     return NameTable(t.names, frozenset(t.hide), "MATLAB's googlenet", t.kinds)

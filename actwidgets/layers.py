@@ -2,7 +2,7 @@
 
 >>> import torch
 >>> from torch import nn
->>> from actwidgets.extraction import Extractor
+>>> from actwidgets.extract import Extractor
 >>> model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.MaxPool2d(2))
 >>> cat = LayerCatalogue(Extractor(model, torch.zeros(1, 3, 10, 10)))
 >>> [(l.name, l.kind, l.channels, l.size, l.has_stages) for l in cat]
@@ -19,7 +19,7 @@ import difflib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from .extraction import Extractor, Point
+from .extract import Extractor, Layout, Point
 
 __all__ = ["LayerInfo", "LayerCatalogue", "LayerNameError", "STAGES", "NameTable"]
 
@@ -67,6 +67,7 @@ class LayerInfo:
     default_stage: str
     group: str
     index: int
+    layout: Layout = Layout("chw")
 
     @property
     def label(self) -> str:
@@ -144,7 +145,7 @@ class LayerCatalogue:
             name=name, native=point.name, kind=point.kind, channels=point.channels,
             size=point.size, has_stages=pre != post, pre=pre, post=post,
             default_stage=default_of.get(name, "post"),
-            group=group_of.get(name, _native_group(point.name)), index=index,
+            group=group_of.get(name, _native_group(point.name)), index=index, layout=point.layout,
         )
 
     def __repr__(self) -> str:

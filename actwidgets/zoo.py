@@ -20,7 +20,7 @@ from torch import nn
 
 from . import _aliases
 from .cache import DEFAULT_CACHE_BYTES, ByteLRU
-from .extraction import Extractor
+from .extract import Extractor
 from .layers import LayerCatalogue, LayerInfo, NameTable
 from .preprocess import Preprocess
 
@@ -412,7 +412,7 @@ def classify(net: Network, image: Any, top: int = 5) -> list[tuple[str, float]]:
     >>> len(aw.classify(net, aw.sample_image("cat"), top=3))
     3
     """
-    from .extraction import preserve_model_state
+    from .extract import preserve_model_state
 
     if not isinstance(net, Network):
         raise TypeError("classify takes an actwidgets.Network; see load_model or Network.wrap")

@@ -17,7 +17,7 @@ MODULES = sorted(
 
 
 def test_every_module_is_found():
-    assert {"actwidgets.extraction", "actwidgets.widgets.explorer", "actwidgets.featurevis.optimize"} <= set(MODULES)
+    assert {"actwidgets.extract", "actwidgets.widgets.explorer", "actwidgets.featurevis.optimize"} <= set(MODULES)
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from actwidgets.extraction import ExtractionError, Extractor, preserve_model_state
+from actwidgets.extract import ExtractionError, Extractor, preserve_model_state
 
 BACKENDS = ["fx", "hooks"]
 

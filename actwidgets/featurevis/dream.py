@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..extraction import preserve_model_state
+from ..extract import preserve_model_state
 from ..zoo import Network
 from . import objectives
 from .optimize import (

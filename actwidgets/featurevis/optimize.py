@@ -44,7 +44,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..extraction import preserve_model_state
+from ..extract import preserve_model_state
 from ..images import load_image
 from ..zoo import Network
 from . import objectives

@@ -1,0 +1,142 @@
+"""Capture intermediate values of any ``nn.Module``: the only package that touches hooks or torch.fx.
+
+The contract, one class for both backends:
+
+.. code-block:: python
+
+    ext = Extractor(model, example_input, backend="auto")   # "fx", "hooks" or "auto"
+    ext.points                     # every Point in forward order: name, kind, stages, layout
+    ext.run(x, names, grad=False, maps=False)   # name -> value for batch x, one forward pass
+
+- ``"fx"`` (:mod:`._fx`): traced once; each request runs a cut-down copy of the graph. Sees
+  every op: module calls, functions and methods (``torch.cat``, ``x + y``, ``F.relu``).
+- ``"hooks"`` (:mod:`._eager`): for models fx cannot trace (data-dependent control flow).
+  Sees module calls, and activation functions and methods through a ``TorchFunctionMode``;
+  other functional ops (``torch.cat``, ``+``) are no points of their own there, but their
+  results are seen as the input of the next module or activation, or the output of the
+  module they are called in.
+
+``"auto"`` uses fx where the model traces. Both name points by one rule (:mod:`._naming`),
+and a value is always the one the original forward pass had at that point: in-place ops
+after it, through any alias, cannot change it. ``run`` puts the model in eval mode, restores
+every flag afterwards, leaves no hook behind (also when the forward pass raises), and runs
+under ``torch.no_grad()`` unless ``grad=True``. With ``maps=True`` every value comes back as
+(N, C, H, W) (see :mod:`._layout`).
+
+>>> import torch
+>>> from torch import nn
+>>> model = nn.Sequential(nn.Conv2d(1, 1, 1, bias=False), nn.ReLU(inplace=True))
+>>> _ = model[0].weight.data.fill_(-1.0)
+>>> ext = Extractor(model, torch.ones(1, 1, 2, 2))
+>>> out = ext.run(torch.ones(1, 1, 2, 2), ["0", "1"])
+>>> out["0"].flatten().tolist(), out["1"].flatten().tolist()   # pre-ReLU survives the in-place ReLU
+([-1.0, -1.0, -1.0, -1.0], [0.0, 0.0, 0.0, 0.0])
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ._base import INVISIBLE_KINDS, ExtractionError, Point, preserve_model_state
+from ._eager import EagerBackend
+from ._fx import FxBackend
+from ._kinds import module_kind
+from ._layout import Layout, infer_layouts
+
+__all__ = ["Extractor", "Point", "Layout", "ExtractionError", "preserve_model_state",
+           "module_kind", "BACKENDS"]
+
+#: The backends ``Extractor`` takes.
+BACKENDS = ("auto", "fx", "hooks")
+
+
+class Extractor:
+    """Captures named intermediate values of ``model``.
+
+    ``example_input`` (a batch, e.g. ``torch.zeros(1, 3, 224, 224)``) is run once to learn
+    every point, its shape and layout.
+    """
+
+    def __init__(self, model: nn.Module, example_input: torch.Tensor, backend: str = "auto") -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if backend not in BACKENDS:
+            raise ValueError(f'backend must be "auto", "fx" or "hooks", got {backend!r}')
+        self.model = model
+        self.input_size = (int(example_input.shape[-2]), int(example_input.shape[-1]))
+        self.trace_error: str | None = None
+        impl: FxBackend | EagerBackend | None = None
+        if backend in ("auto", "fx"):
+            try:
+                impl = FxBackend(model, example_input)
+            except Exception as exc:  # fx raises many kinds of errors on untraceable code
+                if backend == "fx":
+                    raise ExtractionError(
+                        f"torch.fx cannot trace {type(model).__name__}: {exc}. "
+                        'Use backend="hooks", which works with any nn.Module.'
+                    ) from exc
+                self.trace_error = f"{type(exc).__name__}: {exc}"
+        self._impl = impl if impl is not None else EagerBackend(model, example_input)
+        self.backend: str = self._impl.name
+        self.aliases: dict[str, str] = self._impl.aliases
+        self.skipped: dict[str, str] = self._impl.skipped
+        self.points: list[Point] = self._make_points(self._impl.records)
+        self._by_name = {p.name: p for p in self.points}
+
+    def _make_points(self, records: list[dict]) -> list[Point]:
+        layouts = infer_layouts({r["name"]: r["shape"] for r in records}, self.input_size)
+        points = []
+        for i, r in enumerate(records):
+            layout = layouts[r["name"]]
+            points.append(Point(
+                r["name"], r["kind"], r["shape"], i, r["module"], r["op"], r["call"], r["pre"],
+                r["post"], r["kind"] not in INVISIBLE_KINDS, layout,
+                layout.map_shape(r["shape"], self.input_size),
+            ))
+        return points
+
+    def __repr__(self) -> str:
+        return f"Extractor({type(self.model).__name__}, backend={self.backend!r}, {len(self.points)} points)"
+
+    # ------------------------------------------------------------------ lookup
+    def point(self, name: str) -> Point:
+        """The point called ``name`` (container module names resolve to their output)."""
+        name = self.aliases.get(name, name)
+        point = self._by_name.get(name)
+        if point is not None:
+            return point
+        if name in self.skipped:
+            raise ExtractionError(f"{name!r} cannot be captured: {self.skipped[name]}")
+        raise ExtractionError(f"no point named {name!r} in {type(self.model).__name__}")
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.aliases.get(name, name) in self._by_name
+
+    # ------------------------------------------------------------------ running
+    def run(
+        self, x: torch.Tensor, names: str | Sequence[str], *, grad: bool = False,
+        maps: bool = False,
+    ) -> dict[str, torch.Tensor]:
+        """Run the model on batch ``x`` and return the values of the points ``names``.
+
+        Only what the deepest requested point needs is computed. The values keep their batch
+        axis; ``maps=True`` gives each as (N, C, H, W). With ``grad=True`` the autograd
+        graph is kept (the caller decides which tensors require grad).
+        """
+        if isinstance(names, str):
+            names = [names]
+        if not names:
+            raise ValueError("names is empty: ask for at least one point")
+        points = {n: self.point(n) for n in names}
+        unique = tuple(dict.fromkeys(p.name for p in points.values()))
+        ctx = contextlib.nullcontext() if grad else torch.no_grad()
+        with preserve_model_state(self.model, eval_mode=True), ctx:
+            out = self._impl.run(x, unique)
+        if maps:
+            hw = (int(x.shape[-2]), int(x.shape[-1]))
+            out = {n: self._by_name[n].layout.to_map(v, hw) for n, v in out.items()}
+        return {n: out[p.name] for n, p in points.items()}

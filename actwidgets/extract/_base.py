@@ -1,0 +1,112 @@
+"""What both backends share: :class:`Point`, the error type, and leaving the model as it was."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ._layout import Layout
+
+__all__ = ["Point", "ExtractionError", "preserve_model_state", "tensors_in", "INVISIBLE_KINDS"]
+
+#: Kinds that are not listed as layers (they still resolve by name).
+INVISIBLE_KINDS = frozenset({"input", "other", "dropout", "identity", "flatten"})
+
+
+class ExtractionError(RuntimeError):
+    """A request the extractor cannot serve; the message says what to do instead."""
+
+
+@dataclass(frozen=True)
+class Point:
+    """A place in the forward pass whose value can be captured.
+
+    - ``shape``: the model's value for one image (no batch axis); ``layout`` says how it
+      becomes (C, H, W) and ``map_shape`` is that (C, H, W) at the example input's size.
+    - ``op``: ``"module"`` for a module call, the op's name (``"relu"``, ``"cat"``) for a
+      function or method call, ``"input"`` for the model's input or an activation's input.
+    - ``module``: the module called, or for an op the module it is called in; ``call``: the
+      0-based count of that module's calls, or of that op's calls in that module.
+    - ``pre``/``post``: the points holding this point's two stages where they differ from
+      its own value (an activation's input; a conv's activation).
+    """
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    index: int
+    module: str | None = None
+    op: str = "module"
+    call: int = 0
+    pre: str | None = None
+    post: str | None = None
+    visible: bool = True
+    layout: Layout = field(default=Layout("chw"))
+    map_shape: tuple[int, int, int] = (1, 1, 1)
+
+    @property
+    def channels(self) -> int:
+        return int(self.map_shape[0])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self.map_shape[1]), int(self.map_shape[2])
+
+
+@contextlib.contextmanager
+def preserve_model_state(
+    model: nn.Module, *, eval_mode: bool = True, freeze: bool = False
+) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode (and freeze its parameters) for a while, then restore it.
+
+    Every submodule's ``training`` flag and every parameter's ``requires_grad`` come back as
+    they were, also when the body raises.
+
+    >>> m = nn.Sequential(nn.Linear(1, 1)).train()
+    >>> with preserve_model_state(m, freeze=True):
+    ...     m.training, m[0].weight.requires_grad
+    (False, False)
+    >>> m.training, m[0].weight.requires_grad
+    (True, True)
+    """
+    modes = [(m, m.training) for m in model.modules()]
+    grads = [(p, p.requires_grad) for p in model.parameters()]
+    try:
+        if eval_mode:
+            model.eval()
+        if freeze:
+            for p, _ in grads:
+                p.requires_grad_(False)
+        yield model
+    finally:
+        for m, mode in modes:
+            m.training = mode
+        for p, flag in grads:
+            p.requires_grad_(flag)
+
+
+def tensors_in(value: object) -> list[torch.Tensor]:
+    """Every tensor in a nest of tuples, lists and dicts."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in tensors_in(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in tensors_in(v)]
+    return []
+
+
+def capturable(value: object, batch: int) -> str | None:
+    """Why ``value`` cannot be a point (None: it can): a float tensor with the batch axis first."""
+    if not isinstance(value, torch.Tensor):
+        return "it is not a tensor"
+    if not value.is_floating_point():
+        return f"it is a {value.dtype} tensor, not a floating-point one"
+    if value.dim() < 1 or value.shape[0] != batch:
+        return (f"its first axis ({tuple(value.shape)}) is not the batch axis: the model "
+                "folds the batch with something else there (windows, heads)")
+    return None

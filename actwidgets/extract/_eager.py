@@ -1,0 +1,237 @@
+"""The eager backend ("hooks"): for models torch.fx cannot trace, any ``nn.Module`` at all.
+
+Module calls are seen through forward hooks and pre-hooks; activation functions and methods
+(``F.relu``, ``x.clamp_(min=0)``, ``torch.sigmoid``) through a ``TorchFunctionMode``, named
+by the module they are called in, by the same rule as the fx backend. A discovery pass on
+the example input learns every point, which values a later op writes into (version
+counters), and which activation consumes which value unchanged. A request clones the values
+that are written into later; every other captured value is checked by its version counter
+after the run and taken again with a clone if it changed. Hooks are registered in ``try``
+and removed in ``finally``; the forward pass stops once the last value is in hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+from ._base import ExtractionError, capturable, preserve_model_state
+from ._kinds import ACTIVATION_OPS, is_activation, is_leaf_module, module_kind, op_kind, op_name
+from ._naming import INPUT_SUFFIX, function_call_name, input_name, module_call_name
+
+__all__ = ["EagerBackend"]
+
+
+class _Stop(Exception):
+    """Raised inside a hook once every requested value is captured."""
+
+
+class _Session:
+    """One forward pass: counts calls, names them, and hands each value to ``on_value``.
+
+    ``modules``: the qualified names to hook (all of them when ops are tracked).
+    """
+
+    def __init__(self, owner: "EagerBackend", modules: set[str], track_ops: bool,
+                 on_value: Any) -> None:
+        self.owner = owner
+        self.modules = modules
+        self.track_ops = track_ops
+        self.on_value = on_value
+        self.counts: dict[tuple[str, ...], int] = {}
+        # (qualname, point name, call, ops inside are not points, ignored call)
+        self.stack: list[tuple[str, str, int, bool, bool]] = []
+
+    def _count(self, key: tuple[str, ...]) -> int:
+        k = self.counts[key] = self.counts.get(key, -1) + 1
+        return k
+
+    def pre_hook(self, qualname: str) -> Any:
+        leaf = qualname in self.owner.leaves
+
+        def hook(module: nn.Module, args: tuple) -> None:
+            if self.stack and self.stack[-1][3]:  # inside a leaf: fx sees none of it either
+                self.stack.append((qualname, "", -1, True, True))
+                return
+            call = self._count((qualname,))
+            name = module_call_name(qualname, call, self.owner.module_names)
+            self.stack.append((qualname, name, call, leaf, False))
+            inp = next((a for a in args if isinstance(a, torch.Tensor)), None)
+            self.on_value("start", name, inp, dict(qualname=qualname, module=module, call=call))
+        return hook
+
+    def post_hook(self, qualname: str) -> Any:
+        def hook(module: nn.Module, args: tuple, output: object) -> None:
+            _, name, call, _, ignored = self.stack.pop()
+            if not ignored:
+                self.on_value("end", name, output, dict(qualname=qualname, module=module, call=call))
+        return hook
+
+    def function(self, func: Any, args: tuple, kwargs: dict) -> Any:
+        op = op_name(func)
+        if op not in ACTIVATION_OPS or not self.stack or self.stack[-1][3]:
+            return func(*args, **kwargs)
+        scope = self.stack[-1][0]
+        call = self._count((scope, op))
+        name = function_call_name(scope, op, call, self.owner.module_names)
+        inp = args[0] if args else kwargs.get("input")
+        info = dict(scope=scope, op=op, call=call, kind=op_kind(op, args, kwargs))
+        self.on_value("start", name, inp, info)
+        out = func(*args, **kwargs)
+        self.on_value("end", name, out, info)
+        return out
+
+    def run(self, model: nn.Module, x: torch.Tensor) -> None:
+        handles = []
+        session = self
+
+        class Mode(TorchFunctionMode):
+            def __torch_function__(self, func: Any, types: Any, args: tuple = (),
+                                   kwargs: dict | None = None) -> Any:
+                return session.function(func, args, kwargs or {})
+
+        try:
+            for qualname in self.modules:
+                module = self.owner.named[qualname]
+                handles.append(module.register_forward_pre_hook(self.pre_hook(qualname)))
+                handles.append(module.register_forward_hook(self.post_hook(qualname)))
+            try:
+                if self.track_ops:
+                    with Mode():
+                        model(x)
+                else:
+                    model(x)
+            except _Stop:
+                pass
+        finally:
+            for h in handles:
+                h.remove()
+
+
+class EagerBackend:
+    """Points are module calls and activation calls; see the module documentation."""
+
+    name = "hooks"
+
+    def __init__(self, model: nn.Module, example: torch.Tensor) -> None:
+        self.model = model
+        self.named = dict(model.named_modules())
+        self.module_names = set(self.named)
+        self.leaves = {q for q, m in self.named.items() if q and is_leaf_module(m)}
+        self.aliases: dict[str, str] = {}
+        self._forced: set[str] = set()
+        self.records, self.skipped, self._written = self._discover(example)
+        self._by_name = {r["name"]: r for r in self.records}
+
+    # ------------------------------------------------------------------ discovery
+    def _discover(self, example: torch.Tensor) -> tuple[list[dict], dict[str, str], set[str]]:
+        found = _Discovery(self, example.shape[0])
+        with preserve_model_state(self.model), torch.no_grad():
+            _Session(self, self.module_names, True, found.on_value).run(self.model, example)
+        return found.finish()
+
+    # ------------------------------------------------------------------ running
+    def run(self, x: torch.Tensor, names: tuple[str, ...]) -> dict[str, torch.Tensor]:
+        """The values of ``names`` (known point names) for batch ``x``."""
+        out = self._run(x, names, self._forced.union(self._written))
+        stale = {n for n, (_, v) in out.items() if v is not None and out[n][0]._version != v}
+        if stale:  # an op the discovery pass did not see wrote into a value: take it again
+            self._forced |= stale
+            out = self._run(x, names, self._forced.union(self._written))
+        missing = [n for n in names if n not in out]
+        if missing:
+            raise ExtractionError(
+                f"the forward pass never produced {missing}: the model's control flow differs "
+                "for this input. Check the input size and the layer names (net.layers)."
+            )
+        return {n: value for n, (value, _) in out.items()}
+
+    def _run(self, x: torch.Tensor, names: tuple[str, ...], clone: set[str]) -> dict:
+        wanted = set(names)
+        out: dict[str, tuple[torch.Tensor, int | None]] = {}
+        recs = [self._by_name[n[: -len(INPUT_SUFFIX)]] if n.endswith(INPUT_SUFFIX)
+                else self._by_name[n] for n in names]
+        track_ops = any(r["op"] != "module" for r in recs)
+        modules = self.module_names if track_ops else {r["module"] for r in recs}
+
+        def on_value(event: str, name: str, value: object, info: dict) -> None:
+            key = name if event == "end" else input_name(name)
+            if key in wanted and isinstance(value, torch.Tensor) and key not in out:
+                out[key] = (value.clone(), None) if key in clone else (value, value._version)
+                if len(out) == len(wanted):
+                    raise _Stop
+
+        _Session(self, modules, track_ops, on_value).run(self.model, x)
+        return out
+
+
+class _Discovery:
+    """Collects the discovery pass's records; see :meth:`EagerBackend._discover`."""
+
+    def __init__(self, owner: EagerBackend, batch: int) -> None:
+        self.owner = owner
+        self.batch = batch
+        self.records: list[dict] = []
+        self.skipped: dict[str, str] = {}
+        self.first: dict[tuple[int, int], dict] = {}  # (id, version) -> first record holding it
+        self.inputs: dict[str, tuple[torch.Tensor, int]] = {}
+        self.keep: list[torch.Tensor] = []  # keeps ids unique while the pass runs
+
+    def on_value(self, event: str, name: str, value: object, info: dict) -> None:
+        if event == "start":
+            if isinstance(value, torch.Tensor):
+                self.inputs[name] = (value, value._version)
+                self.keep.append(value)
+            return
+        module = info.get("module")
+        if module is not None:
+            qualname = info["qualname"]
+            if not qualname:  # the model itself: its output is its last point's
+                return
+            kind = module_kind(module) if qualname in self.owner.leaves else "block"
+            where = dict(module=qualname, op="module", call=info["call"])
+        else:
+            kind, where = info["kind"], dict(module=info["scope"], op=info["op"], call=info["call"])
+        why = capturable(value, self.batch)
+        if why is not None:
+            self.skipped[name] = why
+            return
+        assert isinstance(value, torch.Tensor)
+        state = (id(value), value._version)
+        if kind == "block" and state in self.first:  # a container handing on a value
+            self.owner.aliases[name] = self.first[state]["name"]
+            return
+        rec = dict(name=name, kind=kind, shape=tuple(value.shape[1:]), pre=None, post=None,
+                   value=value, version=value._version, **where)
+        self.keep.append(value)
+        self.first.setdefault(state, rec)
+        if is_activation(kind):
+            self._pair(rec)
+        self.records.append(rec)
+
+    def _pair(self, rec: dict) -> None:
+        inp = self.inputs.get(rec["name"])
+        producer = self.first.get((id(inp[0]), inp[1])) if inp is not None else None
+        if producer is None or producer is rec:
+            if inp is None or capturable(inp[0], self.batch) is not None:
+                return
+            rec["pre"] = input_name(rec["name"])
+            self.records.append(dict(rec, name=rec["pre"], kind="input", op="input", pre=None,
+                                     shape=tuple(inp[0].shape[1:]), value=inp[0], version=inp[1],
+                                     of=rec["name"]))
+            return
+        rec["pre"] = producer["name"]
+        if not is_activation(producer["kind"]) and producer["kind"] not in ("input", "identity",
+                                                                           "dropout"):
+            if producer["post"] is None:
+                producer["post"] = rec["name"]
+
+    def finish(self) -> tuple[list[dict], dict[str, str], set[str]]:
+        written = {r["name"] for r in self.records if r["value"]._version != r["version"]}
+        for r in self.records:
+            del r["value"], r["version"]
+        return self.records, self.skipped, written
+

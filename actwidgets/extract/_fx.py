@@ -1,0 +1,311 @@
+"""The torch.fx backend: trace once, learn what every op reads and writes, run cut-down graphs.
+
+At build time one profiling pass on the example input records, for every node, its value
+and which earlier values it wrote into (an in-place ReLU, ``x.add_``, an op on a view): the
+version counters that torch keeps per storage tell it, whatever the op or module. A request
+then runs a copy of the graph that holds only what the requested values need, plus the
+in-place ops that write into them, cut after the deepest one. A captured value is cloned
+right after it is made when a later op of that graph writes into its storage; every other
+captured value is checked by its version counter after the run, and a stale one is taken
+again with a clone, so no request ever returns a value changed after its point.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import Any
+
+import torch
+import torch.fx
+from torch import nn
+
+from ._base import ExtractionError, capturable, preserve_model_state, tensors_in
+from ._kinds import is_activation, is_leaf_module, module_kind, op_kind, op_name, passes_through
+from ._naming import INPUT_SUFFIX, function_call_name, input_name, module_call_name
+
+__all__ = ["FxBackend"]
+
+_RUNNERS = 64  # cut-down graphs kept per model (a widget asks for one layer at a time)
+
+
+class _Tracer(torch.fx.Tracer):
+    """Records the module each op is called in, and each container call's output node."""
+
+    def __init__(self) -> None:
+        modules: tuple[Any, ...] = (math,)
+        try:
+            import torchvision.ops
+
+            modules += (torchvision.ops,)
+        except ImportError:  # pragma: no cover - torchvision is a dependency
+            pass
+        super().__init__(autowrap_modules=modules)
+        self.current_scope = ""
+        self.scope_of: dict[torch.fx.Node, str] = {}
+        self.container_out: list[tuple[str, torch.fx.Node]] = []
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return is_leaf_module(m)
+
+    def call_module(self, m: nn.Module, forward: Any, args: Any, kwargs: Any) -> Any:
+        qualname = self.path_of_module(m)
+        if self.is_leaf_module(m, qualname):
+            return self.create_proxy("call_module", qualname, args, kwargs)
+        outer, self.current_scope = self.current_scope, qualname
+        try:
+            out = forward(*args, **kwargs)
+        finally:
+            self.current_scope = outer
+        if isinstance(out, torch.fx.Proxy):
+            self.container_out.append((qualname, out.node))
+        return out
+
+    def create_proxy(self, kind: str, target: Any, args: Any, kwargs: Any, *rest: Any,
+                     **more: Any) -> torch.fx.Proxy:
+        proxy = super().create_proxy(kind, target, args, kwargs, *rest, **more)
+        self.scope_of[proxy.node] = self.current_scope
+        return proxy
+
+
+def _key(t: torch.Tensor) -> int:
+    try:
+        return t.untyped_storage().data_ptr()
+    except (RuntimeError, NotImplementedError):  # tensors without storage
+        return 0
+
+
+class _Profiler(torch.fx.Interpreter):
+    """Runs the graph once, keeping every value alive, and records who writes into what."""
+
+    def __init__(self, gm: torch.fx.GraphModule) -> None:
+        super().__init__(gm, garbage_collect_values=False)
+        self.values: dict[torch.fx.Node, Any] = {}
+        self.keys: dict[torch.fx.Node, set[int]] = {}
+        self.writes: dict[torch.fx.Node, set[int]] = {}
+
+    def run_node(self, n: torch.fx.Node) -> Any:
+        args, kwargs = self.fetch_args_kwargs_from_env(n)
+        ins = tensors_in((args, kwargs))
+        before = [t._version for t in ins]
+        out = getattr(self, n.op)(n.target, args, kwargs)
+        self.writes[n] = {_key(t) for t, v in zip(ins, before) if t._version != v} - {0}
+        self.keys[n] = {_key(t) for t in tensors_in(out)} - {0}
+        self.values[n] = out
+        return out
+
+
+def _version_of(t: torch.Tensor) -> int:
+    return t._version
+
+
+def _first_node(node: torch.fx.Node) -> torch.fx.Node | None:
+    for a in (*node.args, *node.kwargs.values()):
+        if isinstance(a, torch.fx.Node):
+            return a
+    return None
+
+
+class FxBackend:
+    """Points are graph nodes; see the module documentation."""
+
+    name = "fx"
+
+    def __init__(self, model: nn.Module, example: torch.Tensor) -> None:
+        self.model = model
+        tracer = _Tracer()
+        with preserve_model_state(model):
+            graph = tracer.trace(model)
+        self._graph = graph
+        self._nodes = [n for n in graph.nodes if n.op != "output"]
+        self._pos = {n: i for i, n in enumerate(self._nodes)}
+        self._modules = set(dict(model.named_modules()))
+        self._names = self._name_nodes(tracer)
+        self._by_name = {v: k for k, v in self._names.items()}
+        self.aliases = self._container_aliases(tracer)
+        profiler = _Profiler(torch.fx.GraphModule(model, graph))
+        with preserve_model_state(model), torch.no_grad():
+            profiler.run(example)
+        self._writers = self._find_writers(profiler)
+        self._src: dict[torch.fx.Node, torch.fx.Node] = {}
+        self.records, self.skipped = self._describe(profiler.values, example.shape[0])
+        self._runners: OrderedDict[tuple, torch.fx.GraphModule] = OrderedDict()
+        self._forced: set[str] = set()
+
+    # ------------------------------------------------------------------ naming
+    def _name_nodes(self, tracer: _Tracer) -> dict[torch.fx.Node, str]:
+        """Names by the shared rule; ``self._where[node]`` = (module or scope, op, call)."""
+        names: dict[torch.fx.Node, str] = {}
+        self._where: dict[torch.fx.Node, tuple[str, str, int]] = {}
+        used: set[str] = set()
+        counts: dict[tuple[str, ...], int] = {}
+        for n in self._nodes:
+            if n.op == "placeholder":
+                name = n.name if n.name not in self._modules else f"{n.name}{INPUT_SUFFIX}"
+                where = ("", "input", 0)
+            elif n.op == "call_module":
+                k = counts[(n.target,)] = counts.get((n.target,), -1) + 1
+                name, where = module_call_name(n.target, k, self._modules), (n.target, "module", k)
+            elif n.op in ("call_function", "call_method"):
+                scope, op = tracer.scope_of.get(n, ""), op_name(n.target)
+                k = counts[(scope, op)] = counts.get((scope, op), -1) + 1
+                name, where = function_call_name(scope, op, k, self._modules), (scope, op, k)
+            else:
+                continue
+            while name in used:  # a collision no rule foresaw: stay unique
+                name += "#"
+            used.add(name)
+            names[n], self._where[n] = name, where
+        return names
+
+    def _container_aliases(self, tracer: _Tracer) -> dict[str, str]:
+        aliases: dict[str, str] = {}
+        counts: dict[str, int] = {}
+        for qualname, node in tracer.container_out:
+            k = counts[qualname] = counts.get(qualname, -1) + 1
+            alias = module_call_name(qualname, k, self._modules)
+            if node in self._names and alias not in self._by_name:
+                aliases[alias] = self._names[node]
+        return aliases
+
+    def _kind(self, n: torch.fx.Node) -> str:
+        if n.op == "placeholder":
+            return "input"
+        if n.op == "call_module":
+            return module_kind(self.model.get_submodule(n.target))
+        return op_kind(op_name(n.target), n.args, n.kwargs)
+
+    # ------------------------------------------------------------------ profiling
+    def _find_writers(self, profiler: _Profiler) -> dict[torch.fx.Node, list[int]]:
+        owners: dict[int, list[torch.fx.Node]] = {}
+        writers: dict[torch.fx.Node, list[int]] = {}
+        for n in self._nodes:
+            for key in profiler.writes.get(n, ()):
+                for m in owners.get(key, ()):
+                    if m is not n:
+                        writers.setdefault(m, []).append(self._pos[n])
+            for key in profiler.keys.get(n, ()):
+                owners.setdefault(key, []).append(n)
+        return writers
+
+    def _written(self, n: torch.fx.Node, start: int, stop: int) -> bool:
+        return any(start < w < stop for w in self._writers.get(n, ()))
+
+    def _producer(self, src: torch.fx.Node, until: int, kinds: dict) -> torch.fx.Node | None:
+        """The node that made ``src``'s value, through identities, if unchanged until ``until``."""
+        node = src
+        while True:
+            if node not in kinds or self._written(node, self._pos[node], until):
+                return None
+            prev = _first_node(node)
+            if not passes_through(kinds[node], self._where[node][1]) or prev not in kinds:
+                return node
+            node = prev
+
+    def _describe(self, values: dict, batch: int) -> tuple[list[dict], dict[str, str]]:
+        """One record per capturable node (plus activation inputs), in forward order."""
+        skipped: dict[str, str] = {}
+        kinds: dict[torch.fx.Node, str] = {}
+        for n in self._nodes:
+            if n in self._names:
+                why = capturable(values.get(n), batch)
+                if why is None:
+                    kinds[n] = self._kind(n)
+                else:
+                    skipped[self._names[n]] = why
+        records: list[dict] = []
+        by_node: dict[torch.fx.Node, dict] = {}
+        for n, kind in kinds.items():
+            module, op, call = self._where[n]
+            rec = dict(name=self._names[n], kind=kind, op=op, module=module, call=call,
+                       shape=tuple(values[n].shape[1:]), pre=None, post=None)
+            src = _first_node(n)
+            if is_activation(kind) and src in kinds:
+                producer = self._producer(src, self._pos[n], kinds)
+                if producer is None:  # the input changed since it was made: capture it here
+                    rec["pre"] = input_name(rec["name"])
+                    self._src[n] = src
+                    records.append(dict(rec, name=rec["pre"], kind="input", op="input", of=rec["name"],
+                                        shape=tuple(values[src].shape[1:]), pre=None))
+                else:
+                    rec["pre"] = self._names[producer]
+                    if not is_activation(kinds[producer]) and producer.op != "placeholder":
+                        if by_node[producer]["post"] is None:
+                            by_node[producer]["post"] = rec["name"]
+            by_node[n] = rec
+            records.append(rec)
+        return records, skipped
+
+    # ------------------------------------------------------------------ running
+    def _need(self, needed: set, roots: list) -> None:
+        stack = list(roots)
+        while stack:
+            node = stack.pop()
+            if node not in needed:
+                needed.add(node)
+                stack.extend(node.all_input_nodes)
+
+    def _plan(self, names: tuple[str, ...]) -> list[tuple[str, torch.fx.Node, int]]:
+        """(name, node whose value it is, position from which it must be unchanged)."""
+        plan = []
+        for name in names:
+            if name.endswith(INPUT_SUFFIX) and name not in self._by_name:
+                act = self._by_name[name[: -len(INPUT_SUFFIX)]]
+                plan.append((name, self._src[act], self._pos[act]))
+            else:
+                node = self._by_name[name]
+                plan.append((name, node, self._pos[node] + 1))
+        return plan
+
+    def _runner(self, names: tuple[str, ...], forced: frozenset[str]) -> torch.fx.GraphModule:
+        key = (names, forced)
+        if key in self._runners:
+            self._runners.move_to_end(key)
+            return self._runners[key]
+        plan = self._plan(names)
+        cut = max(at for _, _, at in plan)
+        needed: set[torch.fx.Node] = {n for n in self._nodes if n.op == "placeholder"}
+        self._need(needed, [node for _, node, _ in plan])
+        grown = True
+        while grown:  # in-place ops that write into a needed value before the cut run too
+            grown = False
+            for m in list(needed):
+                for w in self._writers.get(m, ()):
+                    if w < cut and self._nodes[w] not in needed:
+                        self._need(needed, [self._nodes[w]])
+                        grown = True
+        at: dict[int, list[tuple[str, torch.fx.Node]]] = {}
+        for name, node, start in plan:
+            at.setdefault(start, []).append((name, node))
+        graph = torch.fx.Graph()
+        env: dict[torch.fx.Node, torch.fx.Node] = {}
+        values: dict[str, torch.fx.Node] = {}
+        versions: dict[str, torch.fx.Node] = {}
+        for i in range(cut + 1):
+            for name, node in at.get(i, ()):
+                later = any(w >= i and self._nodes[w] in needed for w in self._writers.get(node, ()))
+                if later or name in forced:
+                    values[name] = graph.call_function(torch.clone, (env[node],))
+                else:
+                    values[name] = env[node]
+                    versions[name] = graph.call_function(_version_of, (env[node],))
+            if i < len(self._nodes) and self._nodes[i] in needed:
+                env[self._nodes[i]] = graph.node_copy(self._nodes[i], lambda n: env[n])
+        graph.output((values, versions))
+        gm = torch.fx.GraphModule(self.model, graph)
+        self._runners[key] = gm
+        if len(self._runners) > _RUNNERS:
+            self._runners.popitem(last=False)
+        return gm
+
+    def run(self, x: torch.Tensor, names: tuple[str, ...]) -> dict[str, torch.Tensor]:
+        """The values of ``names`` (known point names) for batch ``x``."""
+        forced = frozenset(self._forced.intersection(names))
+        values, versions = self._runner(names, forced)(x)
+        stale = {n for n, v in versions.items() if values[n]._version != v}
+        if stale:  # an op the profile did not see wrote into a value: take it again, cloned
+            self._forced |= stale
+            values, _ = self._runner(names, forced | stale)(x)
+        if not isinstance(values, dict):
+            raise ExtractionError("the traced graph returned no values")
+        return values
