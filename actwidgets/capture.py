@@ -7,6 +7,9 @@ cache, so a widget can flip channels and stages without a new forward pass.
 >>> net = aw.load_model("squeezenet", weights=None)
 >>> aw.activations(net, aw.sample_image("face"), "conv1").shape
 (64, 113, 113)
+>>> both = aw.activations(net, aw.sample_image("face"), "conv1", stage="both")
+>>> sorted(both), bool((both["post"] == both["pre"].clip(min=0)).all())
+(['post', 'pre'], True)
 """
 
 from __future__ import annotations
@@ -18,9 +21,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from .layers import LayerInfo
 from .zoo import Network
 
-__all__ = ["activations"]
+__all__ = ["activations", "LAYOUTS"]
+
+#: What ``activations(..., layout=)`` takes.
+LAYOUTS = ("map", "native", "extra")
 
 
 def _is_batch(image: Any) -> bool:
@@ -39,6 +46,10 @@ def _weights_version(net: Network) -> int:
 
 def _digest(picture: np.ndarray) -> str:
     return hashlib.blake2b(picture.tobytes(), digest_size=16).hexdigest() + str(picture.shape)
+
+
+def _to_numpy(value: torch.Tensor) -> np.ndarray:
+    return value.detach().float().cpu().numpy()
 
 
 def cached_activations(
@@ -61,13 +72,10 @@ def cached_activations(
                 break
             results[i][point] = hit
     if todo:
-        x = torch.stack([net.preprocess.from_picture(pictures[i]) for i in todo]).to(net.device)
-        wanted = list(dict.fromkeys(points))
-        out = net.extractor.run(x, wanted)
+        out = net.extractor.run(_batch(net, [pictures[i] for i in todo]),
+                                list(dict.fromkeys(points)), maps=True)
         for point, value in out.items():
-            arr = value.detach().float().cpu().numpy()
-            if arr.ndim == 2:  # (N, C) from a linear layer: C maps of 1×1
-                arr = arr[:, :, None, None]
+            arr = _to_numpy(value)
             for j, i in enumerate(todo):
                 item = np.ascontiguousarray(arr[j])
                 item.flags.writeable = False
@@ -76,20 +84,66 @@ def cached_activations(
     return results
 
 
+def _batch(net: Network, pictures: Sequence[np.ndarray]) -> torch.Tensor:
+    return torch.stack([net.preprocess.from_picture(p) for p in pictures]).to(net.device)
+
+
+def _layer_names(net: Network, layer: Any) -> tuple[list[str], bool]:
+    """(layer names, whether one layer was asked for) from the ``layer`` argument."""
+    def one(item: Any) -> str:
+        if isinstance(item, str):
+            net.layers.get(item)  # LayerNameError with the closest names
+            return item
+        if isinstance(item, LayerInfo):
+            return item.name
+        if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            n = len(net.layers)
+            if not -n <= int(item) < n:
+                raise IndexError(f"layer index {int(item)} is out of range: {net.name} has {n} "
+                                 "layers (net.layers.names lists them)")
+            return net.layers[int(item)].name
+        raise TypeError(
+            "layer must be a layer name (str), an index into net.layers (int), a LayerInfo, "
+            f"or a list of them; got {type(item).__name__}. net.layers.names lists the names."
+        )
+
+    if isinstance(layer, (list, tuple)):
+        if not layer:
+            raise ValueError("layer is empty: give a layer name or a list of names")
+        return [one(item) for item in layer], False
+    return [one(layer)], True
+
+
+def _stages(stage: str | None) -> list[str | None]:
+    if stage == "both":
+        return ["pre", "post"]
+    if stage not in (None, "pre", "post"):
+        raise ValueError(f'stage must be "pre", "post", "both" or None, got {stage!r}')
+    return [stage]
+
+
 def activations(
     net: Network,
     image: Any,
-    layer: str | Sequence[str],
+    layer: str | int | LayerInfo | Sequence[str | int | LayerInfo],
     stage: str | None = None,
-) -> np.ndarray | dict[str, np.ndarray]:
+    *,
+    layout: str = "map",
+) -> np.ndarray | dict[str, Any]:
     """The activations of ``layer`` for ``image`` as a float32 array (channels, height, width).
 
     - ``image``: a path, PIL image, numpy array (H×W, H×W×3, H×W×4; uint8 or float in
       [0, 1]) or tensor; a list of them (or an (N, H, W, 3) array) gives a batch axis first.
-    - ``layer``: a name (``"fire6-squeeze1x1"``, ``"features.3.squeeze"``) or a list of names,
-      which returns a dict name → array, all from one forward pass.
-    - ``stage``: ``"pre"`` (before the activation), ``"post"`` (after it), or None for the
-      layer's default (``"post"``, but ``"pre"`` for MATLAB's conv names, as in MATLAB).
+    - ``layer``: a name (``"fire6-squeeze1x1"``, ``"features.3.squeeze"``), an index into
+      ``net.layers``, a :class:`LayerInfo`, or a list of them, which returns a dict
+      name → array, all from one forward pass.
+    - ``stage``: ``"pre"`` (before the activation), ``"post"`` (after it), None for the
+      layer's default (``"post"``, but ``"pre"`` for MATLAB's conv names, as in MATLAB), or
+      ``"both"``: ``{"pre": array, "post": array}`` per layer, from the same forward pass.
+    - ``layout``: ``"map"`` (default) gives (C, H, W) whatever the model's layout: token
+      sequences as their h×w grid, channels-last values transposed, vectors as C×1×1.
+      ``"native"`` gives the value as the model holds it (ViT: (197, 768)); ``"extra"`` gives
+      a token layer's leading class, distillation or register tokens, (k, C).
 
     The returned arrays are yours (copies); the cache keeps its own.
     """
@@ -98,21 +152,42 @@ def activations(
             f"activations takes an actwidgets.Network first, got {type(net).__name__}; "
             "use actwidgets.load_model(...) or actwidgets.Network.wrap(model, ...)"
         )
-    names = [layer] if isinstance(layer, str) else list(layer)
-    if not names:
-        raise ValueError("layer is empty: give a layer name or a list of names")
-    points = {name: net.layers.resolve(name, stage) for name in names}
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    names, single = _layer_names(net, layer)
+    stages = _stages(stage)
+    points = {(n, s): net.layers.resolve(n, s) for n in names for s in stages}
     batch = _is_batch(image)
     images = list(image) if batch else [image]
     if not images:
         raise ValueError("the batch of images is empty")
     pictures = [net.image(im) for im in images]
-    found = cached_activations(net, pictures, list(points.values()))
+    if layout == "map":
+        found = cached_activations(net, pictures, list(points.values()))
+        values = {p: [f[p] for f in found] for p in set(points.values())}
+    else:
+        values = _raw(net, pictures, list(dict.fromkeys(points.values())), layout)
 
-    def gather(name: str) -> np.ndarray:
-        arrays = [f[points[name]] for f in found]
+    def gather(name: str, s: str | None) -> np.ndarray:
+        arrays = values[points[(name, s)]]
         return np.stack(arrays) if batch else arrays[0].copy()
 
-    if isinstance(layer, str):
-        return gather(layer)
-    return {name: gather(name) for name in names}
+    def per_layer(name: str) -> Any:
+        return {s: gather(name, s) for s in ("pre", "post")} if stage == "both" else gather(name, stage)
+
+    return per_layer(names[0]) if single else {n: per_layer(n) for n in names}
+
+
+def _raw(net: Network, pictures: Sequence[np.ndarray], points: list[str],
+         layout: str) -> dict[str, list[np.ndarray]]:
+    """The values as the model holds them (``"native"``) or their extra tokens (``"extra"``)."""
+    out = net.extractor.run(_batch(net, pictures), points)
+    result = {}
+    for p, v in out.items():
+        if layout == "extra":
+            try:
+                v = net.extractor.point(p).layout.extra_tokens(v)
+            except ValueError as exc:
+                raise ValueError(f"{p}: {exc}; layout='extra' is for ViT-style token layers") from None
+        result[p] = list(_to_numpy(v))
+    return result

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -84,11 +84,18 @@ class Preprocess:
                 "expected a torchvision ImageClassification transform (weights.transforms()); "
                 "for anything else build Preprocess(size=..., mean=..., std=...) yourself"
             ) from exc
-        if size is not None:
-            new = _pair(size)
-            resize = round(resize * new[0] / crop[0])
-            crop = new
-        return cls(crop, resize, mean, std, interp if interp in _RESAMPLE else "bilinear")
+        pre = cls(crop, resize, mean, std, interp if interp in _RESAMPLE else "bilinear")
+        return pre if size is None else pre.resized(size)
+
+    def resized(self, size: int | Sequence[int]) -> "Preprocess":
+        """The same preprocessing for another input size, the resize scaled in proportion.
+
+        >>> Preprocess(224, 256).resized(112)
+        Preprocess(size=(112, 112), resize=128, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), interpolation='bilinear')
+        """
+        new = _pair(size)
+        resize = None if self.resize is None else round(self.resize * new[0] / self.size[0])
+        return replace(self, size=new, resize=resize)
 
     # ---------------------------------------------------------------- geometry
     def _geometry(self, height: int, width: int) -> tuple[tuple[int, int], tuple[int, int]]:

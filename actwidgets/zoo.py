@@ -118,7 +118,7 @@ class Network:
         model: nn.Module,
         preprocess: Preprocess | Any | None = None,
         categories: Sequence[str] | None = None,
-        input_size: int | Sequence[int] = 224,
+        input_size: int | Sequence[int] | None = None,
         *,
         name: str | None = None,
         pretrained: bool = True,
@@ -127,25 +127,40 @@ class Network:
         """Wrap any ``nn.Module`` taking (N, C, H, W) images.
 
         ``preprocess``: a :class:`Preprocess`, a torchvision ``weights.transforms()``, a dict
-        of ``Preprocess`` arguments, or None (resize to ``input_size``, pixels in [0, 1], RGB).
-        A network whose first conv takes one channel gets a grey preprocessing by default.
+        of ``Preprocess`` arguments, or None: then a timm model's own ``pretrained_cfg``
+        (input size, mean, std, interpolation, crop) or a torchvision model's weights'
+        transforms (and class names) are used; for any other model, a resize to
+        ``input_size`` (224 by default), pixels in [0, 1], RGB (grey when the first conv
+        takes one channel). ``input_size`` replaces the size those give.
 
         >>> import actwidgets as aw, torch.nn as nn
         >>> net = aw.Network.wrap(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()), input_size=32)
         >>> net.layers.names
         ['0', '1']
         """
+        from ._configs import known_config
+
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if preprocess is None:
-            first = next((m for m in model.modules() if isinstance(m, nn.modules.conv._ConvNd)), None)
-            grey = first is not None and first.in_channels == 1
-            zeros, ones = ((0.0,), (1.0,)) if grey else ((0.0,) * 3, (1.0,) * 3)
-            preprocess = Preprocess(input_size, None, zeros, ones)
+            config = known_config(model)
+            if config is not None:
+                preprocess = config.preprocess
+                if input_size is not None:
+                    preprocess = preprocess.resized(input_size)
+                if categories is None:
+                    categories = config.categories
+            else:
+                first = next((m for m in model.modules() if isinstance(m, nn.modules.conv._ConvNd)), None)
+                grey = first is not None and first.in_channels == 1
+                zeros, ones = ((0.0,), (1.0,)) if grey else ((0.0,) * 3, (1.0,) * 3)
+                preprocess = Preprocess(input_size or 224, None, zeros, ones)
         elif isinstance(preprocess, dict):
-            preprocess = Preprocess(**{"size": input_size, **preprocess})
+            preprocess = Preprocess(**{"size": input_size or 224, **preprocess})
         elif not isinstance(preprocess, Preprocess):
             preprocess = Preprocess.from_transforms(preprocess, input_size)
+        elif input_size is not None:
+            preprocess = preprocess.resized(input_size)
         return cls(model, preprocess, categories, name=name, pretrained=pretrained, backend=backend)
 
     def __repr__(self) -> str:

@@ -130,15 +130,19 @@ def passes_through(kind: str, name: str = "") -> bool:
 
 
 def is_leaf_module(module: nn.Module) -> bool:
-    """Modules both backends treat as one operation: torch's own, but not its containers.
+    """Modules both backends treat as one operation.
 
-    This is torch.fx's default rule, plus torchvision's ops that fx cannot trace into.
+    torch's own modules but not its containers (torch.fx's default rule); a subclass of one
+    of torch's layers that holds no modules of its own (timm's ``LayerNorm``, ``Conv2dSame``),
+    which is still that layer; and torchvision's ops that fx cannot trace into. A subclass
+    that holds modules (timm's ``BatchNormAct2d``: norm, then its activation) is looked into.
     """
     if isinstance(module, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
         return False
     top = type(module).__module__
     if top.startswith(("torch.nn", "torch.ao.nn")):
         return True
+    if module_kind(module) != "other" and next(module.children(), None) is None:
+        return True
     return type(module).__name__ in ("FrozenBatchNorm2d", "MultiScaleRoIAlign") and top.startswith(
         "torchvision.ops")
-
