@@ -162,3 +162,35 @@ def test_import_changes_nothing_global():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_both_stages_come_from_one_forward_pass(squeezenet, face):
+    runs = []
+    original = squeezenet.extractor.run
+    squeezenet.cache.clear()
+    try:
+        squeezenet.extractor.run = lambda *a, **k: runs.append(1) or original(*a, **k)
+        both = aw.activations(squeezenet, face, ["conv1", "fire6-squeeze1x1"], stage="both")
+    finally:
+        del squeezenet.extractor.run
+    assert len(runs) == 1
+    assert set(both) == {"conv1", "fire6-squeeze1x1"} and set(both["conv1"]) == {"pre", "post"}
+    np.testing.assert_array_equal(both["conv1"]["post"], np.maximum(both["conv1"]["pre"], 0))
+    np.testing.assert_array_equal(both["conv1"]["pre"], aw.activations(squeezenet, face, "conv1", "pre"))
+
+
+def test_a_layer_can_be_named_by_index_or_layer_info(face):
+    net = aw.load_model("squeezenet", weights=None)
+    by_name = aw.activations(net, face, "fire2-squeeze1x1")
+    index = net.layers.names.index("fire2-squeeze1x1")
+    np.testing.assert_array_equal(aw.activations(net, face, index), by_name)
+    np.testing.assert_array_equal(aw.activations(net, face, net.layers["fire2-squeeze1x1"]), by_name)
+    assert set(aw.activations(net, face, [0, "pool1"])) == {"conv1", "pool1"}
+    with pytest.raises(TypeError, match="layer must be a layer name"):
+        aw.activations(net, face, None)
+    with pytest.raises(IndexError, match="has 64 layers"):
+        aw.activations(net, face, 64)
+    with pytest.raises(ValueError, match='"both"'):
+        aw.activations(net, face, "conv1", stage="after")
+    with pytest.raises(ValueError, match="layout must be"):
+        aw.activations(net, face, "conv1", layout="nhwc")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+import numpy as np
+import torch.fx
 from torch import nn
 
 from actwidgets.extract import ExtractionError, Extractor, preserve_model_state
@@ -293,3 +295,217 @@ def test_in_place_changes_through_views_and_methods_do_not_leak(backend):
         assert out[names[-1]].flatten().tolist() == [5.0, 7.0]
     else:
         assert ext.run(x, ["conv"])["conv"].flatten().tolist() == [-1.0, 2.0]
+
+
+# ---------------------------------------------------------------- regressions: values that were
+# silently wrong. Each model is tiny and its answer computed by hand or by plain torch ops.
+X4 = torch.tensor([[[[1.0, -2.0], [3.0, -4.0]]]])
+
+
+def _conv1x1(w: float, inplace_next: bool = False) -> nn.Conv2d:
+    conv = nn.Conv2d(1, 1, 1, bias=False)
+    with torch.no_grad():
+        conv.weight.fill_(w)
+    return conv
+
+
+class TwoConvs(nn.Module):
+    """Submodules named like fx's own numbering: conv_1, conv_2."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv_1, self.conv_2 = _conv1x1(2.0), _conv1x1(-3.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv_2(self.conv_1(x))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_module_named_like_a_repeat_keeps_its_name(backend):
+    ext = Extractor(TwoConvs().eval(), X4, backend=backend)
+    out = ext.run(X4, ["conv_1", "conv_2"])
+    assert out["conv_1"].flatten().tolist() == [2.0, -4.0, 6.0, -8.0]
+    assert out["conv_2"].flatten().tolist() == [-6.0, 12.0, -18.0, 24.0]
+    assert [p.name for p in ext.points if p.kind == "conv"] == ["conv_1", "conv_2"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("between", [nn.Identity, lambda: nn.Dropout(0.5)])
+def test_a_value_seen_through_identity_or_dropout_keeps_its_pre_relu_value(backend, between):
+    model = nn.Sequential(_conv1x1(1.0), between(), nn.ReLU(inplace=True), _conv1x1(1.0)).eval()
+    ext = Extractor(model, X4, backend=backend)
+    out = ext.run(X4, ["0", "3"])
+    assert out["0"].flatten().tolist() == [1.0, -2.0, 3.0, -4.0]  # not ReLU'd
+    assert out["3"].flatten().tolist() == [1.0, 0.0, 3.0, 0.0]
+    # The conv's post stage is the ReLU behind the identity.
+    assert ext.point("0").post == "2" and ext.point("2").pre == "0"
+
+
+class UnassignedRelu(nn.Module):
+    """An in-place activation whose result is not assigned: later layers see it anyway."""
+
+    def __init__(self, functional: bool) -> None:
+        super().__init__()
+        self.functional = functional
+        self.conv, self.c2 = _conv1x1(1.0), _conv1x1(10.0)
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        if self.functional:
+            F.relu(y, inplace=True)
+        else:
+            self.act(y)
+        return self.c2(y)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("functional", [False, True])
+def test_an_unassigned_in_place_activation_still_reaches_later_layers(backend, functional):
+    ext = Extractor(UnassignedRelu(functional).eval(), X4, backend=backend)
+    out = ext.run(X4, ["conv", "c2"])
+    assert out["conv"].flatten().tolist() == [1.0, -2.0, 3.0, -4.0]
+    assert out["c2"].flatten().tolist() == [10.0, 0.0, 30.0, 0.0]
+    # Alone, and the other way round, the same answers.
+    assert ext.run(X4, ["c2"])["c2"].flatten().tolist() == [10.0, 0.0, 30.0, 0.0]
+
+
+class Residual(nn.Module):
+    """ResNet's pattern: the ReLU's input is the sum, not the batch norm's output."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = _conv1x1(-1.0)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv(x)
+        out += x * 3
+        return self.relu(out)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_relu_after_a_residual_add_sees_the_sum(backend):
+    ext = Extractor(Residual().eval(), X4, backend=backend)
+    relu = ext.point("relu")
+    out = ext.run(X4, ["conv", relu.pre, "relu"])
+    assert out["conv"].flatten().tolist() == [-1.0, 2.0, -3.0, 4.0]  # before the +=
+    assert out[relu.pre].flatten().tolist() == [2.0, -4.0, 6.0, -8.0]  # the sum
+    assert out["relu"].flatten().tolist() == [2.0, 0.0, 6.0, 0.0]
+    assert ext.point("conv").post is None  # the conv is not paired with that ReLU
+
+
+class Functional(nn.Module):
+    """Functional and method activations, and a hand-written ReLU (clamp_ with min 0)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b, self.c = _conv1x1(1.0), _conv1x1(1.0), _conv1x1(1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.a(x))
+        z = self.b(y - 1.5)
+        z.clamp_(min=0)
+        w = torch.relu_(self.c(x))
+        return F.gelu(z + w)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_functional_activations_are_layers_with_both_stages(backend):
+    ext = Extractor(Functional().eval(), X4, backend=backend)
+    kinds = {p.name: p.kind for p in ext.points}
+    assert kinds["relu"] == kinds["clamp_"] == kinds["relu_"] == "relu"
+    assert kinds["gelu"] == "activation"
+    assert ext.point("a").post == "relu" and ext.point("b").post == "clamp_"
+    assert ext.point("c").post == "relu_"
+    out = ext.run(X4, ["a", "relu", "b", "clamp_", "c", "relu_"])
+    assert out["a"].flatten().tolist() == [1.0, -2.0, 3.0, -4.0]
+    assert out["relu"].flatten().tolist() == [1.0, 0.0, 3.0, 0.0]
+    assert out["b"].flatten().tolist() == [-0.5, -1.5, 1.5, -1.5]
+    assert out["clamp_"].flatten().tolist() == [0.0, 0.0, 1.5, 0.0]
+    assert out["c"].flatten().tolist() == [1.0, -2.0, 3.0, -4.0]
+    assert out["relu_"].flatten().tolist() == [1.0, 0.0, 3.0, 0.0]
+
+
+def test_clamp_is_an_activation_only_with_a_lower_bound_of_zero():
+    from actwidgets.extract._kinds import module_kind, op_kind
+
+    assert op_kind("clamp_", (None,), {"min": 0}) == "relu"
+    assert op_kind("clamp", (None, 0.0, 6.0)) == "relu"
+    assert op_kind("clamp", (None,), {"min": -1.0, "max": 1.0}) == "other"
+    assert op_kind("clamp_min", (None, 0)) == "relu"
+    assert module_kind(nn.Hardtanh(0.0, 6.0)) == "relu" and module_kind(nn.Hardtanh()) == "other"
+    for act in (nn.ReLU6(), nn.LeakyReLU(), nn.PReLU(), nn.ELU(), nn.SELU(), nn.CELU(), nn.GELU(),
+                nn.SiLU(), nn.Mish(), nn.Hardswish(), nn.Hardsigmoid(), nn.Sigmoid(), nn.Tanh(),
+                nn.Softplus()):
+        assert module_kind(act) in ("relu", "activation"), act
+
+
+class DataDependent(nn.Module):
+    """fx cannot trace it; its last F.relu must still be a point under hooks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = _conv1x1(1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        if float(y.sum()) > -1e9:
+            y = y * 2.0
+        return F.relu(y)
+
+
+def test_hooks_see_a_functional_activation_after_data_dependent_control_flow():
+    ext = Extractor(DataDependent().eval(), X4)
+    assert ext.backend == "hooks"
+    relu = ext.point("relu")
+    assert relu.kind == "relu" and relu.pre == "relu:in"
+    out = ext.run(X4, ["conv", "relu:in", "relu"])
+    assert out["relu:in"].flatten().tolist() == [2.0, -4.0, 6.0, -8.0]
+    assert out["relu"].flatten().tolist() == [2.0, 0.0, 6.0, 0.0]
+    assert out["conv"].flatten().tolist() == [1.0, -2.0, 3.0, -4.0]
+
+
+@pytest.mark.parametrize("name", ["squeezenet", "googlenet"])
+def test_zoo_networks_work_with_the_hooks_backend(name):
+    import actwidgets as aw
+
+    fx, hooks = (aw.load_model(name, weights=None, backend=b) for b in ("fx", "hooks"))
+    assert hooks.extractor.backend == "hooks" and fx.layers.names == hooks.layers.names
+    face = aw.sample_image("face")
+    a = aw.activations(fx, face, fx.layers.names, stage="both")
+    b = aw.activations(hooks, face, fx.layers.names, stage="both")
+    for layer in fx.layers.names:
+        for stage in ("pre", "post"):
+            np.testing.assert_array_equal(a[layer][stage], b[layer][stage], err_msg=f"{layer} {stage}")
+
+
+def _zero_if_positive(t: torch.Tensor) -> torch.Tensor:
+    """Writes into ``t`` for some inputs only: a profile on one input cannot see it."""
+    if float(t.sum()) > 0:
+        t.zero_()
+    return t * 1.0
+
+
+torch.fx.wrap("_zero_if_positive")
+
+
+class Sometimes(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.c2 = _conv1x1(1.0), _conv1x1(1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        _zero_if_positive(y)
+        return self.c2(y)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_value_written_by_an_op_the_profile_did_not_see_is_taken_again(backend):
+    model = Sometimes().eval()
+    ext = Extractor(model, -torch.ones(1, 1, 2, 2), backend=backend)  # no write on this input
+    for _ in range(2):  # the second time it is cloned from the start
+        out = ext.run(X4 + 5, ["conv", "c2"])
+        assert out["conv"].flatten().tolist() == [6.0, 3.0, 8.0, 1.0]  # not zeroed
+        assert out["c2"].flatten().tolist() == [0.0, 0.0, 0.0, 0.0]

@@ -235,3 +235,28 @@ def test_random_weights_are_seeded_and_leave_the_global_rng_alone():
     c = aw.load_model("squeezenet", weights=None, seed=1)
     wa, wb, wc = (n.model.features[0].weight for n in (a, b, c))
     assert torch.equal(wa, wb) and not torch.equal(wa, wc)
+
+
+def test_wrap_reads_a_torchvision_model_s_own_preprocessing_and_classes():
+    import torchvision
+
+    net = aw.Network.wrap(torchvision.models.resnet18())
+    pre = torchvision.models.ResNet18_Weights.DEFAULT.transforms()
+    assert net.preprocess == aw.Preprocess.from_transforms(pre)
+    assert net.categories[:2] == ["tench", "goldfish"]
+    assert aw.Network.wrap(torchvision.models.resnet18(), input_size=112).input_size == (112, 112)
+
+
+def test_wrap_reads_timm_s_pretrained_cfg():
+    timm = pytest.importorskip("timm")
+    model = timm.create_model("vit_tiny_patch16_224", pretrained=False)
+    net = aw.Network.wrap(model)
+    cfg = timm.data.resolve_model_data_config(model)
+    assert net.input_size == tuple(cfg["input_size"][1:])
+    assert net.preprocess.mean == tuple(cfg["mean"]) and net.preprocess.std == tuple(cfg["std"])
+    assert net.preprocess.interpolation == cfg["interpolation"]
+    assert net.preprocess.resize == int(224 / cfg["crop_pct"])
+    assert len(net.categories) == 1000
+    # A timm ViT's blocks come back as 14×14 maps with the class token kept apart.
+    block = net.layers["blocks.0.mlp.fc1"]
+    assert (block.channels, block.size, block.layout.extra) == (768, (14, 14), 1)

@@ -23,10 +23,13 @@ from torch import nn
 from ._base import ExtractionError, capturable, preserve_model_state, tensors_in
 from ._kinds import is_activation, is_leaf_module, module_kind, op_kind, op_name, passes_through
 from ._naming import INPUT_SUFFIX, function_call_name, input_name, module_call_name
+from ._rewrite import out_of_place
 
 __all__ = ["FxBackend"]
 
 _RUNNERS = 64  # cut-down graphs kept per model (a widget asks for one layer at a time)
+# Where torch's own (pure unless named in place) functions live.
+_PURE_HOMES = ("torch", "_operator", "operator", "math", "builtins", "torchvision")
 
 
 class _Tracer(torch.fx.Tracer):
@@ -131,6 +134,7 @@ class FxBackend:
         self.records, self.skipped = self._describe(profiler.values, example.shape[0])
         self._runners: OrderedDict[tuple, torch.fx.GraphModule] = OrderedDict()
         self._forced: set[str] = set()
+        self._opaque_nodes = {n for n in self._nodes if self._opaque(n)}
 
     # ------------------------------------------------------------------ naming
     def _name_nodes(self, tracer: _Tracer) -> dict[torch.fx.Node, str]:
@@ -177,7 +181,10 @@ class FxBackend:
 
     # ------------------------------------------------------------------ profiling
     def _find_writers(self, profiler: _Profiler) -> dict[torch.fx.Node, list[int]]:
-        owners: dict[int, list[torch.fx.Node]] = {}
+        """For each node, the positions of later nodes that write into its storage."""
+        self._owners: dict[int, list[torch.fx.Node]] = {}  # storage -> nodes holding it
+        self._keys = profiler.keys
+        owners = self._owners
         writers: dict[torch.fx.Node, list[int]] = {}
         for n in self._nodes:
             for key in profiler.writes.get(n, ()):
@@ -257,46 +264,102 @@ class FxBackend:
                 plan.append((name, node, self._pos[node] + 1))
         return plan
 
-    def _runner(self, names: tuple[str, ...], forced: frozenset[str]) -> torch.fx.GraphModule:
-        key = (names, forced)
-        if key in self._runners:
-            self._runners.move_to_end(key)
-            return self._runners[key]
-        plan = self._plan(names)
+    def _opaque(self, n: torch.fx.Node) -> bool:
+        """Whether ``n`` may write into a value for some inputs only: the profile cannot tell.
+
+        An op whose result nobody uses (it runs for its effect), a function that is not
+        torch's (``torch.fx.wrap``), a leaf module that is not torch's own class.
+        """
+        if not n.users and n.op != "placeholder":
+            return True
+        if n.op == "call_module":
+            return not type(self.model.get_submodule(n.target)).__module__.startswith("torch.")
+        if n.op == "call_function":
+            home = getattr(n.target, "__module__", None) or ""
+            return not home.startswith(_PURE_HOMES)
+        return False
+
+    def _needed(self, plan: list[tuple[str, torch.fx.Node, int]]) -> set[torch.fx.Node]:
+        """What the captures need, plus what may write into it before the cut."""
         cut = max(at for _, _, at in plan)
         needed: set[torch.fx.Node] = {n for n in self._nodes if n.op == "placeholder"}
         self._need(needed, [node for _, node, _ in plan])
+        self._need(needed, [n for n in self._nodes[:cut] if n in self._opaque_nodes])
         grown = True
-        while grown:  # in-place ops that write into a needed value before the cut run too
+        while grown:
             grown = False
             for m in list(needed):
                 for w in self._writers.get(m, ()):
                     if w < cut and self._nodes[w] not in needed:
                         self._need(needed, [self._nodes[w]])
                         grown = True
-        at: dict[int, list[tuple[str, torch.fx.Node]]] = {}
+        return needed
+
+    def _twin(self, node: torch.fx.Node, start: int, needed: set) -> tuple | None:
+        """(position, out-of-place call) when the first op writing into ``node`` from
+        ``start`` on is an in-place activation of it that can run out of place instead."""
+        later = [w for w in self._writers.get(node, ()) if w >= start and self._nodes[w] in needed]
+        if not later:
+            return None
+        w = min(later)
+        writer = self._nodes[w]
+        if _first_node(writer) is not node or not is_activation(self._kind(writer)):
+            return None
+        # Nothing else may hold node's storage before the writer (no alias would see it).
+        for key in self._keys.get(node, ()):
+            if any(o is not node and self._pos[o] < w for o in self._owners.get(key, ())):
+                return None
+        module = self.model.get_submodule(writer.target) if writer.op == "call_module" else None
+        call = out_of_place(writer, module)
+        return None if call is None else (w, call)
+
+    def _runner(self, names: tuple[str, ...], forced: frozenset[str]) -> torch.fx.GraphModule:
+        key = (names, forced)
+        if key in self._runners:
+            self._runners.move_to_end(key)
+            return self._runners[key]
+        plan = self._plan(names)
+        needed = self._needed(plan)
+        captures: dict[int, list[tuple[str, torch.fx.Node, bool]]] = {}
+        twins: dict[int, tuple[torch.fx.Node, tuple]] = {}
         for name, node, start in plan:
-            at.setdefault(start, []).append((name, node))
-        graph = torch.fx.Graph()
-        env: dict[torch.fx.Node, torch.fx.Node] = {}
-        values: dict[str, torch.fx.Node] = {}
-        versions: dict[str, torch.fx.Node] = {}
-        for i in range(cut + 1):
-            for name, node in at.get(i, ()):
-                later = any(w >= i and self._nodes[w] in needed for w in self._writers.get(node, ()))
-                if later or name in forced:
-                    values[name] = graph.call_function(torch.clone, (env[node],))
-                else:
-                    values[name] = env[node]
-                    versions[name] = graph.call_function(_version_of, (env[node],))
-            if i < len(self._nodes) and self._nodes[i] in needed:
-                env[self._nodes[i]] = graph.node_copy(self._nodes[i], lambda n: env[n])
-        graph.output((values, versions))
-        gm = torch.fx.GraphModule(self.model, graph)
+            twin = None if name in forced else self._twin(node, start, needed)
+            if twin is not None:
+                twins[twin[0]] = (node, twin[1])
+            clone = name in forced or (twin is None and any(
+                w >= start and self._nodes[w] in needed for w in self._writers.get(node, ())))
+            captures.setdefault(start, []).append((name, node, clone))
+        gm = torch.fx.GraphModule(self.model, self._build(needed, captures, twins))
         self._runners[key] = gm
         if len(self._runners) > _RUNNERS:
             self._runners.popitem(last=False)
         return gm
+
+    def _build(self, needed: set, captures: dict, twins: dict) -> torch.fx.Graph:
+        graph = torch.fx.Graph()
+        env: dict[torch.fx.Node, torch.fx.Node] = {}
+        values: dict[str, torch.fx.Node] = {}
+        versions: dict[str, torch.fx.Node] = {}
+        for i in range(max(captures) + 1):
+            for name, node, clone in captures.get(i, ()):
+                if clone:
+                    values[name] = graph.call_function(torch.clone, (env[node],))
+                else:
+                    values[name] = env[node]
+                    versions[name] = graph.call_function(_version_of, (env[node],))
+            if i >= len(self._nodes) or self._nodes[i] not in needed:
+                continue
+            node = self._nodes[i]
+            if i in twins:  # the in-place activation, out of place: later uses see its result
+                base, (op, target, args, kwargs) = twins[i]
+                lookup = lambda a: env[a] if isinstance(a, torch.fx.Node) else a  # noqa: E731
+                env[node] = graph.create_node(op, target, torch.fx.node.map_aggregate(args, lookup),
+                                              torch.fx.node.map_aggregate(kwargs, lookup))
+                env[base] = env[node]
+            else:
+                env[node] = graph.node_copy(node, lambda n: env[n])
+        graph.output((values, versions))
+        return graph
 
     def run(self, x: torch.Tensor, names: tuple[str, ...]) -> dict[str, torch.Tensor]:
         """The values of ``names`` (known point names) for batch ``x``."""

@@ -19,7 +19,8 @@ A token grid h×w is found from the token count and the input's aspect ratio, at
 so the same layer reads right at another input size.
 
 >>> import torch
->>> lay = infer_layouts({"vit": (197, 768), "convnext": (56, 56, 96)}, (224, 224))
+>>> lay = infer_layouts({"patches": (768, 14, 14), "vit": (197, 768), "convnext": (56, 56, 96)},
+...                     (224, 224))
 >>> lay["vit"], lay["convnext"]
 (Layout(kind='tokens', extra=1), Layout(kind='hwc', extra=0))
 >>> tuple(lay["vit"].to_map(torch.zeros(2, 197, 768), (224, 224)).shape)
@@ -45,8 +46,8 @@ def _is_grid(h: int, w: int, hw: tuple[int, int]) -> bool:
     H, W = hw
     if not (1 <= h <= H and 1 <= w <= W):
         return False
-    sh, sw = H / h, W / w
-    return abs(sh - sw) <= 0.1 * max(sh, sw) or abs(h * W - w * H) <= max(H, W)
+    sh, sw = H / h, W / w  # the strides: equal up to rounding
+    return abs(sh - sw) <= 0.1 * max(sh, sw) or abs(w - h * W / H) <= 0.5
 
 
 def _token_grid(n: int, hw: tuple[int, int]) -> tuple[int, int] | None:
@@ -65,17 +66,21 @@ def _token_grid(n: int, hw: tuple[int, int]) -> tuple[int, int] | None:
     return None
 
 
-def _tokens(n: int, hw: tuple[int, int], known: set[tuple[int, int]]) -> tuple[int, int] | None:
-    """(extra tokens, grid size) for a count of ``n`` tokens; a grid seen elsewhere wins."""
+def _tokens(n: int, hw: tuple[int, int], known: set[tuple[int, int]]) -> tuple[int, bool] | None:
+    """(extra tokens, whether the grid is one a map of the model has) for ``n`` tokens.
+
+    Extra tokens count only before a grid that a map of the model has (ViT's patch
+    embedding): a bare count is too easily read as some grid plus a few tokens.
+    """
     found = []
     for k in range(min(MAX_EXTRA_TOKENS, n - 1) + 1):
         grid = _token_grid(n - k, hw)
-        if grid is not None:
-            found.append((grid not in known, k, grid[0] * grid[1]))
+        if grid is not None and (k == 0 or grid in known):
+            found.append((grid not in known, k))
     if not found:
         return None
-    _, k, cells = min(found)
-    return k, cells
+    unknown, k = min(found)
+    return k, not unknown
 
 
 @dataclass(frozen=True)
@@ -130,12 +135,14 @@ class Layout:
 
 
 def _known_grids(shapes: Mapping[str, tuple[int, ...]], hw: tuple[int, int]) -> set[tuple[int, int]]:
+    """The h×w grids the model's 3-D values (maps) have, read either way round."""
     known = set()
     for s in shapes.values():
         if len(s) == 3:
-            chw, hwc = _is_grid(s[1], s[2], hw), _is_grid(s[0], s[1], hw)
-            if chw != hwc:
-                known.add((s[1], s[2]) if chw else (s[0], s[1]))
+            if _is_grid(s[1], s[2], hw):
+                known.add((s[1], s[2]))
+            if _is_grid(s[0], s[1], hw):
+                known.add((s[0], s[1]))
     return known
 
 
@@ -144,12 +151,11 @@ def _infer(s: tuple[int, ...], hw: tuple[int, int], known: set[tuple[int, int]],
     if len(s) <= 1:
         return Layout("vector")
     if len(s) == 2:
-        tokens = _tokens(s[0], hw, known)
-        if tokens is not None:
+        tokens = _tokens(s[0], hw, known)  # (tokens, C): ViT
+        flat = _token_grid(s[1], hw)  # (C, tokens): a flattened map
+        if tokens is not None and (tokens[1] or flat not in known):
             return Layout("tokens", tokens[0])
-        if _token_grid(s[1], hw) is not None:
-            return Layout("channel_tokens")
-        return Layout("matrix")
+        return Layout("channel_tokens") if flat is not None else Layout("matrix")
     if len(s) == 3:
         chw, hwc = _is_grid(s[1], s[2], hw), _is_grid(s[0], s[1], hw)
         return Layout("hwc") if hwc and (not chw or channels_last) else Layout("chw")

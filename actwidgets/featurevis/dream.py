@@ -146,7 +146,7 @@ def deep_dream(
                         try:
                             acts = ext.run(
                                 cast(torch.addcmul(b, match_channels(x, channels_in), a)), [point],
-                                grad=True,
+                                grad=True, maps=True,
                             )[point]
                         except RuntimeError as exc:
                             clear = (size_error(exc, tuple(base.shape[-2:]), layer_name, net)

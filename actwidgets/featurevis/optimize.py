@@ -294,7 +294,7 @@ def relu_input(net: Network, point: str, example: Callable[[], torch.Tensor]) ->
     try:
         with torch.no_grad():
             x = example()
-            out = net.extractor.run(x, [p.pre, p.name])
+            out = net.extractor.run(x, [p.pre, p.name], maps=True)
     except Exception:  # the check is an optimisation only: fall back to the point itself
         return None
     pre, post = out[p.pre], out[p.name]
@@ -386,7 +386,7 @@ def visualize_channels(
             p = image.param
 
             def step_fn(step: int) -> None:
-                acts = ext.run(cast(torch.addcmul(b, p, a)), [point], grad=True)[point]
+                acts = ext.run(cast(torch.addcmul(b, p, a)), [point], grad=True, maps=True)[point]
                 obj = objectives.channel_mean(acts, idx)
                 (g,) = torch.autograd.grad(obj.float().sum(), p)
                 rms = g.square().mean(dim=(1, 2, 3), keepdim=True).sqrt_().add_(1e-5)
@@ -411,10 +411,10 @@ def visualize_channels(
             def step_fn(step: int) -> None:
                 x = net_input(step)
                 if relu_in is not None:
-                    picked = objectives.pick_channels(ext.run(x, [relu_in], grad=True)[relu_in], idx)
+                    picked = objectives.pick_channels(ext.run(x, [relu_in], grad=True, maps=True)[relu_in], idx)
                     picked = objectives.redirected_relu(picked)
                 else:
-                    picked = objectives.pick_channels(ext.run(x, [point], grad=True)[point], idx)
+                    picked = objectives.pick_channels(ext.run(x, [point], grad=True, maps=True)[point], idx)
                 loss = -picked.reshape(n, -1).float().mean(dim=1).sum()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()

@@ -1,0 +1,394 @@
+"""Reference implementations of the extractor's contract, written from scratch for the tests.
+
+Nothing here imports ``actwidgets.extract``'s internals: the point of the corpus test
+(``test_corpus.py``) is to check the package against code that shares none of its logic.
+
+- :class:`HookCapture`: a deep copy of the model run eagerly with forward hooks and
+  pre-hooks on every module and a ``TorchFunctionMode`` for activation functions; every
+  value is cloned the moment it is seen.
+- :func:`fx_capture`: the model traced by a small ``torch.fx.Tracer`` that remembers the
+  module each node was made in, then run by an ``Interpreter`` that clones every node's
+  first tensor argument right before it runs and its value right after.
+
+Both fill a :class:`Capture`, keyed the same way:
+
+==============================  =============================================
+key                             value
+==============================  =============================================
+``("module", qualname, k)``     output of the k-th call of that module
+``("in", qualname, k)``         its first tensor input, before it ran
+``("op", scope, op, k)``        output of the k-th call of op ``op`` in module ``scope``
+``("opin", scope, op, k)``      its first tensor argument, before it ran
+``("input",)``                  the model's input
+==============================  =============================================
+
+The rest is the contract restated: which calls are activations, which modules are leaves,
+how points are named, how a layout becomes (C, H, W), and what "the model is untouched" means.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.fx
+from torch import nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_map
+
+# ---------------------------------------------------------------------- the contract
+ACTIVATION_MODULES = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.SELU,
+                      nn.CELU, nn.GELU, nn.SiLU, nn.Mish, nn.Hardswish, nn.Hardsigmoid,
+                      nn.Sigmoid, nn.Tanh, nn.Softplus)
+_BOUNDED_OPS = {"clamp", "clamp_", "clamp_min", "clamp_min_", "hardtanh", "hardtanh_"}
+ACTIVATION_OPS = _BOUNDED_OPS | {
+    "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "prelu", "rrelu", "rrelu_",
+    "elu", "elu_", "selu", "selu_", "celu", "celu_", "gelu", "silu", "mish", "hardswish",
+    "hardsigmoid", "sigmoid", "sigmoid_", "tanh", "tanh_", "softplus"}
+_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+_REFLECTED = {"radd": "add", "rmul": "mul", "rsub": "sub", "rtruediv": "truediv",
+              "rmatmul": "matmul"}
+
+
+def op_name(target: Any) -> str:
+    """``F.relu`` → "relu", ``"clamp_"`` → "clamp_", ``operator.add``/``__radd__`` → "add"."""
+    name = target if isinstance(target, str) else getattr(target, "__name__", str(target))
+    if name.startswith("__") and name.endswith("__"):
+        name = name[2:-2]
+    return _REFLECTED.get(name, name)
+
+
+def _is_zero(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0
+
+
+def is_activation_op(op: str, args: tuple, kwargs: dict) -> bool:
+    """An activation function call; clamp and hardtanh only with a lower bound of 0."""
+    if op not in ACTIVATION_OPS:
+        return False
+    if op not in _BOUNDED_OPS:
+        return True
+    if op.startswith("hardtanh"):
+        return _is_zero(kwargs.get("min_val", args[1] if len(args) > 1 else -1.0))
+    return _is_zero(kwargs.get("min", args[1] if len(args) > 1 else None))
+
+
+def is_activation_module(module: nn.Module) -> bool:
+    if isinstance(module, nn.Hardtanh):  # ReLU6 is one; Hardtanh(-1, 1) is no activation
+        return module.min_val == 0
+    return isinstance(module, ACTIVATION_MODULES)
+
+
+def is_leaf(module: nn.Module) -> bool:
+    """torch.nn's own modules but its containers, and childless subclasses of its layers."""
+    if isinstance(module, _CONTAINERS):
+        return False
+    if type(module).__module__.startswith("torch.nn."):
+        return True
+    torch_bases = [c for c in type(module).__mro__[1:]
+                   if c.__module__.startswith("torch.nn.") and c is not nn.Module]
+    return bool(torch_bases) and next(module.children(), None) is None
+
+
+def numbered(base: str, call: int, modules: set[str]) -> str:
+    """``base`` for call 0, ``base_k`` for call k, ``base#k`` where ``base_k`` is a module."""
+    if call == 0:
+        return base
+    name = f"{base}_{call}"
+    return f"{base}#{call}" if name in modules else name
+
+
+def expected_name(point: Any, modules: set[str]) -> str | None:
+    """The name the contract gives ``point`` (None: an input point, checked elsewhere)."""
+    if point.op == "input":
+        return None
+    if point.op == "module":
+        return numbered(point.module, point.call, modules)
+    base = f"{point.module}.{point.op}" if point.module else point.op
+    if base in modules:
+        base += "_fn"
+    return numbered(base, point.call, modules)
+
+
+def first_tensor(args: Any, kwargs: dict | None = None) -> torch.Tensor | None:
+    for a in (*args, *(kwargs or {}).values()):
+        if isinstance(a, torch.Tensor):
+            return a
+    return None
+
+
+def clone_tree(value: Any) -> Any:
+    return tree_map(lambda v: v.detach().clone() if isinstance(v, torch.Tensor) else v, value)
+
+
+def to_map(value: torch.Tensor, kind: str, extra: int, map_shape: tuple) -> torch.Tensor:
+    """A value (N, ...) in layout ``kind`` as (N, C, H, W), per the layout table."""
+    n, (c, h, w) = value.shape[0], map_shape
+    if kind == "chw":
+        return value
+    if kind == "hwc":
+        return value.permute(0, 3, 1, 2)
+    if kind == "tokens":
+        return value[:, extra:].transpose(1, 2).reshape(n, c, h, w)
+    return value.reshape(n, c, h, w)  # channel_tokens, vector, matrix, stacked
+
+
+# ---------------------------------------------------------------------- captures
+@dataclass
+class Capture:
+    """Cloned values by key (see the module's table), and which calls were activations."""
+
+    values: dict[tuple, Any] = field(default_factory=dict)
+    activations: list[tuple] = field(default_factory=list)  # output keys of activation calls
+    counts: dict[tuple, int] = field(default_factory=dict)
+
+    def count(self, key: tuple) -> int:
+        k = self.counts[key] = self.counts.get(key, -1) + 1
+        return k
+
+    def input_key(self, key: tuple) -> tuple:
+        """The key of the input of the call whose output key is ``key``."""
+        return ("in", *key[1:]) if key[0] == "module" else ("opin", *key[1:])
+
+
+def _eval_copy(model: nn.Module) -> nn.Module:
+    """A deep copy in eval mode. ``inplace`` flags are kept: every value is cloned when seen,
+    and turning them off would change what a model that relies on an unassigned in-place
+    call (``self.relu(y); return self.c2(y)``) computes."""
+    return copy.deepcopy(model).eval()
+
+
+class _ActivationMode(TorchFunctionMode):
+    """Clones the input and output of activation functions called in a non-leaf module."""
+
+    def __init__(self, owner: "HookCapture") -> None:
+        super().__init__()
+        self.owner = owner
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (),
+                           kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        op, stack = op_name(func), self.owner.stack
+        if op not in ACTIVATION_OPS or not stack or stack[-1][1]:
+            return func(*args, **kwargs)
+        scope = stack[-1][0]
+        cap = self.owner.capture
+        key = ("op", scope, op, cap.count(("op", scope, op)))
+        inp = args[0] if args else kwargs.get("input")
+        if isinstance(inp, torch.Tensor):
+            cap.values[cap.input_key(key)] = inp.detach().clone()
+        out = func(*args, **kwargs)
+        cap.values[key] = clone_tree(out)
+        if is_activation_op(op, args, kwargs):
+            cap.activations.append(key)
+        return out
+
+
+class HookCapture:
+    """Reference 1: hooks on every module of a deep copy, plus activation functions.
+
+    Two passes: module values come from a pass without the ``TorchFunctionMode``, because
+    any active mode turns off fast paths (``nn.MultiheadAttention``'s fused kernel), which
+    changes the model's values in the last bits; function values need the mode.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = _eval_copy(model)
+        self.names = {m: q for q, m in self.model.named_modules()}
+        self.stack: list[tuple[str, bool, bool]] = []  # (qualname, leaf, ignored)
+        self.capture = Capture()
+
+    def _pre(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        q = self.names[module]
+        if self.stack and self.stack[-1][1]:  # a module called inside a leaf: no point
+            self.stack.append((q, True, True))
+            return
+        self.stack.append((q, is_leaf(module), False))
+        cap = self.capture
+        k = cap.count(("module", q))
+        inp = first_tensor(args, kwargs)
+        if inp is not None:
+            cap.values[("in", q, k)] = inp.detach().clone()
+
+    def _post(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+        q, _, ignored = self.stack.pop()
+        if ignored:
+            return
+        key = ("module", q, self.capture.counts[("module", q)])
+        self.capture.values[key] = clone_tree(output)
+        if is_activation_module(module):
+            self.capture.activations.append(key)
+
+    def _pass(self, x: torch.Tensor, functions: bool) -> Capture:
+        self.capture, self.stack, handles = Capture(), [], []
+        mode = _ActivationMode(self) if functions else contextlib.nullcontext()
+        try:
+            for m in self.model.modules():
+                handles.append(m.register_forward_pre_hook(self._pre, with_kwargs=True))
+                handles.append(m.register_forward_hook(self._post, with_kwargs=True))
+            with torch.no_grad(), mode:
+                self.model(x)
+        finally:
+            for h in handles:
+                h.remove()
+        return self.capture
+
+    def run(self, x: torch.Tensor) -> Capture:
+        modules, functions = self._pass(x, False), self._pass(x, True)
+        cap = Capture(activations=[k for k in functions.activations if k[0] == "op"])
+        cap.values = {k: v for k, v in functions.values.items() if k[0] in ("op", "opin")}
+        cap.values.update(modules.values)
+        cap.values[("input",)] = x.clone()
+        cap.activations += modules.activations
+        return cap
+
+
+class ScopeTracer(torch.fx.Tracer):
+    """Remembers, for every node, the non-leaf module whose forward was traced when it was made.
+
+    ``math`` and ``torchvision.ops`` are wrapped as single calls, as the contract's fx
+    backend does (``torchvision.ops.stochastic_depth`` becomes one node).
+    """
+
+    def __init__(self) -> None:
+        wrapped: tuple = (math,)
+        try:
+            import torchvision.ops
+
+            wrapped += (torchvision.ops,)
+        except ImportError:  # pragma: no cover
+            pass
+        super().__init__(autowrap_modules=wrapped)
+        self.current = ""
+        self.scope_of: dict[torch.fx.Node, str] = {}
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return is_leaf(m)
+
+    def call_module(self, m: nn.Module, forward: Any, args: Any, kwargs: Any) -> Any:
+        qualname = self.path_of_module(m)
+        if is_leaf(m):
+            return super().call_module(m, forward, args, kwargs)
+        outer, self.current = self.current, qualname
+        try:
+            return super().call_module(m, forward, args, kwargs)
+        finally:
+            self.current = outer
+
+    def create_node(self, *args: Any, **kwargs: Any) -> torch.fx.Node:
+        node = super().create_node(*args, **kwargs)
+        self.scope_of[node] = self.current
+        return node
+
+
+class _CloningInterpreter(torch.fx.Interpreter):
+    """Clones each node's first tensor argument before it runs and its value after."""
+
+    def __init__(self, gm: torch.fx.GraphModule, keys: dict[torch.fx.Node, tuple],
+                 capture: Capture) -> None:
+        super().__init__(gm)
+        self.keys = keys
+        self.capture = capture
+
+    def run_node(self, n: torch.fx.Node) -> Any:
+        key = self.keys.get(n)
+        if key is not None and key[0] != "input":
+            args, kwargs = self.fetch_args_kwargs_from_env(n)
+            inp = first_tensor(args, kwargs)
+            if inp is not None:
+                self.capture.values[self.capture.input_key(key)] = inp.detach().clone()
+        out = super().run_node(n)
+        if key is not None:
+            self.capture.values[key] = clone_tree(out)
+        return out
+
+
+def _node_keys(gm: torch.fx.GraphModule, tracer: ScopeTracer, cap: Capture) -> dict:
+    """Each node's key, by our own call counts; activation nodes go to ``cap.activations``."""
+    keys: dict[torch.fx.Node, tuple] = {}
+    for n in gm.graph.nodes:
+        if n.op == "placeholder":
+            keys[n] = ("input",)
+        elif n.op == "call_module":
+            keys[n] = ("module", n.target, cap.count(("module", n.target)))
+            if is_activation_module(gm.get_submodule(n.target)):
+                cap.activations.append(keys[n])
+        elif n.op in ("call_function", "call_method"):
+            scope, op = tracer.scope_of[n], op_name(n.target)
+            keys[n] = ("op", scope, op, cap.count(("op", scope, op)))
+            if is_activation_op(op, n.args, n.kwargs):
+                cap.activations.append(keys[n])
+    return keys
+
+
+def fx_capture(model: nn.Module, x: torch.Tensor) -> Capture:
+    """Reference 2: our own trace, run by a cloning Interpreter."""
+    copy_ = _eval_copy(model)
+    tracer = ScopeTracer()
+    graph = tracer.trace(copy_)
+    gm = torch.fx.GraphModule(copy_, graph)
+    cap = Capture()
+    keys = _node_keys(gm, tracer, cap)
+    with torch.no_grad():
+        _CloningInterpreter(gm, keys, cap).run(x)
+    return cap
+
+
+def hook_capture(model: nn.Module, x: torch.Tensor) -> Capture:
+    return HookCapture(model).run(x)
+
+
+def point_key(ext: Any, name: str) -> tuple:
+    """The reference key of the package's point ``name``, from its fields alone."""
+    p = ext.point(name)
+    if p.op == "input":
+        if not p.name.endswith(":in"):
+            return ("input",)
+        act = ext.point(p.name[:-3])
+        return ("in", act.module, act.call) if act.op == "module" else (
+            "opin", act.module, act.op, act.call)
+    if p.op == "module":
+        return ("module", p.module, p.call)
+    return ("op", p.module, p.op, p.call)
+
+
+# ---------------------------------------------------------------------- model state
+_HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
+               "_backward_pre_hooks", "_forward_hooks_with_kwargs",
+               "_forward_pre_hooks_with_kwargs", "_forward_hooks_always_called")
+
+
+def _global_hooks() -> tuple:
+    mod = torch.nn.modules.module
+    return tuple(tuple(getattr(mod, n, {})) for n in (
+        "_global_forward_hooks", "_global_forward_pre_hooks", "_global_backward_hooks",
+        "_global_backward_pre_hooks"))
+
+
+def snapshot(model: nn.Module) -> dict:
+    """What must come back exactly after the package used ``model``."""
+    return dict(
+        training=[(q, m.training) for q, m in model.named_modules()],
+        requires_grad=[(q, p.requires_grad) for q, p in model.named_parameters()],
+        hooks=[(q, d, tuple(getattr(m, d, {}))) for q, m in model.named_modules()
+               for d in _HOOK_DICTS],
+        global_hooks=_global_hooks(),
+        grad_enabled=torch.is_grad_enabled(),
+        state={k: v.detach().clone() for k, v in model.state_dict().items()},
+    )
+
+
+def state_changes(before: dict, after: dict) -> list[str]:
+    """What differs between two snapshots, in words."""
+    out = [f"{what} changed" for what in ("training", "requires_grad", "hooks", "global_hooks",
+                                          "grad_enabled") if before[what] != after[what]]
+    for k, v in before["state"].items():
+        w = after["state"].get(k)
+        if w is None or w.dtype != v.dtype or not torch.equal(w, v):
+            out.append(f"state_dict[{k!r}] changed")
+    out += [f"state_dict gained {k!r}" for k in after["state"].keys() - before["state"].keys()]
+    return out

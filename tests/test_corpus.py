@@ -1,0 +1,444 @@
+"""Differential test over a model corpus: the extractor against the from-scratch references
+in ``_reference.py``, and the fx backend against the hooks backend.
+
+For every model and backend, every catalogue layer's two stages (``LayerInfo.pre``/``.post``
+→ point → reference key → reference value) must equal the reference bit for bit
+(``torch.equal``), through ``Extractor.run``, through ``aw.activations(..., stage="both")``
+(the (C, H, W) maps) and through one-layer requests; point names must follow the naming
+rule; every activation call the reference saw must be a point; a layer's "post" must be an
+activation whose input is the layer's "pre"; and the user's model must come back untouched.
+
+Run ``python tests/test_corpus.py`` for a table per model (``-k word`` picks models).
+The marker ``corpus`` is registered in pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import _reference as ref  # tests/ is on sys.path (pytest's rootdir import, or python tests/...)
+
+import actwidgets as aw
+from actwidgets.extract import ExtractionError, Extractor
+
+pytestmark = pytest.mark.corpus
+
+BACKENDS = ("fx", "hooks")
+CROSS = "fx~hooks"
+SINGLE_RUNS = 6  # one-layer requests per big model (all layers of a small one)
+
+
+# ---------------------------------------------------------------------- hand-written models
+class DigitNames(nn.Module):
+    """``conv_1``/``conv_2`` (names must not shift), ``act`` called twice next to a module
+    ``act_1`` (its second call is ``act#1``), ``F.relu`` next to a module ``relu`` (``relu_fn``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv_1, self.conv_2 = nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1)
+        self.act, self.act_1, self.relu = nn.ReLU(), nn.ReLU(), nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.conv_1(x))
+        x = self.act(self.conv_2(x) - 0.1)
+        return self.relu(F.relu(self.act_1(x) - 0.05) + 0.1)
+
+
+class Unassigned(nn.Module):
+    """An in-place activation whose result is not assigned: ``self.relu(y); return c2(y)``."""
+
+    def __init__(self, functional: bool) -> None:
+        super().__init__()
+        self.functional = functional
+        self.conv, self.c2 = nn.Conv2d(3, 4, 3), nn.Conv2d(4, 4, 3)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        if self.functional:
+            F.relu(y, inplace=True)
+        else:
+            self.relu(y)
+        return self.c2(y)
+
+
+class Functional(nn.Module):
+    """ResNet's ``out += identity``; ``F.relu``, ``torch.relu_``, ``clamp``/``clamp_``,
+    ``F.gelu``, ``F.silu``; values changed through views; the module ``relu`` used twice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem, self.conv = nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1)
+        self.bn, self.relu = nn.BatchNorm2d(4), nn.ReLU(inplace=True)
+        self.c = nn.ModuleList(nn.Conv2d(4, 4, 3, padding=1) for _ in range(8))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.stem(x)
+        out = self.bn(self.conv(s))
+        out += s
+        out = self.relu(out)
+        a = F.relu(self.c[0](out))
+        b = torch.relu_(self.c[1](a))
+        c = self.c[2](b).clamp(min=-1.0, max=1.0).clamp(min=0)  # only the 2nd clamp is one
+        c = self.c[3](c).clamp_(min=0)
+        d = F.silu(F.gelu(self.c[4](c)))
+        y = self.c[5](d)
+        y.view(y.shape[0], -1).relu_()  # changes y through a view, result not assigned
+        z = self.c[6](y)
+        z.view(-1).relu_()  # the same through a flat view (no batch axis: no point)
+        return self.relu(self.c[7](z))
+
+
+class Reused(nn.Module):
+    """One ReLU module called twice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b, self.relu = nn.Conv2d(3, 4, 3), nn.Conv2d(4, 4, 3), nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.b(self.relu(self.a(x))))
+
+
+class Untraceable(nn.Module):
+    """A data-dependent ``if``: torch.fx cannot trace it. ``F.relu`` inside, in a block too."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.block = nn.Conv2d(3, 4, 3), Unassigned(functional=True)
+        self.head = nn.Sequential(nn.Conv2d(4, 4, 1), nn.Hardswish())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        y = F.relu(y) if y.sum() > float("-inf") else torch.tanh(y)
+        return self.head(F.relu(self.block(torch.cat([y[:, :1], y[:, 1:]], 1)[:, :3])))
+
+
+def _sequential(middle: nn.Module) -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, 4, 3), middle, nn.ReLU(inplace=True), nn.Conv2d(4, 4, 3))
+
+
+# ---------------------------------------------------------------------- the corpus
+@dataclass(frozen=True)
+class Spec:
+    """A corpus model: how to build it (random weights), its input size and batch."""
+
+    id: str
+    build: Callable[[], nn.Module]
+    size: int = 64
+    batch: int = 1
+    traceable: bool = True
+    train: bool = False  # kept in train mode with some parameters frozen
+
+
+def _tv(name: str, **kwargs: object) -> Callable[[], nn.Module]:
+    def build() -> nn.Module:
+        import torchvision
+
+        return torchvision.models.get_model(name, weights=None, **kwargs)
+    return build
+
+
+def _timm(name: str, **kwargs: object) -> Callable[[], nn.Module]:
+    def build() -> nn.Module:
+        timm = pytest.importorskip("timm")
+        return timm.create_model(name, pretrained=False, **kwargs)
+    return build
+
+
+_NO_AUX = dict(aux_logits=False, init_weights=False)
+SPECS = [
+    Spec("digit_names", DigitNames, 16),
+    Spec("seq_identity", lambda: _sequential(nn.Identity()), 16),
+    Spec("seq_dropout", lambda: _sequential(nn.Dropout(0.5)), 16),
+    Spec("unassigned_module", lambda: Unassigned(False), 16),
+    Spec("unassigned_functional", lambda: Unassigned(True), 16),
+    Spec("functional", Functional, 16, batch=2),
+    Spec("reused", Reused, 16),
+    Spec("untraceable", Untraceable, 16, traceable=False),
+    *(Spec(f"tv_{n}", _tv(n)) for n in (
+        "alexnet", "convnext_tiny", "densenet121", "efficientnet_b0", "efficientnet_v2_s",
+        "mnasnet0_5", "mobilenet_v2", "mobilenet_v3_small", "regnet_x_400mf", "regnet_y_400mf",
+        "resnet18", "resnet50", "resnext50_32x4d", "shufflenet_v2_x0_5", "squeezenet1_0",
+        "squeezenet1_1", "swin_t", "swin_v2_t", "vgg11", "wide_resnet50_2")),
+    Spec("tv_resnet18_train_b2", _tv("resnet18"), batch=2, train=True),
+    Spec("tv_googlenet", _tv("googlenet", **_NO_AUX)),
+    Spec("tv_inception_v3", _tv("inception_v3", **_NO_AUX), 75),
+    Spec("tv_vit_b_16", _tv("vit_b_16", image_size=64)),
+    Spec("tv_maxvit_t", _tv("maxvit_t"), 224),
+    Spec("timm_resnet18", _timm("resnet18")),
+    Spec("timm_efficientnet_b0", _timm("efficientnet_b0")),
+    Spec("timm_convnext_atto", _timm("convnext_atto")),
+    Spec("timm_vit_tiny", _timm("vit_tiny_patch16_224", img_size=64)),
+    Spec("timm_deit_tiny_distilled", _timm("deit_tiny_distilled_patch16_224", img_size=64)),
+    Spec("timm_swin_tiny", _timm("swin_tiny_patch4_window7_224", img_size=64, window_size=2)),
+]
+
+
+# ---------------------------------------------------------------------- one run
+@dataclass
+class Result:
+    """One row of the table; ``values`` holds each layer's (pre, post) for the cross check."""
+
+    model: str
+    backend: str
+    layers: int = 0
+    compared: int = 0
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    values: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict, repr=False)
+
+
+_CURRENT: dict = {"id": None}  # the model being checked, its references and results
+
+
+def _current(spec: Spec) -> dict:
+    """The model of ``spec`` (built once, random weights, seed 0) and what is known of it."""
+    if _CURRENT["id"] != spec.id:
+        _CURRENT.clear()
+        torch.manual_seed(0)
+        model = spec.build()
+        model.train(spec.train)
+        if spec.train:  # freeze the stem and the first stage
+            for name, p in model.named_parameters():
+                p.requires_grad_(not name.startswith(("conv1", "bn1", "layer1")))
+        _CURRENT.update(id=spec.id, model=model, results={})
+    return _CURRENT
+
+
+def _images(spec: Spec) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 256, (spec.size, spec.size, 3), dtype=np.uint8)
+            for _ in range(spec.batch)]
+
+
+def _diff(ours: torch.Tensor, want: object) -> str | None:
+    """Why ``ours`` is not bit-equal to the reference ``want`` (None: it is)."""
+    if not isinstance(want, torch.Tensor):
+        return f"the reference holds {type(want).__name__}, not a tensor"
+    if ours.shape != want.shape or ours.dtype != want.dtype:
+        return f"{tuple(ours.shape)} {ours.dtype} vs reference {tuple(want.shape)} {want.dtype}"
+    if torch.equal(ours, want):
+        return None
+    return f"max |diff| {(ours.double() - want.double()).abs().max().item():.3g}"
+
+
+def _check_names(ext: Extractor, modules: set[str]) -> list[str]:
+    out = []
+    for p in ext.points:
+        want = ref.expected_name(p, modules)
+        if want is None and p.name.endswith(":in"):
+            act = p.name[:-3]
+            if act not in ext or ext.point(act).kind not in ("relu", "activation"):
+                out.append(f"name {p.name!r}: {act!r} is no activation point")
+        elif want is not None and p.name != want:
+            out.append(f"name {p.name!r} for ({p.module!r}, {p.op!r}, call {p.call}): want {want!r}")
+    return out
+
+
+def _check_values(ext: Extractor, layers: list, native: dict, cap: ref.Capture) -> list[str]:
+    out = []
+    for layer in layers:
+        for stage, name in (("pre", layer.pre), ("post", layer.post)):
+            key = ref.point_key(ext, name)
+            if key not in cap.values:
+                out.append(f"{layer.name}/{stage} -> {name}: no reference value for {key}")
+                continue
+            why = _diff(native[name], cap.values[key])
+            if why:
+                out.append(f"{layer.name}/{stage} -> {name} {key}: {why}")
+    return out
+
+
+def _check_stages(ext: Extractor, layers: list, native: dict, cap: ref.Capture) -> list[str]:
+    """A layer's "post" is an activation that consumed exactly the layer's "pre"."""
+    out, acts = [], set(cap.activations)
+    for layer in layers:
+        key = ref.point_key(ext, layer.post)
+        if layer.pre == layer.post:
+            inp = cap.values.get(cap.input_key(key)) if key in acts else None
+            if isinstance(inp, torch.Tensor) and inp.is_floating_point() and inp.dim() > 0:
+                out.append(f"{layer.name}: an activation without a pre stage")
+            continue
+        if key not in acts:
+            out.append(f"{layer.name}: post {layer.post!r} {key} is no activation call")
+            continue
+        why = _diff(native[layer.pre], cap.values.get(cap.input_key(key)))
+        if why:
+            out.append(f"{layer.name}: pre {layer.pre!r} is not the input of {layer.post!r}: {why}")
+    return out
+
+
+def _check_coverage(ext: Extractor, cap: ref.Capture, batch: int) -> list[str]:
+    """Every activation call with a batch-first float output is a point."""
+    have = {ref.point_key(ext, p.name) for p in ext.points if p.op != "input"}
+    out = []
+    for key in cap.activations:
+        v = cap.values.get(key)
+        if (isinstance(v, torch.Tensor) and v.is_floating_point() and v.dim() > 0
+                and v.shape[0] == batch and key not in have):
+            out.append(f"activation call {key} is no point")
+    return out
+
+
+def _check_maps(net: aw.Network, ext: Extractor, layers: list, images: list,
+                native: dict) -> list[str]:
+    """``aw.activations(..., stage="both")`` is each value's (C, H, W) map, float32."""
+    got = aw.activations(net, images if len(images) > 1 else images[0],
+                         [l.name for l in layers], stage="both")
+    out = []
+    for layer in layers:
+        for stage, name in (("pre", layer.pre), ("post", layer.post)):
+            p = ext.point(name)
+            want = ref.to_map(native[name], p.layout.kind, p.layout.extra, p.map_shape)
+            want = want.float().numpy() if len(images) > 1 else want[0].float().numpy()
+            arr = got[layer.name][stage]
+            if arr.dtype != np.float32 or arr.shape != want.shape or not np.array_equal(arr, want):
+                out.append(f"activations {layer.name}/{stage}: {arr.dtype} {arr.shape} is not "
+                           f"the map of {name!r} {want.shape}")
+    return out
+
+
+def _check_single(ext: Extractor, x: torch.Tensor, layers: list, native: dict) -> list[str]:
+    """One-layer requests (cut-down graphs, early stops) give what the full request gave."""
+    step = max(1, len(layers) // SINGLE_RUNS) if len(layers) > 40 else 1
+    out = []
+    for layer in layers[::step]:
+        got = ext.run(x, [layer.pre, layer.post])
+        for name in (layer.pre, layer.post):
+            why = _diff(got[name], native[name])
+            if why:
+                out.append(f"alone: {layer.name} -> {name}: {why} vs the full request")
+    return out
+
+
+def _check_backend(spec: Spec, backend: str, res: Result) -> None:
+    state = _current(spec)
+    model, images = state["model"], _images(spec)
+    before = ref.snapshot(model)
+    net = aw.Network.wrap(model, input_size=spec.size, backend=backend)
+    x = net.preprocess.batch(images)
+    if backend == "fx" and not spec.traceable:
+        try:
+            net.extractor
+            res.problems.append('backend="fx" traced a model with a data-dependent if')
+        except ExtractionError:
+            pass
+        if Extractor(model, x[:1]).backend != "hooks":
+            res.problems.append('backend="auto" did not fall back to hooks')
+        res.problems += ref.state_changes(before, ref.snapshot(model))
+        return
+    cap = (ref.fx_capture if backend == "fx" else ref.hook_capture)(model, x)
+    ext = net.extractor
+    layers = list(net.layers)
+    names = list(dict.fromkeys(n for l in layers for n in (l.pre, l.post)))
+    native = ext.run(x, names)
+    res.layers, res.compared = len(layers), 2 * len(layers)
+    res.problems += _check_names(ext, set(dict(model.named_modules())))
+    res.problems += _check_values(ext, layers, native, cap)
+    res.problems += _check_stages(ext, layers, native, cap)
+    res.problems += _check_coverage(ext, cap, x.shape[0])
+    res.problems += _check_maps(net, ext, layers, images, native)
+    res.problems += _check_single(ext, x, layers, native)
+    res.problems += ref.state_changes(before, ref.snapshot(model))
+    res.values = {l.name: (native[l.pre], native[l.post]) for l in layers}
+
+
+def _check_cross(spec: Spec, res: Result) -> None:
+    """The two backends agree on every layer name both list, both stages."""
+    fx, hooks = (run_case(spec, b) for b in BACKENDS)
+    common = [n for n in fx.values if n in hooks.values]
+    res.layers, res.compared = len(common), 2 * len(common)
+    for name in common:
+        for stage, a, b in zip(("pre", "post"), fx.values[name], hooks.values[name]):
+            why = _diff(a, b)
+            if why:
+                res.problems.append(f"{name}/{stage}: fx vs hooks: {why}")
+
+
+def run_case(spec: Spec, backend: str) -> Result:
+    """The result of one (model, backend) check, computed once per model."""
+    results = _current(spec)["results"]
+    if backend not in results:
+        res, start = Result(spec.id, backend), time.perf_counter()
+        try:
+            (_check_cross(spec, res) if backend == CROSS else _check_backend(spec, backend, res))
+        except pytest.skip.Exception:
+            raise
+        except Exception as exc:  # a crash is a finding like any mismatch
+            tb = traceback.format_exception(exc)
+            res.problems.append(f"crash: {''.join(tb[-3:]).strip()}")
+        res.seconds = time.perf_counter() - start
+        results[backend] = res
+    return results[backend]
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """One intra-op thread: on small inputs on 2 cores torch runs ~10× faster than with 2."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+# ---------------------------------------------------------------------- tests
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread() -> Iterator[None]:
+    with one_thread():
+        yield
+    _CURRENT.clear()
+    _CURRENT["id"] = None
+
+
+CASES = [(s, b) for s in SPECS for b in (*BACKENDS, CROSS)]
+
+
+@pytest.mark.parametrize("spec,backend", CASES, ids=[f"{s.id}-{b}" for s, b in CASES])
+def test_corpus(spec: Spec, backend: str) -> None:
+    if backend == CROSS and not spec.traceable:
+        pytest.skip("fx cannot trace this model")
+    res = run_case(spec, backend)
+    assert not res.problems, f"{len(res.problems)} problems:\n" + "\n".join(res.problems[:40])
+
+
+def main(argv: list[str]) -> int:
+    """Print a table: model, backend, layers, stage values compared, mismatches, seconds."""
+    picks = argv[argv.index("-k") + 1].split(",") if "-k" in argv else None
+    print(f"{'model':<28} {'backend':<9} {'layers':>6} {'values':>6} {'mismatches':>10} {'s':>6}")
+    failed = 0
+    with one_thread():
+        for spec in SPECS:
+            if picks and not any(p in spec.id for p in picks):
+                continue
+            for backend in (*BACKENDS, CROSS):
+                if backend == CROSS and not spec.traceable:
+                    continue
+                try:
+                    r = run_case(spec, backend)
+                except pytest.skip.Exception as exc:
+                    print(f"{spec.id:<28} {backend:<9} skipped: {exc}")
+                    break
+                failed += bool(r.problems)
+                print(f"{r.model:<28} {r.backend:<9} {r.layers:>6} {r.compared:>6} "
+                      f"{len(r.problems):>10} {r.seconds:>6.2f}", flush=True)
+                for line in r.problems[:8]:
+                    print(f"    {line}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
