@@ -1,25 +1,28 @@
-"""Extraction speed against a plain forward pass, measured in the same process.
+"""Extraction speed over a model corpus, as ratios to a plain forward pass in the same process.
 
-    python benchmarks/extraction.py [--repeats 15] [--skip-vgg] [--skip-torchlens]
+    python benchmarks/extraction.py [--repeats 15] [--models squeezenet,resnet18] [--no-torchlens]
+                                    [--out docs/benchmarks.md]
 
-For SqueezeNet at 227 px and VGG16 at 224 px (random weights: speed does not depend on them),
-it prints the median time of: a plain forward pass; capturing every conv and ReLU layer with
-correct pre and post values (actwidgets); capturing conv1 alone; the same all-layer capture
-with Captum's LayerActivation; TorchLens' full trace. Each also as a ratio to the plain
-forward. Targets: all layers <= 1.2x, conv1 alone <= 0.2x, >= 10x faster than TorchLens.
+For each model (random weights: speed does not depend on them; batch 1, CPU) it times, round
+robin so that machine noise hits every column alike, the median of:
 
-Holding every captured value alive means fresh memory on each call: glibc returns freed
-blocks to the kernel and the next call page-faults them back in, a cost the plain forward
-pass (which frees each map as it goes) does not pay. The script therefore runs SqueezeNet a
-second time in a child process with ``MALLOC_TRIM_THRESHOLD_``/``MALLOC_MMAP_THRESHOLD_``
-raised, which is how a long-lived kernel behaves once warm. actwidgets itself never changes
-allocator settings.
+- ``forward``: the plain forward pass under ``torch.no_grad()``;
+- ``both``: every catalogue layer, both stages, in one ``Extractor.run``;
+- ``one``: every catalogue layer, its default stage;
+- ``hooks``: a hand-written capture, a forward hook cloning every leaf module's output
+  (the practical floor for holding every value);
+- ``first``: the first layer alone (the forward pass is cut after it);
+- ``torchlens``: TorchLens' full trace (in a child process: it wraps torch's functions).
+
+Targets: ``both`` at most 1.3x forward on every model and 1.2x on SqueezeNet; ``one`` within
+10 % of ``hooks``; ``first`` at most 0.1x. The table goes to stdout and to ``--out``.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import json
+import platform
 import statistics
 import subprocess
 import sys
@@ -27,88 +30,131 @@ import time
 from collections.abc import Callable
 
 import torch
+from torch import nn
 
 import actwidgets as aw
 
-
-def median_time(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+#: (name, input size): the corpus, from the smallest networks to ViT.
+CORPUS = [
+    ("squeezenet", 227), ("resnet18", 224), ("resnet50", 224), ("mobilenet_v2", 224),
+    ("mnasnet0_5", 224), ("efficientnet_b0", 224), ("googlenet", 224), ("convnext_tiny", 224),
+    ("swin_t", 224), ("vit_b_16", 224), ("vgg16", 224),
+]
+COLUMNS = ["forward", "both", "one", "hooks", "first"]
 
 
-def bench(name: str, size: int, repeats: int, torchlens: bool) -> None:
-    net = aw.load_model(name, weights=None, input_size=size)
-    model, ext = net.model, net.extractor
-    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
-    layers = [l for l in net.layers if l.kind in ("conv", "relu")]
-    points = sorted({p for l in layers for p in (l.pre, l.post)}, key=lambda p: ext.point(p).index)
-    first = net.layers[0]
+def load(name: str, size: int) -> aw.Network:
+    return aw.load_model(name, weights=None, input_size=size)
 
-    def plain() -> object:
+
+def hook_capture(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """A forward hook on every leaf module, cloning its output: the hand-written floor."""
+    out: list[torch.Tensor] = []
+    leaves = [m for _, m in model.named_modules() if next(m.children(), None) is None]
+    handles = [m.register_forward_hook(lambda _m, _i, o: out.append(o.clone())
+                                       if isinstance(o, torch.Tensor) else None) for m in leaves]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return out
+
+
+def jobs(net: aw.Network, x: torch.Tensor) -> dict[str, Callable[[], object]]:
+    ext, model = net.extractor, net.model
+    both = list(dict.fromkeys(p for l in net.layers for p in (l.pre, l.post)))
+    one = list(dict.fromkeys(l.point() for l in net.layers))
+    first = [net.layers[0].point()]
+
+    def forward() -> object:
         with torch.no_grad():
             return model(x)
 
-    rows: list[tuple[str, float | None]] = []
-    base = median_time(plain, repeats)
-    rows.append(("plain forward", base))
-    rows.append((f"actwidgets: {len(layers)} conv/ReLU layers, pre+post ({len(points)} values)",
-                 median_time(lambda: ext.run(x, points), repeats)))
-    rows.append((f"actwidgets: {first.name} alone",
-                 median_time(lambda: ext.run(x, [first.point("pre")]), repeats)))
+    return {
+        "forward": forward, "both": lambda: ext.run(x, both), "one": lambda: ext.run(x, one),
+        "hooks": lambda: hook_capture(model, x), "first": lambda: ext.run(x, first),
+    }
 
+
+def measure(name: str, size: int, repeats: int) -> dict[str, float]:
+    net = load(name, size)
+    x = torch.randn(1, 3, *net.input_size, generator=torch.Generator().manual_seed(0))
+    todo = jobs(net, x)
+    for fn in todo.values():  # warm up: build the cut graphs, fault the memory in
+        fn(), fn()
+    times: dict[str, list[float]] = {k: [] for k in todo}
+    for _ in range(repeats):
+        for key, fn in todo.items():
+            start = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - start)
+    result = {k: statistics.median(v) for k, v in times.items()}
+    result["layers"] = len(net.layers)
+    result["values"] = len({p for l in net.layers for p in (l.pre, l.post)})
+    return result
+
+
+def torchlens_time(name: str, size: int, repeats: int) -> float | None:
+    """TorchLens' full trace, timed in a child process (it wraps torch's functions)."""
+    code = (
+        "import sys, time, statistics, torch, torchlens as tl\n"
+        "sys.path.insert(0, 'benchmarks'); from extraction import load\n"
+        f"net = load({name!r}, {size}); x = torch.randn(1, 3, *net.input_size)\n"
+        "opts = tl.options.CaptureOptions(unwrap_when_done=True)\n"
+        "tl.trace(net.model, x, capture=opts)\n"
+        "t = []\n"
+        f"for _ in range({repeats}):\n"
+        "    s = time.perf_counter(); tl.trace(net.model, x, capture=opts); t.append(time.perf_counter() - s)\n"
+        "print(statistics.median(t))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     try:
-        from captum.attr import LayerActivation
+        return float(run.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return None
 
-        modules = [model.get_submodule(ext.point(p).module) for p in points if ext.point(p).module]
-        la = LayerActivation(model, modules)
-        rows.append((f"Captum LayerActivation, {len(modules)} modules",
-                     median_time(lambda: la.attribute(x), repeats)))
-    except ImportError:
-        rows.append(("Captum LayerActivation (not installed)", None))
 
-    if torchlens:
-        try:
-            import torchlens as tl
-
-            rows.append(("TorchLens full trace",
-                         median_time(lambda: tl.trace(model, x), max(3, repeats // 5), warmup=1)))
-        except ImportError:
-            rows.append(("TorchLens (not installed)", None))
-
-    tuned = " (malloc keeps freed memory)" if os.environ.get("MALLOC_TRIM_THRESHOLD_") else ""
-    print(f"\n{name} at {size}×{size}, CPU, {torch.get_num_threads()} threads, "
-          f"median of {repeats}{tuned}")
-    for label, seconds in rows:
-        if seconds is None:
-            print(f"  {label}")
-        else:
-            print(f"  {label:<58} {seconds * 1e3:9.1f} ms   {seconds / base:6.2f}x forward")
-    ours = rows[1][1]
-    lens = next((s for l, s in rows if l.startswith("TorchLens full") and s), None)
-    if lens and ours:
-        print(f"  TorchLens / actwidgets all-layer capture: {lens / ours:.1f}x")
+def table(rows: list[dict]) -> str:
+    head = ("| model | layers (values) | forward | both stages | one stage | hook capture "
+            "| one / hooks | first layer | TorchLens |")
+    lines = [head, "|" + "---|" * 9]
+    for r in rows:
+        f = r["forward"]
+        lens = f"{r['torchlens'] / f:.1f}×" if r.get("torchlens") else "–"
+        lines.append(
+            f"| {r['model']} | {r['layers']} ({r['values']}) | {f * 1e3:.1f} ms | "
+            f"{r['both'] / f:.2f}× | {r['one'] / f:.2f}× | {r['hooks'] / f:.2f}× | "
+            f"{r['one'] / r['hooks']:.2f} | {r['first'] / f:.3f}× | {lens} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--skip-vgg", action="store_true")
-    parser.add_argument("--skip-torchlens", action="store_true")
+    parser.add_argument("--models", default=",".join(n for n, _ in CORPUS))
+    parser.add_argument("--no-torchlens", action="store_true")
+    parser.add_argument("--out", default=None, help="also write the table to this Markdown file")
     args = parser.parse_args()
-    bench("squeezenet", 227, args.repeats, not args.skip_torchlens)
-    if os.environ.get("MALLOC_TRIM_THRESHOLD_"):
-        return  # the child run below
-    if not args.skip_vgg:
-        bench("vgg16", 224, max(5, args.repeats // 3), not args.skip_torchlens)
-    env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": str(2**30), "MALLOC_MMAP_THRESHOLD_": str(2**30)}
-    subprocess.run([sys.executable, __file__, "--repeats", str(args.repeats), "--skip-vgg",
-                    "--skip-torchlens"], env=env, check=True)
+    sizes = dict(CORPUS)
+    rows = []
+    for name in args.models.split(","):
+        size = sizes.get(name, 224)
+        row = {"model": f"{name} {size}px", **measure(name, size, args.repeats)}
+        if not args.no_torchlens:
+            row["torchlens"] = torchlens_time(name, size, max(3, args.repeats // 5))
+        rows.append(row)
+        print(json.dumps({k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()}),
+              flush=True)
+    text = (f"Extraction on {platform.processor() or platform.machine()}, "
+            f"{torch.get_num_threads()} threads, torch {torch.__version__}, batch 1, medians of "
+            f"{args.repeats} round-robin runs; ratios to the plain forward pass.\n\n" + table(rows))
+    print("\n" + text)
+    if args.out:
+        with open(args.out, "w") as fh:
+            fh.write("# Benchmarks\n\n`python benchmarks/extraction.py --out docs/benchmarks.md`\n\n"
+                     + text + "\n")
 
 
 if __name__ == "__main__":

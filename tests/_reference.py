@@ -1,34 +1,23 @@
 """Reference implementations of the extractor's contract, written from scratch for the tests.
 
-Nothing here imports ``actwidgets.extract``'s internals: the point of the corpus test
-(``test_corpus.py``) is to check the package against code that shares none of its logic.
+Nothing here imports ``actwidgets.extract``'s internals: the corpus test (``test_corpus.py``)
+checks the package against code that shares none of its logic.
 
-- :class:`HookCapture`: a deep copy of the model run eagerly with forward hooks and
-  pre-hooks on every module and a ``TorchFunctionMode`` for activation functions; every
-  value is cloned the moment it is seen.
-- :func:`fx_capture`: the model traced by a small ``torch.fx.Tracer`` that remembers the
-  module each node was made in, then run by an ``Interpreter`` that clones every node's
-  first tensor argument right before it runs and its value right after.
+- :class:`HookCapture`: a deep copy run eagerly, hooks and pre-hooks on every module and a
+  ``TorchFunctionMode`` for activation functions, every value cloned when seen.
+- :func:`fx_capture`: our own ``torch.fx.Tracer`` (it remembers the module each node was
+  made in), run by an ``Interpreter`` that clones each node's first tensor argument right
+  before it runs and its value right after.
 
-Both fill a :class:`Capture`, keyed the same way:
-
-==============================  =============================================
-key                             value
-==============================  =============================================
-``("module", qualname, k)``     output of the k-th call of that module
-``("in", qualname, k)``         its first tensor input, before it ran
-``("op", scope, op, k)``        output of the k-th call of op ``op`` in module ``scope``
-``("opin", scope, op, k)``      its first tensor argument, before it ran
-``("input",)``                  the model's input
-==============================  =============================================
-
-The rest is the contract restated: which calls are activations, which modules are leaves,
-how points are named, how a layout becomes (C, H, W), and what "the model is untouched" means.
+Both fill a :class:`Capture` keyed by ``("module", qualname, k)`` (the k-th call's output),
+``("in", qualname, k)`` (its first tensor input, before it ran), ``("op", scope, op, k)``
+and ``("opin", scope, op, k)`` (the same for the k-th call of op ``op`` in module ``scope``),
+and ``("input",)``. The rest restates the contract (activations, leaves, names, layouts, an
+untouched model) and compares the package's values with a capture.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 from dataclasses import dataclass, field
@@ -36,6 +25,7 @@ from typing import Any
 
 import torch
 import torch.fx
+import torchvision.ops
 from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_map
@@ -191,31 +181,36 @@ class _ActivationMode(TorchFunctionMode):
 class HookCapture:
     """Reference 1: hooks on every module of a deep copy, plus activation functions.
 
-    Two passes: module values come from a pass without the ``TorchFunctionMode``, because
-    any active mode turns off fast paths (``nn.MultiheadAttention``'s fused kernel), which
-    changes the model's values in the last bits; function values need the mode.
+    The ``TorchFunctionMode`` is suspended inside leaf modules (no function there is a
+    point): any active mode turns off fast paths such as ``nn.MultiheadAttention``'s fused
+    kernel, which would change the model's values in the last bits.
     """
 
     def __init__(self, model: nn.Module) -> None:
         self.model = _eval_copy(model)
         self.names = {m: q for q, m in self.model.named_modules()}
-        self.stack: list[tuple[str, bool, bool]] = []  # (qualname, leaf, ignored)
+        self.stack: list[tuple[str, bool, bool, Any]] = []  # (qualname, leaf, ignored, ctx)
         self.capture = Capture()
 
     def _pre(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         q = self.names[module]
         if self.stack and self.stack[-1][1]:  # a module called inside a leaf: no point
-            self.stack.append((q, True, True))
+            self.stack.append((q, True, True, None))
             return
-        self.stack.append((q, is_leaf(module), False))
         cap = self.capture
         k = cap.count(("module", q))
         inp = first_tensor(args, kwargs)
         if inp is not None:
             cap.values[("in", q, k)] = inp.detach().clone()
+        ctx = torch._C.DisableTorchFunction() if is_leaf(module) else None
+        if ctx is not None:
+            ctx.__enter__()
+        self.stack.append((q, ctx is not None, False, ctx))
 
     def _post(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
-        q, _, ignored = self.stack.pop()
+        q, _, ignored, ctx = self.stack.pop()
+        if ctx is not None:
+            ctx.__exit__(None, None, None)
         if ignored:
             return
         key = ("module", q, self.capture.counts[("module", q)])
@@ -223,28 +218,22 @@ class HookCapture:
         if is_activation_module(module):
             self.capture.activations.append(key)
 
-    def _pass(self, x: torch.Tensor, functions: bool) -> Capture:
-        self.capture, self.stack, handles = Capture(), [], []
-        mode = _ActivationMode(self) if functions else contextlib.nullcontext()
+    def run(self, x: torch.Tensor) -> Capture:
+        handles = []
         try:
             for m in self.model.modules():
                 handles.append(m.register_forward_pre_hook(self._pre, with_kwargs=True))
                 handles.append(m.register_forward_hook(self._post, with_kwargs=True))
-            with torch.no_grad(), mode:
+            with torch.no_grad(), _ActivationMode(self):
+                self.capture.values[("input",)] = x.clone()
                 self.model(x)
         finally:
             for h in handles:
                 h.remove()
+            for *_, ctx in reversed(self.stack):  # the forward pass raised inside a leaf
+                if ctx is not None:
+                    ctx.__exit__(None, None, None)
         return self.capture
-
-    def run(self, x: torch.Tensor) -> Capture:
-        modules, functions = self._pass(x, False), self._pass(x, True)
-        cap = Capture(activations=[k for k in functions.activations if k[0] == "op"])
-        cap.values = {k: v for k, v in functions.values.items() if k[0] in ("op", "opin")}
-        cap.values.update(modules.values)
-        cap.values[("input",)] = x.clone()
-        cap.activations += modules.activations
-        return cap
 
 
 class ScopeTracer(torch.fx.Tracer):
@@ -255,14 +244,7 @@ class ScopeTracer(torch.fx.Tracer):
     """
 
     def __init__(self) -> None:
-        wrapped: tuple = (math,)
-        try:
-            import torchvision.ops
-
-            wrapped += (torchvision.ops,)
-        except ImportError:  # pragma: no cover
-            pass
-        super().__init__(autowrap_modules=wrapped)
+        super().__init__(autowrap_modules=(math, torchvision.ops))
         self.current = ""
         self.scope_of: dict[torch.fx.Node, str] = {}
 
@@ -270,10 +252,9 @@ class ScopeTracer(torch.fx.Tracer):
         return is_leaf(m)
 
     def call_module(self, m: nn.Module, forward: Any, args: Any, kwargs: Any) -> Any:
-        qualname = self.path_of_module(m)
-        if is_leaf(m):
-            return super().call_module(m, forward, args, kwargs)
-        outer, self.current = self.current, qualname
+        outer = self.current
+        if not is_leaf(m):
+            self.current = self.path_of_module(m)
         try:
             return super().call_module(m, forward, args, kwargs)
         finally:
@@ -338,8 +319,9 @@ def fx_capture(model: nn.Module, x: torch.Tensor) -> Capture:
     return cap
 
 
-def hook_capture(model: nn.Module, x: torch.Tensor) -> Capture:
-    return HookCapture(model).run(x)
+def capture(model: nn.Module, x: torch.Tensor, backend: str) -> Capture:
+    """The reference for ``backend``: our fx Interpreter, or our hooks."""
+    return fx_capture(model, x) if backend == "fx" else HookCapture(model).run(x)
 
 
 def point_key(ext: Any, name: str) -> tuple:
@@ -354,41 +336,3 @@ def point_key(ext: Any, name: str) -> tuple:
     if p.op == "module":
         return ("module", p.module, p.call)
     return ("op", p.module, p.op, p.call)
-
-
-# ---------------------------------------------------------------------- model state
-_HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
-               "_backward_pre_hooks", "_forward_hooks_with_kwargs",
-               "_forward_pre_hooks_with_kwargs", "_forward_hooks_always_called")
-
-
-def _global_hooks() -> tuple:
-    mod = torch.nn.modules.module
-    return tuple(tuple(getattr(mod, n, {})) for n in (
-        "_global_forward_hooks", "_global_forward_pre_hooks", "_global_backward_hooks",
-        "_global_backward_pre_hooks"))
-
-
-def snapshot(model: nn.Module) -> dict:
-    """What must come back exactly after the package used ``model``."""
-    return dict(
-        training=[(q, m.training) for q, m in model.named_modules()],
-        requires_grad=[(q, p.requires_grad) for q, p in model.named_parameters()],
-        hooks=[(q, d, tuple(getattr(m, d, {}))) for q, m in model.named_modules()
-               for d in _HOOK_DICTS],
-        global_hooks=_global_hooks(),
-        grad_enabled=torch.is_grad_enabled(),
-        state={k: v.detach().clone() for k, v in model.state_dict().items()},
-    )
-
-
-def state_changes(before: dict, after: dict) -> list[str]:
-    """What differs between two snapshots, in words."""
-    out = [f"{what} changed" for what in ("training", "requires_grad", "hooks", "global_hooks",
-                                          "grad_enabled") if before[what] != after[what]]
-    for k, v in before["state"].items():
-        w = after["state"].get(k)
-        if w is None or w.dtype != v.dtype or not torch.equal(w, v):
-            out.append(f"state_dict[{k!r}] changed")
-    out += [f"state_dict gained {k!r}" for k in after["state"].keys() - before["state"].keys()]
-    return out

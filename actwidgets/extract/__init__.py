@@ -57,8 +57,9 @@ BACKENDS = ("auto", "fx", "hooks")
 class Extractor:
     """Captures named intermediate values of ``model``.
 
-    ``example_input`` (a batch, e.g. ``torch.zeros(1, 3, 224, 224)``) is run once to learn
-    every point, its shape and layout.
+    ``example_input`` (a batch, e.g. ``torch.zeros(1, 3, 224, 224)``; one image is run as a
+    batch of two) is run once to learn every point, its shape and layout. Values that do not
+    follow the batch (a model's constant tables) are no points.
     """
 
     def __init__(self, model: nn.Module, example_input: torch.Tensor, backend: str = "auto") -> None:
@@ -68,6 +69,8 @@ class Extractor:
             raise ValueError(f'backend must be "auto", "fx" or "hooks", got {backend!r}')
         self.model = model
         self.input_size = (int(example_input.shape[-2]), int(example_input.shape[-1]))
+        if example_input.shape[0] == 1:  # two images tell the batch axis from a leading 1
+            example_input = torch.cat([example_input, example_input])
         self.trace_error: str | None = None
         impl: FxBackend | EagerBackend | None = None
         if backend in ("auto", "fx"):

@@ -44,6 +44,7 @@ class _Session:
         self.counts: dict[tuple[str, ...], int] = {}
         # (qualname, point name, call, ops inside are not points, ignored call)
         self.stack: list[tuple[str, str, int, bool, bool]] = []
+        self.paused: list[Any] = []  # torch-function switches turned off inside leaf modules
 
     def _count(self, key: tuple[str, ...]) -> int:
         k = self.counts[key] = self.counts.get(key, -1) + 1
@@ -61,11 +62,19 @@ class _Session:
             self.stack.append((qualname, name, call, leaf, False))
             inp = next((a for a in args if isinstance(a, torch.Tensor)), None)
             self.on_value("start", name, inp, dict(qualname=qualname, module=module, call=call))
+            if leaf and self.track_ops:
+                # Nothing inside a leaf is a point; and an active mode would change what it
+                # computes (MultiheadAttention's fast path checks for one).
+                off = torch._C.DisableTorchFunction()
+                off.__enter__()
+                self.paused.append(off)
         return hook
 
     def post_hook(self, qualname: str) -> Any:
         def hook(module: nn.Module, args: tuple, output: object) -> None:
-            _, name, call, _, ignored = self.stack.pop()
+            _, name, call, leaf, ignored = self.stack.pop()
+            if leaf and not ignored and self.paused:
+                self.paused.pop().__exit__(None, None, None)
             if not ignored:
                 self.on_value("end", name, output, dict(qualname=qualname, module=module, call=call))
         return hook
@@ -107,6 +116,8 @@ class _Session:
             except _Stop:
                 pass
         finally:
+            while self.paused:  # the forward pass raised inside a leaf module
+                self.paused.pop().__exit__(None, None, None)
             for h in handles:
                 h.remove()
 
