@@ -30,15 +30,18 @@ from .imageops import (
     strongest_channel,
     stretchlim,
 )
-from .layers import LayerCatalogue, LayerInfo, LayerNameError
-from .preprocess import Preprocess
-from .zoo import ZOO, Network, WeightsUnavailableError, classify, load_model
+from .model.layers import LayerCatalogue, LayerInfo, LayerNameError
+from .model.preprocess import Preprocess
+from .model.network import Network, classify
+from .model.weights import WeightsFileError, WeightsUnavailableError
+from .model.zoo import ZOO, load_model
 
 __version__ = "0.1.0"
 
 __all__ = [
     # networks
-    "load_model", "Network", "classify", "ZOO", "WeightsUnavailableError", "Preprocess",
+    "load_model", "Network", "classify", "ZOO", "WeightsUnavailableError", "WeightsFileError",
+    "Preprocess",
     # layers and extraction
     "activations", "LayerCatalogue", "LayerInfo", "LayerNameError", "Extractor",
     "ExtractionError", "preserve_model_state", "ByteLRU",

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .layers import LayerInfo
-from .zoo import Network
+from .model.layers import LayerInfo
+from .model.network import Network
 
 __all__ = ["activations", "LAYOUTS"]
 

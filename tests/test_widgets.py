@@ -24,7 +24,7 @@ from torch import nn
 
 import actwidgets as aw
 from actwidgets import imageops
-from actwidgets.layers import LayerInfo
+from actwidgets.model.layers import LayerInfo
 from actwidgets.widgets import ActivationExplorer, CompareExplorer, FilterExplorer
 from actwidgets.widgets._base import RenderGuard
 from actwidgets.widgets.filters import NotAConvError, conv_module

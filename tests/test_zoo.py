@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 import actwidgets as aw
-from actwidgets.zoo import RANDOM_WEIGHTS_ENV
+from actwidgets.model.zoo import RANDOM_WEIGHTS_ENV
+from conftest import squeezenet_weights_path
 
 
 def _fire_names(n: int) -> list[str]:
@@ -260,3 +261,30 @@ def test_wrap_reads_timm_s_pretrained_cfg():
     # A timm ViT's blocks come back as 14×14 maps with the class token kept apart.
     block = net.layers["blocks.0.mlp.fc1"]
     assert (block.channels, block.size, block.layout.extra) == (768, (14, 14), 1)
+
+
+def test_a_damaged_weights_file_is_reported_as_damaged(tmp_path, monkeypatch):
+    checkpoints = tmp_path / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    real = squeezenet_weights_path()
+    name = "squeezenet1_1-b8a52dc0.pth"
+    damaged = checkpoints / name
+    damaged.write_bytes(real.read_bytes()[:1000] if real else b"PK\x03\x04 not a zip")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.delenv(RANDOM_WEIGHTS_ENV, raising=False)
+    with pytest.raises(aw.WeightsFileError, match=r"damaged.*Delete it"):
+        aw.load_model("squeezenet")
+    # A local file of another architecture: it does not fit, and the message says so.
+    other = tmp_path / "other.pth"
+    torch.save(torch.nn.Linear(2, 2).state_dict(), other)
+    with pytest.raises(aw.WeightsFileError, match="does not fit"):
+        aw.load_model("squeezenet", weights=other)
+
+
+def test_the_googlenet_table_hides_torchvision_s_input_transform():
+    import torchvision
+
+    model = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False,
+                                         transform_input=True)
+    net = aw.Network(model.eval(), aw.Preprocess(224), names=aw.ZOO["googlenet"].names)
+    assert net.layers.names[0] == "conv1-7x7_s2"

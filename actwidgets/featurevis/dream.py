@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ..extract import preserve_model_state
-from ..zoo import Network
+from ..model.network import Network
 from . import objectives
 from .optimize import (
     MAX_SIDE,

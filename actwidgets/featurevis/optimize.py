@@ -46,7 +46,7 @@ import torch.nn.functional as F
 
 from ..extract import preserve_model_state
 from ..images import load_image
-from ..zoo import Network
+from ..model.network import Network
 from . import objectives
 from .param import FourierImage, PixelImage, to_rgb, walkthrough_noise
 from .transforms import RobustnessTransform, item_seed

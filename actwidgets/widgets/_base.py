@@ -28,7 +28,7 @@ import traitlets
 from .. import imageops, render
 from ..capture import cached_activations
 from ..images import SAMPLE_IMAGES, sample_image
-from ..layers import LayerInfo, LayerNameError
+from ..model.layers import LayerInfo, LayerNameError
 
 __all__ = [
     "ErrorLine",
@@ -673,7 +673,7 @@ class LayerExplorerBase(ExplorerBase):
     )
 
     def __init__(self, net: Any, **kwargs: Any) -> None:
-        from ..zoo import Network
+        from ..model.network import Network
 
         if not isinstance(net, Network):
             raise TypeError(

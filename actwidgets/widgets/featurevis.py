@@ -30,7 +30,7 @@ from traitlets import Enum, Int, Unicode, observe, validate
 
 from .. import imageops, render
 from ..featurevis import METHODS, visualize_channels
-from ..layers import LayerInfo
+from ..model.layers import LayerInfo
 from . import _base
 
 __all__ = ["FeatureVisualizer", "parse_channels"]
@@ -122,7 +122,7 @@ class FeatureVisualizer(_base.NetWidget, widgets.VBox):
     selected = Int(-1, help="The channel shown larger (one of the computed channels; -1: none yet)")
 
     def __init__(self, net: Any, layer: str | None = None, **kwargs: Any) -> None:
-        from ..zoo import Network
+        from ..model.network import Network
 
         if not isinstance(net, Network):
             raise TypeError(

@@ -23,7 +23,7 @@ from traitlets import Int, Unicode, observe, validate
 
 from .. import filters as _filters
 from .. import imageops, render
-from ..layers import LayerInfo, LayerNameError
+from ..model.layers import LayerInfo, LayerNameError
 from . import _base
 from ._base import ExplorerBase
 
@@ -165,7 +165,7 @@ class FilterExplorer(ExplorerBase):
         input_channel: int = -1,
         cmap: str = "viridis",
     ) -> None:
-        from ..zoo import Network
+        from ..model.network import Network
 
         if not isinstance(net, Network):
             raise TypeError(

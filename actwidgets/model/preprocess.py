@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .images import load_image
+from ..images import load_image
 
 __all__ = ["Preprocess", "IMAGENET_MEAN", "IMAGENET_STD"]
 

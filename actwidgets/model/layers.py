@@ -19,7 +19,7 @@ import difflib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from .extract import Extractor, Layout, Point
+from ..extract import Extractor, Layout, Point
 
 __all__ = ["LayerInfo", "LayerCatalogue", "LayerNameError", "STAGES", "NameTable"]
 
@@ -46,6 +46,7 @@ class NameTable:
     hide: frozenset[str] = frozenset()
     source: str = ""
     kinds: Mapping[str, str] = field(default_factory=dict)  # alias -> kind shown
+    filters: Mapping[str, str] = field(default_factory=dict)  # alias -> module with its filters
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class LayerInfo:
     group: str
     index: int
     layout: Layout = Layout("chw")
+    filters: str | None = None  # the module whose weights are this layer's learned filters
 
     @property
     def label(self) -> str:
@@ -115,8 +117,9 @@ class LayerCatalogue:
         for point in extractor.points:
             info = self._info(point, alias_of.get(point.name, point.name), default_of,
                               group_of, len(layers))
-            if table is not None and info.name in table.kinds:
-                info = LayerInfo(**{**info.__dict__, "kind": table.kinds[info.name]})
+            if table is not None and info.name in table.names:
+                info = LayerInfo(**{**info.__dict__, "kind": table.kinds.get(info.name, info.kind),
+                                    "filters": table.filters.get(info.name, info.filters)})
             self._lookup[point.name] = info
             if point.visible and point.name not in hidden:
                 layers.append(info)
@@ -133,7 +136,8 @@ class LayerCatalogue:
                 base = self._lookup[extractor.point(native).name]
                 self._aliases[alias] = LayerInfo(
                     **{**base.__dict__, "name": alias, "default_stage": stage, "group": group,
-                       "kind": table.kinds.get(alias, base.kind)}
+                       "kind": table.kinds.get(alias, base.kind),
+                       "filters": table.filters.get(alias, base.filters)}
                 )
 
     @staticmethod
@@ -146,6 +150,7 @@ class LayerCatalogue:
             size=point.size, has_stages=pre != post, pre=pre, post=post,
             default_stage=default_of.get(name, "post"),
             group=group_of.get(name, _native_group(point.name)), index=index, layout=point.layout,
+            filters=point.module if point.kind == "conv" and point.op == "module" else None,
         )
 
     def __repr__(self) -> str:

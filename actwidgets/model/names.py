@@ -43,6 +43,7 @@ class _GoogLeNetTable:
         self.names: dict[str, tuple[str, str, str]] = {}
         self.hide: set[str] = set()
         self.kinds: dict[str, str] = {}
+        self.filters: dict[str, str] = {}
 
     def basic(self, alias_conv: str, alias_relu: str, module: str, group: str) -> None:
         # torchvision's BasicConv2d is conv -> batch norm -> F.relu: the Caffe conv's value
@@ -51,6 +52,7 @@ class _GoogLeNetTable:
         self.names[alias_relu] = (f"{module}.relu", "post", group)
         self.hide.add(f"{module}.conv")
         self.kinds[alias_conv] = "conv"
+        self.filters[alias_conv] = f"{module}.conv"
 
 
 def _googlenet() -> NameTable:
@@ -77,7 +79,10 @@ def _googlenet() -> NameTable:
         t.names[f"{group}-output"] = (mod, "post", group)  # the block's output
     t.names["pool5-7x7_s1"] = ("avgpool", "post", "inception_5b")
     t.names["loss3-classifier"] = ("fc", "post", "classifier")
-    return NameTable(t.names, frozenset(t.hide), "MATLAB's googlenet", t.kinds)
+    # torchvision's pretrained GoogLeNet first re-normalises its input (transform_input):
+    # three channel-wise affine maps and a concat, not layers of the Caffe network.
+    t.hide.update({"add", "add_1", "add_2", "cat"})
+    return NameTable(t.names, frozenset(t.hide), "MATLAB's googlenet", t.kinds, t.filters)
 
 
 def _vgg16() -> NameTable:

@@ -1,0 +1,216 @@
+"""A model ready to be looked at: :class:`Network` (model, preprocessing, class names, layers)
+and :func:`classify`.
+
+>>> import actwidgets as aw, torch.nn as nn
+>>> net = aw.Network.wrap(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()), input_size=32)
+>>> net
+Network('Sequential', own weights, input 32×32, device=cpu)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..cache import DEFAULT_CACHE_BYTES, ByteLRU
+from ..extract import Extractor, preserve_model_state
+from .layers import LayerCatalogue, LayerInfo, NameTable
+from .preprocess import Preprocess
+
+__all__ = ["Network", "classify", "check_network"]
+
+
+def check_network(net: Any, who: str) -> "Network":
+    """``net`` if it is a :class:`Network`, else a TypeError that says how to get one."""
+    if not isinstance(net, Network):
+        raise TypeError(
+            f"{who} takes an actwidgets.Network, got {type(net).__name__}; use "
+            "actwidgets.load_model(...) or actwidgets.Network.wrap(model, ...)"
+        )
+    return net
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    for tensor in model.parameters():
+        return tensor.device
+    for tensor in model.buffers():
+        return tensor.device
+    return torch.device("cpu")
+
+
+class Network:
+    """A model ready to be looked at: eval-mode model, preprocessing, categories, layers.
+
+    Build one with :func:`load_model` (the zoo) or :meth:`Network.wrap` (any ``nn.Module``).
+    The layer catalogue and the extractor are built on first use, from one forward pass at
+    the input size.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        preprocess: Preprocess,
+        categories: Sequence[str] | None = None,
+        *,
+        name: str | None = None,
+        pretrained: bool = True,
+        names: NameTable | None = None,
+        backend: str = "auto",
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+        weights: str | None = None,
+        has_head: bool = True,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if not isinstance(preprocess, Preprocess):
+            raise TypeError("preprocess must be an actwidgets.Preprocess; see Network.wrap")
+        self.model = model
+        self.preprocess = preprocess
+        self.categories = list(categories) if categories is not None else None
+        self.name = name or type(model).__name__
+        self.pretrained = bool(pretrained)
+        self._names = names
+        self._backend = backend
+        self._extractor: Extractor | None = None
+        self._layers: LayerCatalogue | None = None
+        self.cache = ByteLRU(cache_bytes)
+        #: False when the zoo dropped the classification head (``load_model(..., head=False)``).
+        self.has_head = has_head
+        #: Which weights, in a few words ("IMAGENET1K_V1", "own weights", "RANDOM weights").
+        self.weights = "RANDOM weights" if not self.pretrained else (weights or "own weights")
+
+    @classmethod
+    def wrap(
+        cls,
+        model: nn.Module,
+        preprocess: Preprocess | Any | None = None,
+        categories: Sequence[str] | None = None,
+        input_size: int | Sequence[int] | None = None,
+        *,
+        name: str | None = None,
+        pretrained: bool = True,
+        backend: str = "auto",
+    ) -> "Network":
+        """Wrap any ``nn.Module`` taking (N, C, H, W) images.
+
+        ``preprocess``: a :class:`Preprocess`, a torchvision ``weights.transforms()``, a dict
+        of ``Preprocess`` arguments, or None: then a timm model's own ``pretrained_cfg``
+        (input size, mean, std, interpolation, crop) or a torchvision model's weights'
+        transforms (and class names) are used; for any other model, a resize to
+        ``input_size`` (224 by default), pixels in [0, 1], RGB (grey when the first conv
+        takes one channel). ``input_size`` replaces the size those give.
+
+        >>> import actwidgets as aw, torch.nn as nn
+        >>> net = aw.Network.wrap(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()), input_size=32)
+        >>> net.layers.names
+        ['0', '1']
+        """
+        from .configs import known_config
+
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if preprocess is None:
+            config = known_config(model)
+            if config is not None:
+                preprocess = config.preprocess
+                if input_size is not None:
+                    preprocess = preprocess.resized(input_size)
+                if categories is None:
+                    categories = config.categories
+            else:
+                first = next((m for m in model.modules() if isinstance(m, nn.modules.conv._ConvNd)), None)
+                grey = first is not None and first.in_channels == 1
+                zeros, ones = ((0.0,), (1.0,)) if grey else ((0.0,) * 3, (1.0,) * 3)
+                preprocess = Preprocess(input_size or 224, None, zeros, ones)
+        elif isinstance(preprocess, dict):
+            preprocess = Preprocess(**{"size": input_size or 224, **preprocess})
+        elif not isinstance(preprocess, Preprocess):
+            preprocess = Preprocess.from_transforms(preprocess, input_size)
+        elif input_size is not None:
+            preprocess = preprocess.resized(input_size)
+        return cls(model, preprocess, categories, name=name, pretrained=pretrained, backend=backend)
+
+    def __repr__(self) -> str:
+        h, w = self.input_size
+        return f"Network({self.name!r}, {self.weights}, input {h}×{w}, device={self.device})"
+
+    # ---------------------------------------------------------------- properties
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self.preprocess.size
+
+    @property
+    def device(self) -> torch.device:
+        return _device_of(self.model)
+
+    @property
+    def extractor(self) -> Extractor:
+        if self._extractor is None:
+            example = torch.randn(
+                1, self.preprocess.channels, *self.input_size,
+                generator=torch.Generator().manual_seed(0),
+            ).to(self.device)
+            self._extractor = Extractor(self.model, example, backend=self._backend)
+        return self._extractor
+
+    @property
+    def layers(self) -> LayerCatalogue:
+        """Every layer, in forward order (see :class:`LayerCatalogue`)."""
+        if self._layers is None:
+            self._layers = LayerCatalogue(self.extractor, self._names)
+        return self._layers
+
+    def layer(self, name: str) -> LayerInfo:
+        """The :class:`LayerInfo` for ``name`` (walkthrough, native or container name)."""
+        return self.layers.get(name)
+
+    def summary(self) -> str:
+        """The layer catalogue as a text table."""
+        return f"{self!r}\n{self.layers.summary()}"
+
+    def to(self, device: str | torch.device) -> "Network":
+        """Move the model to ``device`` (in place, like ``nn.Module.to``) and drop the cache."""
+        self.model.to(device)
+        self.cache.clear()
+        return self
+
+    def tensor(self, image: Any) -> torch.Tensor:
+        """The (1, C, H, W) input batch for ``image``, on the model's device."""
+        return self.preprocess.tensor(image).unsqueeze(0).to(self.device)
+
+    def image(self, image: Any) -> "Any":
+        """What the network sees of ``image``: (H, W, 3) uint8 at the input size."""
+        return self.preprocess.image(image)
+
+
+def classify(net: Network, image: Any, top: int = 5) -> list[tuple[str, float]]:
+    """The ``top`` most probable categories of ``image``, as (category, probability) pairs.
+
+    >>> import actwidgets as aw
+    >>> net = aw.load_model("squeezenet", weights=None)
+    >>> len(aw.classify(net, aw.sample_image("cat"), top=3))
+    3
+    """
+    check_network(net, "classify")
+    if not isinstance(top, int) or top < 1:
+        raise ValueError(f"top must be a positive int, got {top!r}")
+    if not net.has_head:
+        raise ValueError(
+            f"{net.name} was loaded with head=False: it has no classifier. "
+            f"Load it with actwidgets.load_model({net.name!r}) to classify."
+        )
+    x = net.tensor(image)
+    with preserve_model_state(net.model), torch.no_grad():
+        logits = net.model(x)
+    if isinstance(logits, (tuple, list)):
+        logits = logits[0]
+    probs = torch.softmax(logits.reshape(1, -1).float(), dim=1)[0].cpu()
+    values, indices = probs.topk(min(top, probs.numel()))
+    names = net.categories
+    return [
+        (names[i] if names is not None and i < len(names) else f"class {i}", float(v))
+        for v, i in zip(values.tolist(), indices.tolist())
+    ]

@@ -1,0 +1,133 @@
+"""Weight files: where torch hub's cache keeps them, fetching one, and reading it safely.
+
+Errors are types: :class:`WeightsUnavailableError` when a file is neither cached nor
+downloadable (offline), :class:`WeightsFileError` when a file is there but damaged or does
+not fit the architecture. Both name the file and the way out.
+
+>>> cache_path("squeezenet1_1-b8a52dc0.pth").name
+'squeezenet1_1-b8a52dc0.pth'
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["WeightsUnavailableError", "WeightsFileError", "RANDOM_WEIGHTS_ENV", "cache_path",
+           "fetch", "read_state_dict", "random_fallback_allowed", "load_into", "build_headless"]
+
+#: Set to "1" to fall back to random weights (with a warning) when none can be had.
+RANDOM_WEIGHTS_ENV = "ACTWIDGETS_RANDOM_WEIGHTS"
+
+#: What torch.load raises on a truncated or damaged file.
+_DAMAGED = (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError)
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Pretrained weights could be neither found in the cache nor downloaded."""
+
+
+class WeightsFileError(ValueError):
+    """A weights file is there but cannot be used: damaged, or another architecture's."""
+
+
+def random_fallback_allowed() -> bool:
+    return os.environ.get(RANDOM_WEIGHTS_ENV, "").strip() == "1"
+
+
+def cache_path(filename: str) -> Path:
+    """Where torch hub's cache (``$TORCH_HOME/hub/checkpoints``) keeps ``filename``."""
+    from torch.hub import get_dir
+
+    return Path(get_dir()) / "checkpoints" / filename
+
+
+def fetch(url: str, label: str, *, how_to_random: str = "pass weights=None") -> Path:
+    """The cached file for ``url``, downloading it when missing (and allowed).
+
+    Raises :class:`WeightsUnavailableError` naming the cache folder and the ways out.
+    """
+    from torch.hub import HASH_REGEX, download_url_to_file
+
+    path = cache_path(os.path.basename(url))
+    if path.is_file():
+        return path
+    unavailable = WeightsUnavailableError(
+        f"pretrained weights for {label} ({path.name}) are neither in the cache folder "
+        f"{path.parent} nor downloadable from here. Ways out: run once where the internet is "
+        f"reachable (the file is cached); put {path.name} into {path.parent} yourself "
+        f"(TORCH_HOME picks the cache root); {how_to_random} for random weights; or set "
+        f"{RANDOM_WEIGHTS_ENV}=1 to fall back to random weights."
+    )
+    if random_fallback_allowed():
+        raise unavailable  # the caller falls back at once, without waiting for a network
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        match = HASH_REGEX.search(path.name)
+        download_url_to_file(url, str(path), match.group(1) if match else None)
+    except OSError as exc:  # URLError and socket errors are OSErrors
+        raise unavailable from exc
+    return path
+
+
+def read_state_dict(path: Path, *, mmap: bool = False) -> Mapping[str, torch.Tensor]:
+    """A state dict from ``path`` (``weights_only``); a damaged file is a WeightsFileError."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except _DAMAGED as exc:
+        raise WeightsFileError(
+            f"{path} is damaged or not a PyTorch weights file ({str(exc).splitlines()[0]}). "
+            "Delete it and load again to download a fresh copy, or put a good copy there."
+        ) from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, Mapping):
+        raise WeightsFileError(f"{path} holds a {type(state).__name__}, not a state dict")
+    return state
+
+
+def load_into(model: nn.Module, state: Mapping[str, torch.Tensor], path: Path, what: str) -> None:
+    """``model.load_state_dict(state)``; a mismatch is a WeightsFileError naming the file."""
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise WeightsFileError(
+            f"{path} does not fit {what}: {str(exc).splitlines()[0]} Check that the file "
+            "holds this architecture's state dict."
+        ) from None
+
+
+def build_headless(
+    build: Callable[[], nn.Module], head: str, path: Path | None,
+    init: Callable[[nn.Module], None] | None = None,
+) -> nn.Module:
+    """Build a model without its ``head`` submodule, never holding the head's weights.
+
+    The model is made on the meta device, the head replaced by an ``Identity``, then
+    materialised: from ``path`` (memory-mapped, so the head's tensors are never read), or,
+    with no file, initialised by ``init`` (the architecture's own initialisation; each
+    module's ``reset_parameters`` when None).
+    """
+    with torch.device("meta"):
+        model = build()
+    setattr(model, head, nn.Identity())
+    model = model.to_empty(device="cpu")
+    if path is None:
+        if init is not None:
+            init(model)
+        else:
+            for m in model.modules():
+                if m is not model and hasattr(m, "reset_parameters"):
+                    m.reset_parameters()
+        return model
+    state = read_state_dict(path, mmap=True)
+    load_into(model, {k: v for k, v in state.items() if not k.startswith(head + ".")}, path,
+              f"{type(model).__name__} without its {head}")
+    return model
