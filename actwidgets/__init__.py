@@ -17,7 +17,8 @@ from typing import Any
 from .cache import ByteLRU
 from .capture import activations
 from .extract import ExtractionError, Extractor, preserve_model_state
-from .images import SAMPLE_IMAGES, load_image, sample_image
+from .filters import filter_tiles, freqz2
+from .images import SAMPLE_IMAGES, eye_mask, load_image, sample_image
 from .imageops import (
     ChannelRanking,
     channel_stats,
@@ -46,10 +47,11 @@ __all__ = [
     "activations", "LayerCatalogue", "LayerInfo", "LayerNameError", "Extractor",
     "ExtractionError", "preserve_model_state", "ByteLRU",
     # images
-    "load_image", "sample_image", "SAMPLE_IMAGES",
+    "load_image", "sample_image", "SAMPLE_IMAGES", "eye_mask",
     # image operations
     "mat2gray", "stretchlim", "imadjust", "imtile", "resize", "overlay",
-    "strongest_channel", "channel_stats", "rank_channels", "ChannelRanking",
+    "strongest_channel", "channel_stats", "rank_channels", "ChannelRanking", "freqz2",
+    "filter_tiles",
     # feature visualisation and widgets (imported on first use)
     "visualize_channels", "deep_dream",
     "ActivationExplorer", "CompareExplorer", "FilterExplorer", "FeatureVisualizer",
