@@ -431,7 +431,7 @@ def test_deep_dream_sizes(random_net):
     seen = []
     deep_dream(random_net, big[:64, :64], "conv1", octaves=2, steps=5, max_loss=-1.0,
                progress=False, callback=lambda d, t: seen.append(d))
-    assert seen == [1, 6]  # one step per octave, the rest counted as done
+    assert seen == [5, 10]  # one step per octave, the skipped ones counted as done with it
 
 
 def test_package_exports():
@@ -520,3 +520,25 @@ def test_widget_default_layer_and_pretrained_banner(real_net):
     fv = aw.FeatureVisualizer(real_net)
     assert fv.layer in real_net.layers.names
     assert fv._banner.value == ""
+
+
+def test_a_stop_event_ends_the_run_and_keeps_the_pictures(random_net):
+    import threading
+
+    stop = threading.Event()
+    seen = []
+
+    def callback(done: int, total: int) -> None:
+        seen.append(done)
+        if done == 2:
+            stop.set()  # as a widget's Stop button does, from another thread
+
+    kw = dict(method="basic", size=24, progress=False, seed=1)
+    out = visualize_channels(random_net, "conv1", [0, 3], steps=50, callback=callback, stop=stop, **kw)
+    assert seen == [1, 2]
+    np.testing.assert_array_equal(out, visualize_channels(random_net, "conv1", [0, 3], steps=2, **kw))
+    stop.clear()
+    dream_seen = []
+    deep_dream(random_net, np.full((40, 40, 3), 90, np.uint8), "conv1", octaves=1, steps=9,
+               progress=False, stop=stop, callback=lambda d, t: dream_seen.append(d) or stop.set())
+    assert dream_seen == [1]

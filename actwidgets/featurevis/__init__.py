@@ -6,12 +6,15 @@
 
 The parts, by role: :mod:`.param` (image parameterisations), :mod:`.transforms`
 (transformation robustness), :mod:`.objectives` (what is maximised), :mod:`.optimize`
-(the optimisation loop) and :mod:`.dream` (deep dream).
+(activation maximisation) and :mod:`.dream` (deep dream); :mod:`._run` runs the steps of
+either (progress, stop, Ctrl-C), :mod:`._checks` checks their arguments and
+:mod:`._pictures` prepares their pictures.
 """
 
 from __future__ import annotations
 
 from .dream import deep_dream
-from .optimize import DEFAULTS, METHODS, ChannelIndexError, visualize_channels
+from ._checks import ChannelIndexError
+from .optimize import DEFAULTS, METHODS, visualize_channels
 
 __all__ = ["visualize_channels", "deep_dream", "METHODS", "DEFAULTS", "ChannelIndexError"]

@@ -23,28 +23,11 @@ import numpy as np
 import torch
 
 from ..extract import preserve_model_state
-from ..model.network import Network
+from ..model.network import Network, check_network
 from . import objectives
-from .optimize import (
-    MAX_SIDE,
-    ProgressCallback,
-    capped_size,
-    caster,
-    channel_list,
-    check_network,
-    input_affine,
-    interrupted,
-    match_channels,
-    model_dtype,
-    picture_tensor,
-    positive_float,
-    positive_int,
-    progress_bar,
-    resize,
-    resolve_point,
-    seed_int,
-    size_error,
-)
+from ._checks import channel_list, check_callback, positive_float, positive_int, resolve_point, seed_int
+from ._pictures import MAX_SIDE, capped_size, input_affine, match_channels, picture_tensor, resize
+from ._run import ProgressCallback, Stop, caster, model_dtype, run_steps, sized
 from .param import to_rgb
 
 __all__ = ["deep_dream", "octave_sizes", "MIN_OCTAVE_SIDE"]
@@ -70,6 +53,47 @@ def octave_sizes(size: tuple[int, int], octaves: int, scale: float) -> list[tupl
     return out
 
 
+class _Dream:
+    """The dream's state across octaves; :meth:`step` is one gradient-ascent step."""
+
+    def __init__(self, net: Network, point: str, photo: torch.Tensor, sizes: list, steps: int,
+                 step_size: float, chans: list[int] | None, max_loss: float | None, seed: int) -> None:
+        self.net, self.point, self.steps, self.step_size, self.max_loss = net, point, steps, step_size, max_loss
+        dev = photo.device
+        self.bases = [resize(photo, s) for s in sizes]
+        self.a, self.b = input_affine(net, dev)
+        self.idx = torch.tensor(chans, dtype=torch.long, device=dev) if chans is not None else None
+        gen = torch.Generator().manual_seed(seed)
+        self.shifts = torch.randint(-_JITTER, _JITTER + 1, (len(sizes), steps, 2), generator=gen).tolist()
+        self.cast = caster(model_dtype(net))
+        self.img = self.bases[0].clone()
+        self.detail = torch.zeros_like(self.bases[0])
+
+    def objective(self, x: torch.Tensor) -> torch.Tensor:
+        x = match_channels(x, self.net.preprocess.channels)
+        acts = self.net.extractor.run(self.cast(torch.addcmul(self.b, x, self.a)), [self.point],
+                                      grad=True, maps=True)[self.point].float()
+        return objectives.mean_square(acts) if self.idx is None else objectives.channels_mean(acts, self.idx)
+
+    def step(self, i: int) -> int:
+        """Step ``i`` of all octaves; returns the steps of this octave to skip (max_loss)."""
+        octave, k = divmod(i, self.steps)
+        base = self.bases[octave]
+        if k == 0:  # a new octave: the dream so far, enlarged, on this octave's photo
+            self.detail = resize(self.detail, tuple(base.shape[-2:]))
+            self.img = (base + self.detail).clamp_(0.0, 1.0)
+        dy, dx = self.shifts[octave][k]
+        x = torch.roll(self.img, (dy, dx), dims=(2, 3)).requires_grad_(True)
+        obj = self.objective(x)
+        (g,) = torch.autograd.grad(obj.sum(), x)
+        g = torch.roll(g, (-dy, -dx), dims=(2, 3))
+        self.img = self.img.add_(g / (g.abs().mean() + 1e-8), alpha=self.step_size).clamp_(0.0, 1.0)
+        skip = self.steps - k - 1 if self.max_loss is not None and float(obj.detach()) > self.max_loss else 0
+        if k + skip == self.steps - 1:
+            self.detail = self.img - base
+        return skip
+
+
 def deep_dream(
     net: Network,
     image: Any,
@@ -85,13 +109,14 @@ def deep_dream(
     progress: bool = True,
     seed: int = 0,
     callback: ProgressCallback | None = None,
+    stop: Stop | None = None,
 ) -> np.ndarray:
     """``image`` with what ``layer`` (or its ``channels``) responds to amplified: (H, W, 3)
     float32 in [0, 1], at the image's own size (its longer side capped at 512 px).
 
     ``octaves`` scales ``octave_scale`` apart, ``steps`` steps of ``step_size`` each (see the
-    module documentation). Ctrl-C returns the dream so far, with a warning. The model is left
-    exactly as it was.
+    module documentation). Ctrl-C, or ``stop`` (a ``threading.Event``) once set, returns the
+    dream so far (Ctrl-C with a warning). The model is left exactly as it was.
 
     >>> import actwidgets as aw
     >>> net = aw.load_model("squeezenet", weights=None)
@@ -108,74 +133,19 @@ def deep_dream(
     octave_scale = positive_float(octave_scale, "octave_scale")
     if octave_scale <= 1.0:
         raise ValueError(f"octave_scale must be greater than 1, got {octave_scale}")
-    steps = positive_int(steps, "steps")
-    step_size = positive_float(step_size, "step_size")
-    if max_loss is not None:
-        max_loss = float(max_loss)
+    steps, step_size = positive_int(steps, "steps"), positive_float(step_size, "step_size")
+    max_loss = None if max_loss is None else float(max_loss)
     seed = seed_int(seed)
-    if callback is not None and not callable(callback):
-        raise TypeError("callback must be callable as callback(done, total)")
-
-    dev = net.device
+    check_callback(callback)
     photo = picture_tensor(image)
     hw = capped_size(*photo.shape[-2:], MAX_SIDE)
-    photo = resize(photo, hw).to(dev)
     sizes = octave_sizes(hw, octaves, octave_scale)
-    bases = [resize(photo, s) for s in sizes]
-    a, b = input_affine(net, dev)
-    channels_in = net.preprocess.channels
-    idx = torch.tensor(chans, dtype=torch.long, device=dev) if chans is not None else None
-    gen = torch.Generator().manual_seed(seed)
-    shifts = torch.randint(-_JITTER, _JITTER + 1, (len(sizes), steps, 2), generator=gen).tolist()
-    ext = net.extractor
-    cast = caster(model_dtype(net))
-    total = len(sizes) * steps
-
-    img = bases[0].clone()
-    done = 0
+    dream = _Dream(net, point, resize(photo, hw).to(net.device), sizes, steps, step_size, chans,
+                   max_loss, seed)
     with preserve_model_state(net.model, eval_mode=True, freeze=True), torch.enable_grad():
-        with progress_bar(total, progress, f"deep dream {layer_name}") as bar:
-            try:
-                detail = torch.zeros_like(bases[0])
-                for o, base in enumerate(bases):
-                    detail = resize(detail, tuple(base.shape[-2:]))
-                    img = (base + detail).clamp_(0.0, 1.0)
-                    for step in range(steps):
-                        dy, dx = shifts[o][step]
-                        x = torch.roll(img, (dy, dx), dims=(2, 3)).requires_grad_(True)
-                        try:
-                            acts = ext.run(
-                                cast(torch.addcmul(b, match_channels(x, channels_in), a)), [point],
-                                grad=True, maps=True,
-                            )[point]
-                        except RuntimeError as exc:
-                            clear = (size_error(exc, tuple(base.shape[-2:]), layer_name, net)
-                                     if step == 0 else None)
-                            if clear is not None:
-                                raise clear from exc
-                            raise
-                        acts = acts.float()
-                        obj = (objectives.mean_square(acts) if idx is None
-                               else objectives.channels_mean(acts, idx))
-                        (g,) = torch.autograd.grad(obj.sum(), x)
-                        g = torch.roll(g, (-dy, -dx), dims=(2, 3))
-                        g = g / (g.abs().mean() + 1e-8)
-                        img = img.add_(g, alpha=step_size).clamp_(0.0, 1.0)
-                        done += 1
-                        if bar is not None:
-                            bar.update(1)
-                        if callback is not None:
-                            callback(done, total)
-                        if max_loss is not None and float(obj.detach()) > max_loss:
-                            skipped = steps - step - 1
-                            done += skipped
-                            if bar is not None:
-                                bar.update(skipped)
-                            break
-                    detail = img - base
-            except KeyboardInterrupt:
-                interrupted(done, total, "deep_dream")
-    out = img.detach()
-    if tuple(out.shape[-2:]) != hw:  # interrupted before the last octave
+        run_steps(sized(dream.step, net, sizes[0], layer_name), len(sizes) * steps, what="deep_dream", progress=progress,
+                  callback=callback, stop=stop, desc=f"deep dream {layer_name}")
+    out = dream.img.detach()
+    if tuple(out.shape[-2:]) != hw:  # stopped before the last octave
         out = resize(out, hw)
     return to_rgb(out)[0]
