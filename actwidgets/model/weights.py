@@ -10,12 +10,12 @@ not fit the architecture. Both name the file and the way out.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -49,32 +49,57 @@ def cache_path(filename: str) -> Path:
     return Path(get_dir()) / "checkpoints" / filename
 
 
-def fetch(url: str, label: str, *, how_to_random: str = "pass weights=None") -> Path:
-    """The cached file for ``url``, downloading it when missing (and allowed).
+def fetch(
+    url: str, label: str, *, filename: str | None = None, sha1: str | None = None,
+    convert: Callable[[Path, Path], object] | None = None, how_to_random: str = "pass weights=None",
+) -> Path:
+    """The cached weights file for ``url``, downloading it when missing (and allowed).
 
-    Raises :class:`WeightsUnavailableError` naming the cache folder and the ways out.
+    ``filename`` names the cached file (default: the URL's); ``sha1`` checks the download;
+    ``convert(download, cached)`` turns a download in another format (a ``.caffemodel``) into
+    the cached file. Raises :class:`WeightsUnavailableError` naming the folder and the ways out.
     """
     from torch.hub import HASH_REGEX, download_url_to_file
 
-    path = cache_path(os.path.basename(url))
+    path = cache_path(filename or os.path.basename(url))
     if path.is_file():
         return path
     unavailable = WeightsUnavailableError(
         f"pretrained weights for {label} ({path.name}) are neither in the cache folder "
-        f"{path.parent} nor downloadable from here. Ways out: run once where the internet is "
-        f"reachable (the file is cached); put {path.name} into {path.parent} yourself "
-        f"(TORCH_HOME picks the cache root); {how_to_random} for random weights; or set "
-        f"{RANDOM_WEIGHTS_ENV}=1 to fall back to random weights."
+        f"{path.parent} nor downloadable from here ({url}). Ways out: run once where the "
+        f"internet is reachable (the file is cached); put {path.name} into {path.parent} "
+        f"yourself (TORCH_HOME picks the cache root); {how_to_random} for random weights; or "
+        f"set {RANDOM_WEIGHTS_ENV}=1 to fall back to random weights."
     )
     if random_fallback_allowed():
         raise unavailable  # the caller falls back at once, without waiting for a network
+    path.parent.mkdir(parents=True, exist_ok=True)
+    download = path if convert is None else path.with_name(os.path.basename(url) + ".download")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        match = HASH_REGEX.search(path.name)
-        download_url_to_file(url, str(path), match.group(1) if match else None)
-    except OSError as exc:  # URLError and socket errors are OSErrors
+        match = HASH_REGEX.search(download.name) if convert is None else None
+        download_url_to_file(url, str(download), match.group(1) if match else None)
+    except (OSError, RuntimeError) as exc:  # URLError, socket errors; a hash mismatch
         raise unavailable from exc
+    try:
+        if sha1 is not None and _sha1(download) != sha1:
+            got = _sha1(download)
+            download.unlink(missing_ok=True)
+            raise WeightsFileError(f"{url} did not download intact: its SHA-1 is {got}, "
+                                   f"not the published {sha1}. Try again later.")
+        if convert is not None:
+            convert(download, path)
+    finally:
+        if convert is not None:
+            download.unlink(missing_ok=True)
     return path
+
+
+def _sha1(path: Path) -> str:
+    digest = hashlib.sha1()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def read_state_dict(path: Path, *, mmap: bool = False) -> Mapping[str, torch.Tensor]:

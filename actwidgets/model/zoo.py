@@ -23,6 +23,8 @@ import torch
 from torch import nn
 
 from . import names as _names
+from .caffe import convert_caffemodel
+from .caffe_nets import GOOGLENET_CAFFE_NAMES, CaffeGoogLeNet, squeezenet_key
 from .layers import NameTable
 from .network import Network, classify
 from .preprocess import Preprocess
@@ -44,6 +46,36 @@ def _vgg_init(model: nn.Module) -> None:
                 nn.init.zeros_(m.bias)
 
 
+#: Caffe's mean pixel, in RGB order (Caffe lists it as B, G, R = 104, 117, 123).
+CAFFE_MEAN_RGB = (123.0, 117.0, 104.0)
+
+
+@dataclass(frozen=True)
+class CaffeWeights:
+    """The Caffe weights MATLAB uses for a zoo network (``load_model(name, weights="caffe")``).
+
+    Cached as ``filename`` in torch hub's checkpoints folder, a state dict keyed by Caffe
+    layer name with the first layer in Caffe's BGR order; when missing, the original
+    ``.caffemodel`` is downloaded from ``url``, checked against ``sha1`` where one is
+    published, and converted. ``key`` maps a Caffe key to the model's, ``first`` is the
+    first convolution's weight (its input channels are swapped to RGB at load).
+    """
+
+    build: Callable[[], nn.Module]
+    filename: str
+    url: str
+    sha1: str | None
+    key: Callable[[str], str]
+    first: str
+    size: int
+    names: NameTable
+    description: str = ""
+
+    def preprocess(self) -> Preprocess:
+        """Caffe's: resize straight to the input size, pixels 0..255 minus the mean pixel."""
+        return Preprocess(self.size, None, tuple(m / 255 for m in CAFFE_MEAN_RGB), (1 / 255,) * 3)
+
+
 @dataclass(frozen=True)
 class ZooEntry:
     """How to build one zoo network: the torchvision builder and the walkthrough names."""
@@ -55,6 +87,7 @@ class ZooEntry:
     description: str = ""
     head: str | None = None  # the classification head that head=False drops
     init: Callable[[nn.Module], None] | None = None  # initialisation without the head
+    caffe: CaffeWeights | None = None  # MATLAB's Caffe weights: weights="caffe"
 
 
 #: The zoo's own names. Any other torchvision classification model works by its own name.
@@ -62,16 +95,35 @@ ZOO: dict[str, ZooEntry] = {
     "squeezenet": ZooEntry(
         "squeezenet1_1", _names.SQUEEZENET_MATLAB, input_size=227,
         description="SqueezeNet 1.1 with MATLAB's layer names, at MATLAB's 227×227 input",
+        caffe=CaffeWeights(
+            lambda: _torchvision("squeezenet1_1"), "squeezenet_v1.1-caffe.pth",
+            "https://github.com/forresti/SqueezeNet/raw/master/SqueezeNet_v1.1/squeezenet_v1.1.caffemodel",
+            None, squeezenet_key, "conv1.weight", 227, _names.SQUEEZENET_MATLAB,
+            "DeepScale's Caffe SqueezeNet v1.1 (MATLAB's squeezenet)",
+        ),
     ),
     "googlenet": ZooEntry(
         "googlenet", _names.GOOGLENET_MATLAB, random_kwargs={"aux_logits": False, "init_weights": True},
         description="GoogLeNet (Inception v1) with MATLAB's layer names",
+        caffe=CaffeWeights(
+            CaffeGoogLeNet, "bvlc_googlenet-caffe.pth",
+            "http://dl.caffe.berkeleyvision.org/bvlc_googlenet.caffemodel",
+            "405fc5acd08a3bb12de8ee5e23a96bec22f08204", lambda k: k.replace("/", "."),
+            "conv1/7x7_s2.weight", 224, GOOGLENET_CAFFE_NAMES,
+            "BVLC's Caffe GoogLeNet (MATLAB's googlenet)",
+        ),
     ),
     "vgg16": ZooEntry(
         "vgg16", _names.VGG16_KERAS, description="VGG16 with Keras' layer names",
         head="classifier", init=_vgg_init,  # the head is 124M of its 138M parameters
     ),
 }
+
+
+def _torchvision(name: str) -> nn.Module:
+    import torchvision
+
+    return torchvision.models.get_model(name, weights=None)
 
 
 def _entry(name: Any) -> ZooEntry:
@@ -134,6 +186,23 @@ class _Builder:
         read_state_dict(path, mmap=True)  # a damaged file says so, by name
         return self.builder(weights=weights_enum)
 
+    def caffe(self, random: bool = False) -> nn.Module:
+        """MATLAB's Caffe network: converted weights, the first layer swapped to RGB."""
+        spec = self.entry.caffe
+        assert spec is not None
+        if random:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.seed)
+                return spec.build()
+        path = fetch(spec.url, self.label, filename=spec.filename, sha1=spec.sha1,
+                     convert=convert_caffemodel)
+        state = {spec.key(k): v for k, v in read_state_dict(path).items()}
+        first = spec.key(spec.first)
+        state[first] = state[first].flip(1)  # Caffe's BGR input channels to RGB
+        model = spec.build()
+        load_into(model, state, path, spec.description)
+        return model
+
     def from_file(self, path: Path) -> nn.Module:
         if not path.is_file():
             raise FileNotFoundError(
@@ -175,8 +244,12 @@ def load_model(
     torchvision classification model by its torchvision name (``"resnet18"``).
 
     ``weights``: ``"DEFAULT"`` or a torchvision weights name (through torch hub's cache,
-    ``$TORCH_HOME``), ``None`` for random weights, or a path to a local state dict
-    (``.pth``/``.pt``, loaded with ``weights_only=True``). When pretrained weights can be
+    ``$TORCH_HOME``), ``None`` for random weights, a path to a local state dict
+    (``.pth``/``.pt``, loaded with ``weights_only=True``), or ``"caffe"`` for the Caffe
+    networks MATLAB's ``squeezenet`` and ``googlenet`` are (DeepScale's SqueezeNet v1.1,
+    BVLC's GoogLeNet), with Caffe's preprocessing (0..255 minus the mean pixel, resized
+    straight to 227 or 224) and MATLAB's layer names. Images stay RGB: the first layer's
+    input channels are swapped from Caffe's BGR when the weights are loaded. When pretrained weights can be
     neither found nor downloaded this raises :class:`WeightsUnavailableError`, unless the
     environment variable ``ACTWIDGETS_RANDOM_WEIGHTS=1`` asks for random weights instead; a
     damaged file raises :class:`WeightsFileError`.
@@ -189,6 +262,8 @@ def load_model(
     entry = _entry(name)
     label = name.lower() if name.lower() in ZOO else name
     build = _Builder(entry, head, seed, label)
+    if weights == "caffe":
+        return _load_caffe(entry, build, input_size, device, backend)
     reference = _weights_enum(entry, "DEFAULT")
     pretrained, described = weights is not None, None
     if weights is None:
@@ -203,18 +278,45 @@ def load_model(
             if not _random_fallback(label, exc):
                 raise
             model, pretrained = build.random(), False
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    if device is not None:
-        model.to(device)
     size = input_size if input_size is not None else entry.input_size
     return Network(
-        model, Preprocess.from_transforms(reference.transforms(), size),
+        _ready(model, device), Preprocess.from_transforms(reference.transforms(), size),
         reference.meta.get("categories") if head else None, name=label, pretrained=pretrained,
         names=entry.names if head else _without_head(entry.names, entry.head or ""),
         backend=backend, weights=described, has_head=head,
     )
+
+
+def _ready(model: nn.Module, device: str | torch.device | None) -> nn.Module:
+    """Eval mode, frozen, on ``device``: what a zoo network is handed out as."""
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model if device is None else model.to(device)
+
+
+def _load_caffe(entry: ZooEntry, build: _Builder, input_size: Any, device: Any,
+                backend: str) -> Network:
+    """``load_model(name, weights="caffe")``: MATLAB's Caffe network and its preprocessing."""
+    spec = entry.caffe
+    if spec is None:
+        raise ValueError(f'weights="caffe" is available for {[k for k, e in ZOO.items() if e.caffe]} '
+                         f"(MATLAB's Caffe networks); {build.label} has torchvision's weights only")
+    if not build.head:
+        raise ValueError('head=False is not available with weights="caffe"')
+    pretrained = True
+    try:
+        model = build.caffe()
+    except WeightsUnavailableError as exc:
+        if not _random_fallback(build.label, exc):
+            raise
+        model, pretrained = build.caffe(random=True), False
+    preprocess = spec.preprocess()
+    if input_size is not None:
+        preprocess = preprocess.resized(input_size)
+    categories = _weights_enum(entry, "DEFAULT").meta.get("categories")  # ImageNet's, same order
+    return Network(_ready(model, device), preprocess, categories, name=build.label,
+                   pretrained=pretrained, names=spec.names, backend=backend, weights="Caffe")
 
 
 def _random_fallback(label: str, exc: WeightsUnavailableError) -> bool:
