@@ -15,8 +15,9 @@ from PIL import Image
 from actwidgets import images
 from actwidgets.images import (
     FACE_EYES,
-    MAX_PIXELS,
     SAMPLE_IMAGES,
+    WORKING_SIDE,
+    ImageError,
     ImageNotFoundError,
     eye_mask,
     load_image,
@@ -105,8 +106,10 @@ def test_array_gray_and_channels(rgb: np.ndarray) -> None:
     _check(load_image(gray), expected)
     _check(load_image(gray[:, :, None]), expected)
     _check(load_image(rgb), rgb)
-    rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 7, np.uint8)], axis=2)
-    _check(load_image(rgba), rgb)  # alpha dropped
+    rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=2)
+    _check(load_image(rgba), rgb)  # opaque: the colours as they are
+    rgba[..., 3] = 0
+    _check(load_image(rgba), np.full_like(rgb, 255))  # transparent: white, as a viewer shows it
 
 
 def test_array_float_in_unit_range() -> None:
@@ -138,8 +141,8 @@ def test_tensor_chw_and_hwc(rgb: np.ndarray) -> None:
     _check(load_image(FakeTensor(chw[None])), rgb)  # a batch of one
     gray = chw[:1]
     _check(load_image(FakeTensor(gray)), np.repeat(rgb[:, :, :1], 3, axis=2))
-    rgba = np.concatenate([chw, np.ones_like(chw[:1])], axis=0)
-    _check(load_image(FakeTensor(rgba)), rgb)
+    rgba = np.concatenate([chw, np.ones_like(chw[:1])], axis=0)  # float: 1.0 is opaque
+    _check(load_image(FakeTensor(rgba)), rgb)  # opaque: the colours as they are
 
 
 @FAST
@@ -212,14 +215,85 @@ def test_bad_arrays() -> None:
         load_image(12345)
 
 
-def test_too_many_pixels() -> None:
-    # a broadcast view: huge shape, no memory
-    big = np.broadcast_to(np.zeros((1, 1), np.uint8), (MAX_PIXELS // 1000 + 1, 1000))
-    with pytest.raises(ValueError, match="resize it first"):
-        load_image(big)
-    im = Image.new("L", (8000, 5001))  # 40,008,000 pixels
-    with pytest.raises(ValueError, match="MAX_PIXELS"):
-        load_image(im)
+def _jpeg(w: int, h: int, **save) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (w, h), (200, 30, 30)).save(buf, format="JPEG", **save)
+    return buf.getvalue()
+
+
+def test_a_phone_photo_is_shrunk_as_it_is_decoded(tmp_path: Path) -> None:
+    path = tmp_path / "phone.jpg"
+    path.write_bytes(_jpeg(8000, 6000, quality=50))  # 48 megapixels
+    out = load_image(path)
+    assert out.shape == (WORKING_SIDE * 3 // 4, WORKING_SIDE, 3)
+    assert abs(int(out[500, 500, 0]) - 200) < 8  # the colour survives
+    strip_ok = load_image(np.zeros((40, 1000), np.uint8))  # 25:1 is still a picture
+    assert strip_ok.shape == (40, 1000, 3)
+
+
+def test_absurd_shapes_and_bombs_are_refused_clearly(tmp_path: Path) -> None:
+    with pytest.raises(ImageError, match="strip"):
+        load_image(np.broadcast_to(np.zeros((1, 1), np.uint8), (1, 40000)))  # no MemoryError
+    strip = tmp_path / "strip.png"
+    Image.new("L", (40000, 1)).save(strip)
+    with pytest.raises(ImageError, match=r"strip.png.*strip more than"):
+        load_image(strip)
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (20000, 20000)).save(bomb)  # 400 megapixels, a few KB on disk
+    with pytest.raises(ImageError, match="bomb.png.*decompression-bomb"):
+        load_image(bomb)
+
+
+def test_damaged_files_say_so_by_name(tmp_path: Path) -> None:
+    good = _jpeg(300, 200)
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(good[: len(good) // 2])
+    with pytest.raises(ImageError, match=r"truncated.jpg' is truncated.*Copy it again"):
+        load_image(truncated)
+    stub = tmp_path / "stub.png"
+    stub.write_bytes(_png_bytes(np.zeros((64, 64, 3), np.uint8))[:60])
+    with pytest.raises(ImageError, match=r"stub.png' is (truncated|damaged)"):
+        load_image(stub)
+    corrupt = tmp_path / "corrupt.png"
+    data = bytearray(_png_bytes(np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)))
+    data[80:120] = b"\x00" * 40  # inside the compressed picture data
+    corrupt.write_bytes(bytes(data))
+    with pytest.raises(ImageError, match=r"corrupt.png' is (damaged|truncated)"):
+        load_image(corrupt)
+    with pytest.raises(ImageError, match="uploaded file"):
+        load_image(good[:100])
+
+
+def test_sample_names_urls_and_missing_paths() -> None:
+    np.testing.assert_array_equal(load_image("cat"), sample_image("cat"))
+    with pytest.raises(ImageError, match=r"web address.*urlretrieve"):
+        load_image("https://example.com/x.jpg")
+    with pytest.raises(ImageNotFoundError) as info:
+        load_image("no/such/photo.jpg")
+    message = str(info.value)
+    assert "photo.jpg" in message and "face, face_eye_closed, cat, coffee" in message
+    assert message.count("photo.jpg") == 1
+
+
+def test_a_file_named_like_a_sample_wins(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Image.fromarray(np.full((4, 4, 3), 7, np.uint8)).save(tmp_path / "cat", format="PNG")
+    assert load_image("cat").shape == (4, 4, 3)
+
+
+def test_transparency_is_white_and_exif_turns_pil_images_upright(tmp_path: Path) -> None:
+    rgba = np.zeros((4, 6, 4), np.uint8)
+    rgba[:, :3] = (255, 0, 0, 255)  # left half opaque red, right half transparent black
+    out = load_image(_png_bytes(rgba))
+    assert out[0, 0].tolist() == [255, 0, 0] and out[0, 5].tolist() == [255, 255, 255]
+    np.testing.assert_array_equal(load_image(rgba), out)
+    img = Image.new("RGB", (6, 4), (10, 20, 30))
+    exif = img.getexif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view"
+    path = tmp_path / "turned.jpg"
+    img.save(path, exif=exif)
+    with Image.open(path) as pil:
+        assert load_image(pil).shape == load_image(path).shape == (6, 4, 3)
 
 
 # --------------------------------------------------------------------------- samples
