@@ -288,3 +288,59 @@ def test_the_googlenet_table_hides_torchvision_s_input_transform():
                                          transform_input=True)
     net = aw.Network(model.eval(), aw.Preprocess(224), names=aw.ZOO["googlenet"].names)
     assert net.layers.names[0] == "conv1-7x7_s2"
+
+
+def test_wrap_takes_the_compose_from_a_training_script():
+    from torchvision import transforms as T
+    from torchvision.transforms import v2
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
+    for t in (T, v2):
+        steps = [t.Resize(160), t.CenterCrop(128)]
+        steps += [t.ToTensor()] if t is T else [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
+        compose = t.Compose([*steps, t.Normalize((0.4, 0.5, 0.6), (0.2, 0.25, 0.3))])
+        net = aw.Network.wrap(model, preprocess=compose)
+        assert net.preprocess == aw.Preprocess(128, 160, (0.4, 0.5, 0.6), (0.2, 0.25, 0.3))
+        image = aw.sample_image("cat")
+        from PIL import Image
+
+        expected = compose(Image.fromarray(image))
+        torch.testing.assert_close(net.tensor(image)[0], expected, atol=0.02, rtol=0)
+    straight = aw.Network.wrap(model, preprocess=T.Compose([T.Resize((40, 60)), T.ToTensor()]))
+    assert straight.input_size == (40, 60) and straight.preprocess.mean == (0.0, 0.0, 0.0)
+
+
+def test_wrap_takes_any_callable_and_says_what_it_hides():
+    from torchvision import transforms as T
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
+    opaque = T.Compose([T.Resize((48, 64)), T.Lambda(lambda im: im.rotate(180)), T.ToTensor(),
+                        T.Normalize((0.5,) * 3, (0.5,) * 3)])
+    net = aw.Network.wrap(model, preprocess=opaque)
+    assert not net.preprocess.geometry_known and net.input_size == (48, 64)
+    image = aw.sample_image("cat")
+    from PIL import Image
+
+    np.testing.assert_allclose(aw.activations(net, image, "0", "pre"),
+                               model[0](opaque(Image.fromarray(image))[None])[0].detach().numpy(),
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="resize and crop are hidden"):
+        net.preprocess.mask(np.ones((300, 451), bool))
+    aw.visualize_channels(net, "0", [0], steps=1, size=32, progress=False)  # Normalize was read
+
+    def plain(im):  # a function: nothing to read
+        return torch.from_numpy(np.asarray(im.resize((32, 32)), np.float32) / 255).permute(2, 0, 1)
+
+    fn_net = aw.Network.wrap(model, preprocess=plain)
+    assert aw.activations(fn_net, image, "1").shape == (4, 30, 30)
+    with pytest.raises(ValueError, match="hides its normalisation"):
+        aw.visualize_channels(fn_net, "0", [0], steps=1, size=32, progress=False)
+
+
+def test_a_model_that_needs_another_input_size_says_input_size():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10)).eval()
+    net = aw.Network.wrap(model, preprocess=aw.Preprocess(224, None, (0.5,), (0.5,)))
+    with pytest.raises(aw.ExtractionError, match=r"input_size=\(H, W\)"):
+        net.layers
+    ok = aw.Network.wrap(model, input_size=28, preprocess={"mean": (0.5,), "std": (0.5,)})
+    assert ok.layers.names == ["1"]

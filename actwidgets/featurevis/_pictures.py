@@ -52,6 +52,8 @@ def input_affine(
     net: Network, device: torch.device, pixel_scale: float = 1.0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(a, b) with ``a * p + b == net.preprocess.normalize(p / pixel_scale)``, each (1, C, 1, 1)."""
+    if net.preprocess.mean is None:
+        net.preprocess.normalize(torch.zeros(1))  # raises: the normalisation is hidden, and how to fix it
     mean = torch.tensor(net.preprocess.mean, dtype=torch.float64).view(1, -1, 1, 1)
     std = torch.tensor(net.preprocess.std, dtype=torch.float64).view(1, -1, 1, 1)
     a = 1.0 / (std * pixel_scale)

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..cache import DEFAULT_CACHE_BYTES, ByteLRU
-from ..extract import Extractor, preserve_model_state
+from ..extract import ExtractionError, Extractor, preserve_model_state
 from .layers import LayerCatalogue, LayerInfo, NameTable
 from .preprocess import Preprocess
 
@@ -65,8 +65,9 @@ class Network:
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        if not isinstance(preprocess, Preprocess):
-            raise TypeError("preprocess must be an actwidgets.Preprocess; see Network.wrap")
+        if not hasattr(preprocess, "from_picture"):
+            raise TypeError("preprocess must be an actwidgets.Preprocess (or what Network.wrap "
+                            "makes of a torchvision transform or a callable)")
         self.model = model
         self.preprocess = preprocess
         self.categories = list(categories) if categories is not None else None
@@ -96,8 +97,10 @@ class Network:
     ) -> "Network":
         """Wrap any ``nn.Module`` taking (N, C, H, W) images.
 
-        ``preprocess``: a :class:`Preprocess`, a torchvision ``weights.transforms()``, a dict
-        of ``Preprocess`` arguments, or None: then a timm model's own ``pretrained_cfg``
+        ``preprocess``: a :class:`Preprocess`, a torchvision ``weights.transforms()``, the
+        ``Compose`` from your training script (v1 or v2; timm's too), any callable PIL image →
+        tensor (applied as it is; see :class:`~actwidgets.model.transforms.CustomPreprocess`),
+        a dict of ``Preprocess`` arguments, or None: then a timm model's own ``pretrained_cfg``
         (input size, mean, std, interpolation, crop) or a torchvision model's weights'
         transforms (and class names) are used; for any other model, a resize to
         ``input_size`` (224 by default), pixels in [0, 1], RGB (grey when the first conv
@@ -153,7 +156,17 @@ class Network:
                 1, self.preprocess.channels, *self.input_size,
                 generator=torch.Generator().manual_seed(0),
             ).to(self.device)
-            self._extractor = Extractor(self.model, example, backend=self._backend)
+            try:
+                self._extractor = Extractor(self.model, example, backend=self._backend)
+            except RuntimeError as exc:
+                if isinstance(exc, ExtractionError):
+                    raise
+                h, w = self.input_size
+                raise ExtractionError(
+                    f"{self.name} cannot run on a {self.preprocess.channels}×{h}×{w} input "
+                    f"({str(exc).splitlines()[0]}). If it takes another size, say which: "
+                    "Network.wrap(model, input_size=(H, W)) (or a preprocess that makes it)."
+                ) from exc
         return self._extractor
 
     @property

@@ -44,19 +44,24 @@ def _pair(size: int | Sequence[int]) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Preprocess:
-    """Resize (shorter side to ``resize``, then a centre crop of ``size``; or, with
-    ``resize=None``, straight to ``size``), scale to [0, 1], subtract ``mean``, divide by
-    ``std``. One-entry ``mean``/``std`` make a one-channel (grey) input.
+    """Resize (shorter side to ``resize``, or to exactly ``resize = (h, w)``; then a centre
+    crop of ``size``; or, with ``resize=None``, straight to ``size``), scale to [0, 1],
+    subtract ``mean``, divide by ``std``. One-entry ``mean``/``std`` make a grey input.
     """
 
     size: tuple[int, int]
-    resize: int | None = None
+    resize: int | tuple[int, int] | None = None
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
     interpolation: str = "bilinear"
 
+    #: Whether the picture the network sees is known (a wrapped callable hides it).
+    geometry_known = True
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "size", _pair(self.size))
+        if self.resize is not None and not isinstance(self.resize, (int, np.integer)):
+            object.__setattr__(self, "resize", _pair(self.resize))
         if len(self.mean) != len(self.std) or len(self.mean) not in (1, 3):
             raise ValueError("mean and std need 1 (grey) or 3 (RGB) entries each")
         if any(s <= 0 for s in self.std):
@@ -69,22 +74,16 @@ class Preprocess:
         return len(self.mean)
 
     @classmethod
-    def from_transforms(cls, transforms: Any, size: int | Sequence[int] | None = None) -> "Preprocess":
-        """From a torchvision ``ImageClassification`` transform (``weights.transforms()``).
+    def from_transforms(cls, transforms: Any, size: int | Sequence[int] | None = None) -> Any:
+        """From a torchvision transform: ``weights.transforms()``, a ``Compose`` (v1 or v2,
+        timm's too) of resize, crop, to-tensor and normalise steps; see
+        :func:`actwidgets.model.transforms.read_transforms` for other callables.
 
         ``size`` replaces its crop size, scaling the resize in proportion.
         """
-        try:
-            crop = _pair(transforms.crop_size)
-            resize = int(transforms.resize_size[0])
-            mean, std = tuple(transforms.mean), tuple(transforms.std)
-            interp = str(getattr(transforms.interpolation, "value", "bilinear"))
-        except AttributeError as exc:
-            raise TypeError(
-                "expected a torchvision ImageClassification transform (weights.transforms()); "
-                "for anything else build Preprocess(size=..., mean=..., std=...) yourself"
-            ) from exc
-        pre = cls(crop, resize, mean, std, interp if interp in _RESAMPLE else "bilinear")
+        from .transforms import read_transforms
+
+        pre = read_transforms(transforms)
         return pre if size is None else pre.resized(size)
 
     def resized(self, size: int | Sequence[int]) -> "Preprocess":
@@ -94,14 +93,22 @@ class Preprocess:
         Preprocess(size=(112, 112), resize=128, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), interpolation='bilinear')
         """
         new = _pair(size)
-        resize = None if self.resize is None else round(self.resize * new[0] / self.size[0])
-        return replace(self, size=new, resize=resize)
+        if self.resize is None:
+            return replace(self, size=new)
+        if isinstance(self.resize, tuple):
+            h, w = self.resize
+            return replace(self, size=new, resize=(round(h * new[0] / self.size[0]),
+                                                   round(w * new[1] / self.size[1])))
+        return replace(self, size=new, resize=round(self.resize * new[0] / self.size[0]))
 
     # ---------------------------------------------------------------- geometry
     def _geometry(self, height: int, width: int) -> tuple[tuple[int, int], tuple[int, int]]:
         """(resized (h, w), crop offset (top, left)) for an input of this size."""
         if self.resize is None:
             return self.size, (0, 0)
+        if isinstance(self.resize, tuple):
+            h, w = self.resize
+            return (h, w), (round((h - self.size[0]) / 2), round((w - self.size[1]) / 2))
         # torchvision's rule: the shorter side becomes `resize`, the longer one is truncated;
         # the centre crop's offsets are rounded.
         if height <= width:
