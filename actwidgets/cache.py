@@ -1,4 +1,9 @@
-"""An LRU cache bounded by bytes, for activations a widget shows again and again.
+"""One memory budget for every activation cache in the process: an LRU cache bounded by bytes.
+
+Each :class:`~actwidgets.Network` keeps what it computed in its own :class:`CacheView` of the
+one process-wide :class:`ByteLRU` (:func:`shared_cache`), so however many networks and images a
+notebook uses, their activations together stay under one budget, :func:`set_cache_budget`
+(512 MiB by default, or the environment variable ``ACTWIDGETS_CACHE_MB``).
 
 >>> cache = ByteLRU(max_bytes=1_000)
 >>> cache.put("a", b"x" * 600, nbytes=600)
@@ -11,15 +16,17 @@ True
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
-__all__ = ["ByteLRU", "DEFAULT_CACHE_BYTES"]
+__all__ = ["ByteLRU", "CacheView", "DEFAULT_CACHE_BYTES", "shared_cache", "set_cache_budget"]
 
-#: Default budget of the activation cache: 256 MiB.
-DEFAULT_CACHE_BYTES = 256 * 2**20
+#: Default budget of all activation caches together: 512 MiB (``ACTWIDGETS_CACHE_MB``).
+DEFAULT_CACHE_BYTES = 512 * 2**20
 
 
 def _nbytes(value: Any) -> int:
@@ -95,3 +102,103 @@ class ByteLRU:
         with self._lock:
             self._data.clear()
             self._bytes = 0
+
+    def drop(self, keep: Any) -> None:
+        """Drop the entries whose key ``keep(key)`` is false."""
+        with self._lock:
+            for key in [k for k in self._data if not keep(k)]:
+                self._bytes -= self._data.pop(key)[1]
+
+    def resize(self, max_bytes: int) -> None:
+        """A new budget; the least recently used entries go until the rest fits."""
+        if not isinstance(max_bytes, int) or max_bytes < 0:
+            raise ValueError(f"max_bytes must be a non-negative int, got {max_bytes!r}")
+        with self._lock:
+            self.max_bytes = max_bytes
+            while self._bytes > self.max_bytes:
+                _, (_, evicted) = self._data.popitem(last=False)
+                self._bytes -= evicted
+
+
+def _budget_from_env() -> int:
+    text = os.environ.get("ACTWIDGETS_CACHE_MB", "").strip()
+    try:
+        return int(float(text) * 2**20) if text else DEFAULT_CACHE_BYTES
+    except ValueError:
+        return DEFAULT_CACHE_BYTES
+
+
+_SHARED = ByteLRU(_budget_from_env())
+
+
+def shared_cache() -> ByteLRU:
+    """The process-wide cache every network's :class:`CacheView` lives in."""
+    return _SHARED
+
+
+def set_cache_budget(megabytes: float) -> None:
+    """Bound all activation caches together to ``megabytes`` (0 turns caching off).
+
+    >>> set_cache_budget(256); shared_cache().max_bytes == 256 * 2**20
+    True
+    >>> set_cache_budget(512)
+    """
+    if isinstance(megabytes, bool) or not isinstance(megabytes, (int, float)) or megabytes < 0:
+        raise ValueError(f"the cache budget is a number of megabytes >= 0, got {megabytes!r}")
+    _SHARED.resize(int(megabytes * 2**20))
+
+
+class CacheView:
+    """One owner's entries in a shared :class:`ByteLRU` (its keys are ``(token, key)``).
+
+    When the view is garbage-collected (its network is gone), its entries go too.
+
+    >>> a, b = CacheView(), CacheView()
+    >>> a.put("x", b"1" * 10, nbytes=10); "x" in a, "x" in b
+    (True, False)
+    >>> a.clear(); "x" in a
+    False
+    """
+
+    def __init__(self, lru: ByteLRU | None = None) -> None:
+        self.lru = lru if lru is not None else _SHARED
+        self.hits = self.misses = 0
+        self._token = object()
+        weakref.finalize(self, _drop_owner, self.lru, self._token)
+
+    def __repr__(self) -> str:
+        return f"CacheView({len(self)} entries, {self.nbytes / 2**20:.1f} MiB of the shared {self.lru!r})"
+
+    def get(self, key: Hashable, default: Any = None) -> Any:
+        value = self.lru.get((self._token, key), default)
+        if value is default:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return value
+
+    def put(self, key: Hashable, value: Any, nbytes: int | None = None) -> None:
+        self.lru.put((self._token, key), value, nbytes)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return (self._token, key) in self.lru
+
+    def _mine(self) -> list:
+        with self.lru._lock:
+            return [(k, size) for k, (_, size) in self.lru._data.items() if k[0] is self._token]
+
+    def __len__(self) -> int:
+        return len(self._mine())
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes this owner holds now."""
+        return sum(size for _, size in self._mine())
+
+    def clear(self) -> None:
+        """Drop this owner's entries (the others' stay)."""
+        _drop_owner(self.lru, self._token)
+
+
+def _drop_owner(lru: ByteLRU, token: object) -> None:
+    lru.drop(lambda key: not (isinstance(key, tuple) and key and key[0] is token))

@@ -194,3 +194,31 @@ def test_a_layer_can_be_named_by_index_or_layer_info(face):
         aw.activations(net, face, "conv1", stage="after")
     with pytest.raises(ValueError, match="layout must be"):
         aw.activations(net, face, "conv1", layout="nhwc")
+
+
+def test_one_memory_budget_for_every_network():
+    import gc
+
+    from actwidgets.cache import set_cache_budget, shared_cache
+
+    face = aw.sample_image("face")
+    lru = shared_cache()
+    before = lru.max_bytes
+    try:
+        set_cache_budget(8)  # 8 MiB for all networks together
+        nets = [aw.load_model("squeezenet", weights=None, seed=s) for s in range(3)]
+        for net in nets:
+            for layer in ("conv1", "fire2-concat", "fire9-concat"):
+                aw.activations(net, face, layer)
+        assert lru.nbytes <= 8 * 2**20
+        assert sum(net.cache.nbytes for net in nets) == lru.nbytes
+        nets[0].cache.clear()
+        assert nets[0].cache.nbytes == 0 and nets[2].cache.nbytes > 0
+        held = nets[2].cache.nbytes
+        del nets[2], net  # the loop variable held it too
+        gc.collect()
+        assert lru.nbytes == sum(net.cache.nbytes for net in nets[:2]) and held > 0
+    finally:
+        set_cache_budget(before / 2**20)
+    with pytest.raises(ValueError, match="megabytes"):
+        set_cache_budget(-1)

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..cache import DEFAULT_CACHE_BYTES, ByteLRU
+from ..cache import CacheView
 from ..extract import ExtractionError, Extractor, preserve_model_state
 from .layers import LayerCatalogue, LayerInfo, NameTable
 from .preprocess import Preprocess
@@ -59,7 +59,6 @@ class Network:
         pretrained: bool = True,
         names: NameTable | None = None,
         backend: str = "auto",
-        cache_bytes: int = DEFAULT_CACHE_BYTES,
         weights: str | None = None,
         has_head: bool = True,
     ) -> None:
@@ -77,7 +76,8 @@ class Network:
         self._backend = backend
         self._extractor: Extractor | None = None
         self._layers: LayerCatalogue | None = None
-        self.cache = ByteLRU(cache_bytes)
+        #: This network's entries in the process-wide activation cache (one budget for all).
+        self.cache = CacheView()
         #: False when the zoo dropped the classification head (``load_model(..., head=False)``).
         self.has_head = has_head
         #: Which weights, in a few words ("IMAGENET1K_V1", "own weights", "RANDOM weights").
