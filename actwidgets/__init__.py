@@ -17,20 +17,9 @@ from typing import Any
 from .cache import ByteLRU
 from .capture import activations
 from .extract import ExtractionError, Extractor, preserve_model_state
-from .filters import filter_tiles, freqz2
+from .analysis import ChannelRanking, channel_stats, freqz2, rank_channels, strongest_channel
 from .images import SAMPLE_IMAGES, eye_mask, load_image, sample_image
-from .imageops import (
-    ChannelRanking,
-    channel_stats,
-    imadjust,
-    imtile,
-    mat2gray,
-    overlay,
-    rank_channels,
-    resize,
-    strongest_channel,
-    stretchlim,
-)
+from .pixels import filter_tiles, imadjust, imtile, mat2gray, overlay, resize, stretchlim
 from .model.layers import LayerCatalogue, LayerInfo, LayerNameError
 from .model.preprocess import Preprocess
 from .model.network import Network, classify

@@ -21,16 +21,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import actwidgets as aw
-    from actwidgets import render
+    from actwidgets import pixels
 
     net = aw.load_model(args.model, weights=None if args.random_weights else "DEFAULT")
     print(net.summary())
     image = aw.sample_image(args.image) if args.image in aw.SAMPLE_IMAGES else aw.load_image(args.image)
     acts = aw.activations(net, image, args.layer, args.stage)
-    grid = render.render_grid(acts, cmap="gray", contrast="minmax")
+    grid = pixels.render_grid(acts, cmap="gray", contrast="minmax")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(render.to_png(grid))
+    out.write_bytes(pixels.to_png(grid))
     info = net.layer(args.layer)
     stage = args.stage or info.default_stage
     print(f"\n{info.name} ({stage}): {acts.shape[0]} channels of {acts.shape[1]}×{acts.shape[2]}, "

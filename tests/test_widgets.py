@@ -23,7 +23,7 @@ from PIL import Image
 from torch import nn
 
 import actwidgets as aw
-from actwidgets import imageops
+from actwidgets import analysis
 from actwidgets.model.layers import LayerInfo
 from actwidgets.widgets import ActivationExplorer, CompareExplorer, FilterExplorer
 from actwidgets.widgets._base import RenderGuard
@@ -154,7 +154,7 @@ def test_stage_toggle_is_disabled_on_a_pool_layer(explorer):
 def test_strongest_channel_button(explorer):
     explorer.layer = "fire6-relu_squeeze1x1"
     explorer._strongest.click()
-    assert explorer.channel == imageops.strongest_channel(explorer.activations)
+    assert explorer.channel == analysis.strongest_channel(explorer.activations)
     assert explorer.error == ""
 
 

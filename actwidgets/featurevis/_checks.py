@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ..model.network import Network
+from ..pixels._checks import positive_int
 
 __all__ = ["ChannelIndexError", "resolve_point", "channel_list", "positive_int", "positive_float",
            "size_pair", "check_device", "seed_int", "check_callback"]
@@ -64,14 +65,6 @@ def channel_list(channels: Any, count: int, layer: str, *, allow_empty: bool = F
     if not out and not allow_empty:
         raise ValueError(f"channels is empty: give at least one channel of {layer!r} (0..{count - 1})")
     return out
-
-
-def positive_int(value: Any, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a positive int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def positive_float(value: Any, name: str) -> float:

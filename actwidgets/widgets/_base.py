@@ -25,7 +25,7 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from .. import imageops, render
+from .. import pixels
 from ..capture import cached_activations
 from ..images import SAMPLE_IMAGES, sample_image
 from ..model.layers import LayerInfo, LayerNameError
@@ -143,15 +143,7 @@ def random_weights_banner(net: Any) -> widgets.HTML:
 def enlarge(rgb: np.ndarray, min_side: int = MIN_DISPLAY_SIDE) -> np.ndarray:
     """Enlarge a small (H, W[, 3]) uint8 picture by an integer factor (nearest neighbour)
     until its shorter side reaches ``min_side``; larger pictures come back unchanged."""
-    h, w = rgb.shape[:2]
-    short = min(h, w)
-    if short >= min_side or short == 0:
-        return rgb
-    k = -(-min_side // short)
-    k = max(1, min(k, max(1, 2048 // max(h, w))))
-    if k == 1:
-        return rgb
-    return np.ascontiguousarray(np.repeat(np.repeat(np.asarray(rgb), k, axis=0), k, axis=1))
+    return pixels.enlarge_to(rgb, min_side)
 
 
 def resolve_image(image: Any) -> Any:
@@ -583,7 +575,7 @@ class ExplorerBase(NetWidget, widgets.VBox):
     @staticmethod
     def _validate_cmap(value: Any, owner: str) -> str:
         try:
-            imageops.colormap_lut(value)
+            pixels.colormap_lut(value)
         except (TypeError, ValueError) as exc:
             raise traitlets.TraitError(f"{owner}.cmap: {exc}") from None
         return value
@@ -636,7 +628,7 @@ def limits_of(arrays: Sequence[np.ndarray], contrast: str) -> tuple[float, float
     """One (lo, hi) for several arrays together (to compare them with the same scale)."""
     flat = np.concatenate([np.asarray(a, dtype=np.float32).reshape(-1) for a in arrays])
     if contrast == "stretch":
-        lo, hi = imageops.stretchlim(flat)
+        lo, hi = pixels.stretchlim(flat)
     else:
         lo, hi = float(flat.min()), float(flat.max())
     if not (np.isfinite(lo) and np.isfinite(hi)):
@@ -649,7 +641,7 @@ def limits_of(arrays: Sequence[np.ndarray], contrast: str) -> tuple[float, float
 def to_png(rgb: np.ndarray) -> bytes:
     """PNG bytes of a rendered picture, enlarged first when it is small."""
     big = enlarge(rgb)
-    return render.to_png(big)
+    return pixels.to_png(big)
 
 
 # --------------------------------------------------------------------------- layer explorers

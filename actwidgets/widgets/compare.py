@@ -18,7 +18,7 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 
-from .. import imageops, render
+from .. import pixels
 from . import _base
 from ._base import LayerExplorerBase
 
@@ -79,7 +79,7 @@ class CompareExplorer(LayerExplorerBase):
         self._captions = [widgets.HTML("") for _ in range(3)]
         thumbs = [_base.png_image(width=_THUMB_WIDTH) for _ in range(2)]
         for thumb, picture in zip(thumbs, self._pictures):
-            thumb.value = render.to_png(picture)
+            thumb.value = pixels.to_png(picture)
         self._stats = widgets.HTML("")
         self._largest.on_click(
             lambda _: self._guarded("largest difference", self.select_largest_difference)
@@ -154,13 +154,13 @@ class CompareExplorer(LayerExplorerBase):
         size = self._net.input_size
         limits = _base.limits_of([a, b], self.contrast)
         maps = [
-            render.render_channel(x, size=size, cmap=self.cmap, contrast=self.contrast, limits=limits)
+            pixels.render_channel(x, size=size, cmap=self.cmap, contrast=self.contrast, limits=limits)
             for x in (a, b)
         ]
         diff = np.subtract(b, a, dtype=np.float32)
         peak = float(np.max(np.abs(diff)))
-        big = imageops.resize(diff, size, method="bilinear")
-        maps.append(render.diverging(big, DIFF_CMAP, vmax=peak))
+        big = pixels.resize(diff, size, method="bilinear")
+        maps.append(pixels.diverging(big, DIFF_CMAP, vmax=peak))
         pngs = [_base.to_png(m) for m in maps]
 
         la, lb = (html.escape(s) for s in self.labels)

@@ -20,7 +20,7 @@ import numpy as np
 import traitlets
 from traitlets import Enum, Unicode, observe, validate
 
-from .. import imageops, render
+from .. import analysis, pixels
 from ..images import SAMPLE_IMAGES, load_image, sample_image
 from . import _base
 from ._base import LayerExplorerBase
@@ -264,7 +264,7 @@ class ActivationExplorer(LayerExplorerBase):
 
     def select_strongest(self) -> int:
         """Select the channel with the largest activation (what the button does)."""
-        self.channel = imageops.strongest_channel(self._layer_acts())
+        self.channel = analysis.strongest_channel(self._layer_acts())
         return self.channel
 
     def _layer_stats(self, acts: np.ndarray) -> dict[str, Any]:
@@ -272,7 +272,7 @@ class ActivationExplorer(LayerExplorerBase):
         hit = self._stats_cache.get(key)
         if hit is not None and hit[0] is acts:
             return hit[1]
-        per = imageops.channel_stats(acts)
+        per = analysis.channel_stats(acts)
         stats = {
             "min": float(per["min"].min()),
             "max": float(per["max"].max()),
@@ -291,17 +291,17 @@ class ActivationExplorer(LayerExplorerBase):
         acts = self._layer_acts()
         c = self.channel
         if self.view == "grid":
-            rgb = render.render_grid(acts, selected=c, cmap=self.cmap, contrast=self.contrast)
+            rgb = pixels.render_grid(acts, selected=c, cmap=self.cmap, contrast=self.contrast)
         elif self.view == "channel":
-            rgb = render.render_channel(
+            rgb = pixels.render_channel(
                 acts[c], size=self._net.input_size, cmap=self.cmap, contrast=self.contrast
             )
         else:
             ch = acts[c]
             if self.contrast == "stretch":
-                lo, hi = imageops.stretchlim(ch)
+                lo, hi = pixels.stretchlim(ch)
                 ch = np.clip(ch, lo, hi)
-            rgb = render.render_overlay(
+            rgb = pixels.overlay(
                 self._picture_of(self.image), ch, cmap=_overlay_cmap(self.cmap),
                 alpha=_OVERLAY_ALPHA,
             )
@@ -325,7 +325,7 @@ class ActivationExplorer(LayerExplorerBase):
         if self._thumb_for != image:
             thumb = self._thumbs.get(image)
             if thumb is None:
-                thumb = render.to_png(self._picture_of(image))
+                thumb = pixels.to_png(self._picture_of(image))
                 self._thumbs[image] = thumb
             self._thumb.value = thumb
             h, w = self._net.input_size

@@ -28,7 +28,7 @@ import numpy as np
 import traitlets
 from traitlets import Enum, Int, Unicode, observe, validate
 
-from .. import imageops, render
+from .. import pixels
 from ..featurevis import METHODS, visualize_channels
 from ..model.layers import LayerInfo
 from . import _base
@@ -406,13 +406,13 @@ class FeatureVisualizer(_base.NetWidget, widgets.VBox):
 
     @staticmethod
     def _grid_png(images: np.ndarray) -> bytes:
-        tiles = imageops.imtile(images, padding=2, pad_value=1.0)
-        rgb = imageops.to_uint8(tiles)
-        return render.to_png(_base.enlarge(rgb, _GRID_SIDE))
+        tiles = pixels.imtile(images, padding=2, pad_value=1.0)
+        rgb = pixels.to_uint8(tiles)
+        return pixels.to_png(_base.enlarge(rgb, _GRID_SIDE))
 
     def _show_selected(self) -> None:
         if self._images is None or self.selected not in self._computed:
             self._big.value = b""
             return
         picture = self._images[self._computed.index(self.selected)]
-        self._big.value = render.to_png(_base.enlarge(imageops.to_uint8(picture), _BIG_SIDE))
+        self._big.value = pixels.to_png(_base.enlarge(pixels.to_uint8(picture), _BIG_SIDE))

@@ -21,8 +21,7 @@ import traitlets
 from torch import nn
 from traitlets import Int, Unicode, observe, validate
 
-from .. import filters as _filters
-from .. import imageops, render
+from .. import analysis, pixels
 from ..model.layers import LayerInfo, LayerNameError
 from . import _base
 from ._base import ExplorerBase
@@ -104,20 +103,12 @@ def _enlarge_to(rgb: np.ndarray, side: int = _TILE_SIDE) -> tuple[np.ndarray, in
     """Nearest-neighbour enlargement by the integer factor that brings the longer side
     closest to ``side`` (at least 1)."""
     k = max(1, side // max(rgb.shape[:2]))
-    if k == 1:
-        return np.ascontiguousarray(rgb), 1
-    return np.repeat(np.repeat(rgb, k, axis=0), k, axis=1), k
+    return pixels.enlarge(rgb, k), k
 
 
 def _outline(rgb: np.ndarray, box: tuple[int, int, int, int], width: int = 2) -> None:
     """Draw a ``width`` px ring just outside ``box`` (x0, y0, x1, y1), clipped to the image."""
-    h, w = rgb.shape[:2]
-    x0, y0, x1, y1 = box
-    ox0, oy0, ox1, oy1 = max(x0 - width, 0), max(y0 - width, 0), min(x1 + width, w), min(y1 + width, h)
-    rgb[oy0:y0, ox0:ox1] = _OUTLINE
-    rgb[y1:oy1, ox0:ox1] = _OUTLINE
-    rgb[oy0:oy1, ox0:x0] = _OUTLINE
-    rgb[oy0:oy1, x1:ox1] = _OUTLINE
+    pixels.outline(rgb, box, _OUTLINE, width=width)
 
 
 def _tile_enlarged(
@@ -128,10 +119,10 @@ def _tile_enlarged(
 
     Returns the picture, the (rows, cols) grid and the factor."""
     n, h, w = tiles.shape[:3]
-    rows, cols = imageops.tile_grid(n, grid)
+    rows, cols = pixels.tile_grid(n, grid)
     k = max(1, min((side - 2 * (cols + 1)) // (cols * w), (side - 2 * (rows + 1)) // (rows * h)))
-    big = np.repeat(np.repeat(tiles, k, axis=1), k, axis=2) if k > 1 else tiles
-    return imageops.imtile(big, grid=(rows, cols), padding=_GAP, pad_value=pad_value), (rows, cols), k
+    big = pixels.enlarge(tiles, k, axis=1)
+    return pixels.imtile(big, grid=(rows, cols), padding=_GAP, pad_value=pad_value), (rows, cols), k
 
 
 def _channel_name(i: int, inputs: int) -> str:
@@ -144,7 +135,7 @@ class FilterExplorer(ExplorerBase):
     Top: every filter as a tile (first-layer filters as RGB pictures; deeper ones as their
     mean over the input channels), the selected one outlined. Below: the selected filter's
     weights, one enlarged kernel per input channel (blue negative, red positive, one scale),
-    and the magnitude of its 2-D frequency response (:func:`actwidgets.filters.freqz2`,
+    and the magnitude of its 2-D frequency response (:func:`actwidgets.analysis.freqz2`,
     DC in the middle, ±1 the Nyquist frequency) for every input channel or the chosen one.
     State: ``layer``, ``filter``, ``input_channel`` (-1: all), ``cmap``.
     """
@@ -332,11 +323,11 @@ class FilterExplorer(ExplorerBase):
     @property
     def frequency_response(self) -> np.ndarray:
         """|H| of the selected filter: (inputs, n, n), or (n, n) for one input channel."""
-        kernels = _filters.filter_channels(self._weights, self.filter)
+        kernels = pixels.filter_channels(self._weights, self.filter)
         if self.input_channel >= 0:
-            return _filters.freqz2(kernels[self.input_channel], self._freq_n(1, max(kernels.shape[1:])))[0]
+            return analysis.freqz2(kernels[self.input_channel], self._freq_n(1, max(kernels.shape[1:])))[0]
         n = self._freq_n(kernels.shape[0], max(kernels.shape[1:]))
-        return np.stack([_filters.freqz2(k, n)[0] for k in kernels])
+        return np.stack([analysis.freqz2(k, n)[0] for k in kernels])
 
     @staticmethod
     def _freq_n(inputs: int, k: int) -> int:
@@ -348,8 +339,8 @@ class FilterExplorer(ExplorerBase):
         key = (self.layer, self._conv.weight._version)
         hit = self._tiles_cache.get(key)
         if hit is None:
-            tiles = _filters.filter_tiles(w)  # float [0, 1], (H, W, 3) or (H, W)
-            rgb = imageops.to_uint8(tiles)
+            tiles = pixels.filter_tiles(w)  # float [0, 1], (H, W, 3) or (H, W)
+            rgb = pixels.to_uint8(tiles)
             if rgb.ndim == 2:
                 rgb = np.repeat(rgb[:, :, None], 3, axis=2)
             hit = _enlarge_to(rgb)
@@ -364,25 +355,25 @@ class FilterExplorer(ExplorerBase):
         # Every filter, the selected one outlined.
         base, k = self._tiles_base(w)
         tiles = base.copy()
-        rows, cols = imageops.tile_grid(o)
-        x0, y0, x1, y1 = imageops.tile_box(f, (kh, kw), (rows, cols), padding=1)
+        rows, cols = pixels.tile_grid(o)
+        x0, y0, x1, y1 = pixels.tile_box(f, (kh, kw), (rows, cols), padding=1)
         _outline(tiles, (x0 * k, y0 * k, x1 * k, y1 * k), width=min(2, k))
 
         # The selected filter's kernels, one per input channel, on one diverging scale.
-        kernels = _filters.filter_channels(w, f)  # (i, kh, kw)
+        kernels = pixels.filter_channels(w, f)  # (i, kh, kw)
         peak = float(np.max(np.abs(kernels)))
-        coloured = render.diverging(kernels.reshape(i * kh, kw), WEIGHT_CMAP, vmax=peak)
+        coloured = pixels.diverging(kernels.reshape(i * kh, kw), WEIGHT_CMAP, vmax=peak)
         coloured = coloured.reshape(i, kh, kw, 3)
         grid = (1, None) if i <= 4 else None
         weights_rgb, wgrid, kx = _tile_enlarged(coloured, grid, 300, pad_value=0.25)
         if self.input_channel >= 0:
-            box = imageops.tile_box(self.input_channel, (kh * kx, kw * kx), wgrid, padding=_GAP)
+            box = pixels.tile_box(self.input_channel, (kh * kx, kw * kx), wgrid, padding=_GAP)
             _outline(weights_rgb, box, width=_GAP)
 
         # Frequency response magnitude: every input channel (one scale) or the chosen one.
         mag = self.frequency_response
-        mag01 = imageops.mat2gray(mag)
-        freq_rgb = imageops.apply_colormap(mag01, self.cmap)
+        mag01 = pixels.mat2gray(mag)
+        freq_rgb = pixels.apply_colormap(mag01, self.cmap)
         if freq_rgb.ndim == 4:
             freq_rgb = _tile_enlarged(freq_rgb, grid, 400, pad_value=1.0)[0]
         else:
@@ -411,7 +402,7 @@ class FilterExplorer(ExplorerBase):
             f"‖w‖ {float(np.linalg.norm(kernels)):.4g}{bias_text}</span>"
         )
         return (
-            render.to_png(tiles), render.to_png(weights_rgb), render.to_png(freq_rgb),
+            pixels.to_png(tiles), pixels.to_png(weights_rgb), pixels.to_png(freq_rgb),
             weights_caption, freq_caption, stats,
         )
 
