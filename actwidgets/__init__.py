@@ -14,17 +14,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .cache import ByteLRU
+from .cache import ByteLRU, set_cache_budget
 from .capture import activations
 from .extract import ExtractionError, Extractor, preserve_model_state
 from .analysis import ChannelRanking, channel_stats, freqz2, rank_channels, strongest_channel
-from .images import SAMPLE_IMAGES, eye_mask, load_image, sample_image
+from .images import ImageError, ImageNotFoundError, load_image
 from .pixels import filter_tiles, imadjust, imtile, mat2gray, overlay, resize, stretchlim
 from .model.layers import LayerCatalogue, LayerInfo, LayerNameError
 from .model.preprocess import Preprocess
 from .model.network import Network, classify
 from .model.weights import WeightsFileError, WeightsUnavailableError
 from .model.zoo import ZOO, load_model
+from .samples import SAMPLE_IMAGES, eye_mask, sample_image
 
 __version__ = "0.1.0"
 
@@ -34,9 +35,9 @@ __all__ = [
     "Preprocess",
     # layers and extraction
     "activations", "LayerCatalogue", "LayerInfo", "LayerNameError", "Extractor",
-    "ExtractionError", "preserve_model_state", "ByteLRU",
+    "ExtractionError", "preserve_model_state", "ByteLRU", "set_cache_budget",
     # images
-    "load_image", "sample_image", "SAMPLE_IMAGES", "eye_mask",
+    "load_image", "ImageError", "ImageNotFoundError", "sample_image", "SAMPLE_IMAGES", "eye_mask",
     # image operations
     "mat2gray", "stretchlim", "imadjust", "imtile", "resize", "overlay",
     "strongest_channel", "channel_stats", "rank_channels", "ChannelRanking", "freqz2",

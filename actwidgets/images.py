@@ -24,10 +24,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .samples import FACE_EYES, SAMPLE_IMAGES, eye_mask, sample_image
+from .samples import SAMPLE_IMAGES, sample_image
 
-__all__ = ["load_image", "ImageError", "ImageNotFoundError", "WORKING_SIDE", "MAX_ASPECT",
-           "SAMPLE_IMAGES", "sample_image", "FACE_EYES", "eye_mask"]
+__all__ = ["load_image", "ImageError", "ImageNotFoundError", "WORKING_SIDE", "MAX_ASPECT"]
 
 #: Pictures are shrunk (keeping their aspect ratio) so that the longer side is at most this:
 #: well above every network's input, small enough to stay fast (a 48-megapixel photo

@@ -13,16 +13,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from actwidgets import images
-from actwidgets.images import (
-    FACE_EYES,
-    SAMPLE_IMAGES,
-    WORKING_SIDE,
-    ImageError,
-    ImageNotFoundError,
-    eye_mask,
-    load_image,
-    sample_image,
-)
+from actwidgets.images import WORKING_SIDE, ImageError, ImageNotFoundError, load_image
+from actwidgets.samples import FACE_EYES, SAMPLE_IMAGES, eye_mask, sample_image
 
 FAST = settings(max_examples=50, deadline=None)
 
