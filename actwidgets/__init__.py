@@ -7,7 +7,8 @@
 (64, 113, 113)
 
 Importing actwidgets changes no global state: no matplotlib backend, no torch setting, no
-network access. The widgets live in :mod:`actwidgets.widgets` (imported on first use).
+network access. The widgets live in :mod:`actwidgets.widgets` and the self-contained pages in
+:mod:`actwidgets.export` (both imported on first use).
 """
 
 from __future__ import annotations
@@ -44,21 +45,32 @@ __all__ = [
     "filter_tiles",
     # feature visualisation and widgets (imported on first use)
     "visualize_channels", "deep_dream",
+    # the channel atlas over an image collection (imported on first use)
+    "channel_atlas", "ChannelAtlas",
     "ActivationExplorer", "CompareExplorer", "FilterExplorer", "FeatureVisualizer",
+    # pages without a server (imported on first use)
+    "export_html", "static_explorer", "StaticExplorer", "ExportTooLargeError",
 ]
 
 _LAZY = {
     "visualize_channels": "featurevis",
     "deep_dream": "featurevis",
+    "channel_atlas": "atlas",
+    "ChannelAtlas": "atlas",
     "ActivationExplorer": "widgets",
     "CompareExplorer": "widgets",
     "FilterExplorer": "widgets",
     "FeatureVisualizer": "widgets",
+    "export_html": "export",
+    "static_explorer": "export",
+    "StaticExplorer": "export",
+    "ExportTooLargeError": "export",
 }
 
 
 def __getattr__(name: str) -> Any:
-    # Widgets need ipywidgets and feature visualisation is heavier: load them on first use.
+    # Widgets need ipywidgets, feature visualisation, the channel atlas and the page export
+    # are heavier: load them on first use (the atlas imports Ray only when engine="ray" runs).
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'actwidgets' has no attribute {name!r}")

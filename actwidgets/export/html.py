@@ -1,0 +1,336 @@
+"""One self-contained HTML page per explorer: ``export_html`` writes it, ``static_explorer``
+shows it in a notebook (an ``<iframe srcdoc>``, so converted notebooks keep it).
+
+The page holds, for each chosen image, every channel of every chosen layer at both stages as
+8-bit greyscale PNG sprite sheets (data URIs), the numbers of the stats line, 256-entry colour
+tables, and its own JavaScript and CSS: it works from ``file://``, offline, with no kernel.
+
+>>> import actwidgets as aw
+>>> net = aw.load_model("squeezenet", weights=None)
+>>> page = aw.static_explorer(net, "face", ["fire6-squeeze1x1", "fire6-relu_squeeze1x1"])
+>>> page
+StaticExplorer(squeezenet, 1 image, 2 layers, ... MB)
+>>> page._repr_html_()[:33]
+'<iframe class="aw-static" title="'
+"""
+
+from __future__ import annotations
+
+import base64
+import html as _html
+import itertools
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import pixels
+from ..pixels.views import PAD_RGB
+from . import _data, _size
+from ._data import GRID_LEVELS, Selection, layer_groups
+
+__all__ = ["export_html", "static_explorer", "StaticExplorer", "ExportResult", "CMAPS", "VIEWS"]
+
+#: The colormaps the page offers (the explorer's dropdown); any matplotlib name may be added.
+CMAPS: tuple[str, ...] = ("gray", "viridis", "inferno", "magma", "jet", "turbo", "hot", "bone")
+#: The explorer's three views.
+VIEWS: tuple[str, ...] = ("grid", "channel", "overlay")
+OUTLINE_RGB = (255, 64, 0)  # the selected tile's ring, as render_grid draws it
+OVERLAY_ALPHA = 0.5
+_CONTRAST_LABELS = {"minmax": "min-max", "stretch": "percentile"}
+DISPLAY_PX = 454  # small pictures are shown enlarged by an integer factor up to about this
+_ids = itertools.count(1)
+
+
+def overlay_cmap(cmap: str) -> str:
+    """The explorer's rule: a grey scale vanishes into a photo, so over it it becomes ``jet``."""
+    return "jet" if cmap in ("gray", "grey", "bone") else cmap
+
+
+def _asset(name: str) -> str:
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+def _b64(table: np.ndarray) -> str:
+    return base64.b64encode(table.tobytes()).decode("ascii")
+
+
+def _cmap_tables(offer: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """name → 256 colours ("lut"), the grid's 254 + padding + outline ("grid"), overlay name."""
+    names = list(dict.fromkeys([*offer, *(overlay_cmap(c) for c in offer)]))
+    return {
+        name: {
+            "lut": _b64(pixels.colormap_lut(name)),
+            "grid": _b64(pixels.palette(name, GRID_LEVELS, [PAD_RGB, OUTLINE_RGB])),
+            "overlay": overlay_cmap(name),
+            "offer": name in offer,
+        }
+        for name in names
+    }
+
+
+def _initial(sel: Selection, image: str | None, layer: Any, stage: str | None,
+             channel: int, view: str, cmap: str, contrast: str) -> dict[str, Any]:
+    """The page's first state, checked as the explorer checks its traits."""
+    names = list(sel.images)
+    if image is None:
+        image = names[0]
+    if image not in sel.images:
+        raise ValueError(f"image {image!r} is not among the exported images {names}")
+    chosen = [l.name for l in sel.layers]
+    if layer is None:
+        layer = next((l.name for l in sel.layers if l.kind == "conv"), chosen[0])
+    else:
+        layer = _data._listed(sel.net, layer)[0].name
+        if layer not in chosen:
+            raise ValueError(f"layer {layer!r} is not among the exported layers; add it to layers")
+    info = sel.layers[chosen.index(layer)]
+    stage = info.default_stage if stage is None else stage
+    if stage not in ("pre", "post"):
+        raise ValueError(f'stage must be "pre", "post" or None, got {stage!r}')
+    if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) or not 0 <= channel < info.channels:
+        raise ValueError(f"channel {channel!r} is out of range: {layer!r} has channels 0..{info.channels - 1}")
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
+    pixels.colormap_lut(cmap)  # a ValueError naming close colormaps
+    if contrast not in sel.contrasts:
+        raise ValueError(f"contrast {contrast!r} is not among the exported contrasts {sel.contrasts}")
+    return {"image": names.index(image), "layer": chosen.index(layer), "stage": stage,
+            "channel": int(channel), "view": view, "cmap": cmap, "contrast": contrast}
+
+
+def _layers_json(sel: Selection, shapes: dict[str, tuple[int, ...]]) -> list[dict[str, Any]]:
+    groups = layer_groups(sel.layers)
+    blocks = {g["block"]: i for i, g in enumerate(groups) if g["block"]}
+    everything = next(i for i, g in enumerate(groups) if g["label"].startswith("all layers"))
+    index = {p: i for i, p in enumerate(sel.points)}
+    out = []
+    for l in sel.layers:
+        c, h, w = shapes[l.post]
+        g = pixels.grid_layout(c, (h, w), padding=1, max_side=1024)
+        out.append({
+            "name": l.name, "label": l.label, "kind": l.kind, "channels": c, "stages": l.has_stages,
+            "pre": index[l.pre], "post": index[l.post], "default": l.default_stage,
+            "home": blocks.get(l.group, everything),
+            "grid": [g.rows, g.cols, g.scale, g.padding, g.height, g.width],
+        })
+    return out
+
+
+def _payload(sel: Selection, data: dict[str, dict[str, Any]], initial: dict[str, Any],
+             cmaps: tuple[str, ...]) -> dict[str, Any]:
+    """Everything the page reads, with every sheet an empty string (filled in later)."""
+    first = data[next(iter(data))]
+    shapes = {p: first[p].levels[sel.contrasts[0]].shape for p in sel.points}
+    net = sel.net
+    return {
+        "net": {"name": net.name, "weights": net.weights, "pretrained": bool(net.pretrained),
+                "input": list(net.input_size)},
+        "images": [{"name": n, "src": _size.data_uri(_size.png_bytes(p))} for n, p in sel.images.items()],
+        "points": [{"name": p, "shape": list(shapes[p]), "cols": pixels.tile_grid(shapes[p][0])[1]}
+                   for p in sel.points],
+        "layers": _layers_json(sel, shapes),
+        "groups": [{"label": g["label"], "layers": g["layers"]} for g in layer_groups(sel.layers)],
+        "contrasts": list(sel.contrasts),
+        "cmaps": _cmap_tables(cmaps),
+        "stats": [[data[n][p].stats for p in sel.points] for n in sel.images],
+        "sheets": [[["" for _ in sel.contrasts] for _ in sel.points] for _ in sel.images],
+        "initial": initial, "outline": list(OUTLINE_RGB), "alpha": OVERLAY_ALPHA, "display": DISPLAY_PX,
+    }
+
+
+def _page(payload: dict[str, Any]) -> str:
+    """The HTML page: template, CSS, JavaScript and the payload as JSON (no ``</script>``)."""
+    from .. import __version__
+
+    title = _html.escape(f"What {payload['net']['name']} sees, layer by layer")
+    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
+    page = _asset("template.html").replace("{{CSS}}", _asset("page.css").strip())
+    script = _asset("pictures.js").strip() + "\n\n" + _asset("page.js").strip()
+    page = page.replace("{{JS}}", script).replace("{{TITLE}}", title)
+    return page.replace("{{VERSION}}", __version__).replace("{{DATA}}", data)
+
+
+@dataclass
+class _Plan:
+    """A page before its sheets are encoded: what it holds and how large it will be."""
+
+    sel: Selection
+    data: dict[str, dict[str, Any]]
+    payload: dict[str, Any]
+    estimated_bytes: int
+    by_layer: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        sel, n_img = self.sel, len(self.sel.images)
+        top = sorted(self.by_layer.items(), key=lambda kv: -kv[1])[:3]
+        costly = ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in top)
+        return (f"{sel.net.name}, {n_img} image{'s' * (n_img != 1)} × {len(sel.layers)} layers, both "
+                f"stages, {' and '.join(_CONTRAST_LABELS[c] for c in sel.contrasts)} contrast: about {self.estimated_bytes / 1e6:.1f} MB"
+                f" (most: {costly})")
+
+
+def _plan(net: Any, images: Any, layers: Any, state: dict[str, Any], contrasts: Any,
+          cmaps: Any) -> _Plan:
+    """Select, compute the levels and statistics, and estimate the page's size."""
+    sel = _data.select(net, images, layers, contrasts)
+    offer = tuple(dict.fromkeys([*(CMAPS if cmaps is None else cmaps), state["cmap"]]))
+    initial = _initial(sel, **state)
+    data = _data.collect(sel)
+    payload = _payload(sel, data, initial, offer)
+    fixed = len(_page(payload).encode("utf-8"))
+    per_point = {p: sum(_size.uri_length(_size.estimate_png(d[p].levels[c]))
+                        for d in data.values() for c in sel.contrasts) for p in sel.points}
+    by_layer = _size.share_by_layer(per_point, [(l.name, (l.pre, l.post)) for l in sel.layers])
+    return _Plan(sel, data, payload, int(round(fixed + sum(per_point.values()))), by_layer)
+
+
+def _check(plan: _Plan, max_mb: float | None) -> None:
+    if max_mb is None or plan.estimated_bytes <= max_mb * 1e6:
+        return
+    owner: dict[tuple[str, str], str] = {}
+    shared = {}
+    for l in plan.sel.layers:
+        key = (l.pre, l.post)
+        if key in owner:
+            shared[l.name] = owner[key]
+        owner.setdefault(key, l.name)
+    raise _size.refusal(plan.estimated_bytes, max_mb, plan.by_layer, shared)
+
+
+def _build(plan: _Plan) -> str:
+    """Encode every sheet into the payload; the finished page."""
+    sheets = plan.payload["sheets"]
+    for i, d in enumerate(plan.data.values()):
+        for j, p in enumerate(plan.sel.points):
+            for k, c in enumerate(plan.sel.contrasts):
+                sheets[i][j][k] = _size.data_uri(_size.png_bytes(_size.sheet(d[p].levels[c])))
+    return _page(plan.payload)
+
+
+class StaticExplorer:
+    """An exported explorer page that displays itself in a notebook, with no kernel needed.
+
+    ``html`` is the page; :meth:`save` writes it; in a notebook it shows as a sandboxed
+    ``<iframe srcdoc>`` that ``nbconvert --to html``, nbviewer and Jupyter Book keep working.
+    """
+
+    def __init__(self, page: str, *, name: str = "", images: int = 1, layers: int = 0,
+                 estimated_bytes: int | None = None, height: int = 900) -> None:
+        self.html = page
+        self.name, self.n_images, self.n_layers, self.height = name, images, layers, height
+        self.bytes = len(page.encode("utf-8"))
+        self.estimated_bytes = self.bytes if estimated_bytes is None else estimated_bytes
+
+    def __repr__(self) -> str:
+        n = self.n_images
+        return (f"StaticExplorer({self.name}, {n} image{'s' * (n != 1)}, {self.n_layers} layers, "
+                f"{self.bytes / 1e6:.1f} MB)")
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the page to ``path`` (``.html``); returns the path."""
+        out = Path(path)
+        if out.suffix.lower() not in (".html", ".htm"):
+            raise ValueError(f"an explorer page is written as .html; give a path ending in .html, got {out.name!r}")
+        with open(out, "w", encoding="utf-8", newline="") as f:
+            f.write(self.html)
+        return out
+
+    def _repr_html_(self) -> str:
+        uid = f"aw-static-{next(_ids)}-{abs(hash(self.html)) % 10**8}"
+        title = _html.escape(f"{self.name}: static activation explorer", quote=True)
+        listen = (
+            "<script>(function(){var f=document.getElementById('%s');window.addEventListener('message',"
+            "function(e){if(f&&e.source===f.contentWindow&&e.data&&e.data.awStaticHeight){"
+            "f.style.height=e.data.awStaticHeight+'px';}});})();</script>" % uid
+        )
+        return (
+            f'<iframe class="aw-static" title="{title}" id="{uid}" sandbox="allow-scripts" '
+            f'style="width:100%;height:{self.height}px;border:0" '
+            f'srcdoc="{_html.escape(self.html, quote=True)}"></iframe>{listen}'
+        )
+
+
+def _height(plan: _Plan) -> int:
+    """About how tall the page is on a wide screen: controls, the tallest picture, stats."""
+    layer = plan.payload["layers"][plan.payload["initial"]["layer"]]
+    h, w = layer["grid"][4], layer["grid"][5]
+    ih, iw = plan.payload["net"]["input"]
+    tall = max(h * max(1, DISPLAY_PX // w), ih * max(1, DISPLAY_PX // iw))
+    return int(tall) + 330
+
+
+def _state(image: Any, layer: Any, stage: Any, channel: Any, view: Any, cmap: Any, contrast: Any) -> dict[str, Any]:
+    return {"image": image, "layer": layer, "stage": stage, "channel": channel, "view": view,
+            "cmap": cmap, "contrast": contrast}
+
+
+def static_explorer(net: Any, images: Any = None, layers: Any = None, *, image: str | None = None,
+                    layer: Any = None, stage: str | None = None, channel: int = 0, view: str = "grid",
+                    cmap: str = "gray", contrast: str = "minmax", contrasts: Any = None,
+                    cmaps: Any = None, max_mb: float | None = None, verbose: bool = False) -> StaticExplorer:
+    """An explorer page for a notebook: shows inline, works without a kernel.
+
+    Arguments as :func:`export_html` (without the path). ``verbose`` prints the size estimate.
+
+    >>> import actwidgets as aw
+    >>> net = aw.load_model("squeezenet", weights=None)
+    >>> aw.static_explorer(net, "cat", "pool10").bytes < 500_000
+    True
+    """
+    plan = _plan(net, images, layers, _state(image, layer, stage, channel, view, cmap, contrast), contrasts, cmaps)
+    if verbose:
+        print(f"static_explorer: {plan.summary()}")
+    _check(plan, max_mb)
+    return StaticExplorer(_build(plan), name=net.name, images=len(plan.sel.images),
+                          layers=len(plan.sel.layers), estimated_bytes=plan.estimated_bytes,
+                          height=_height(plan))
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What :func:`export_html` wrote: the path, its size, the estimate made before writing,
+    and the estimated bytes each layer costs."""
+
+    path: Path
+    bytes: int
+    estimated_bytes: int
+    by_layer: dict[str, float]
+
+    def __str__(self) -> str:
+        return f"{self.path} ({self.bytes / 1e6:.1f} MB; estimated {self.estimated_bytes / 1e6:.1f} MB)"
+
+
+def export_html(net: Any, images: Any, layers: Any, path: str | os.PathLike, *, image: str | None = None, layer: Any = None, stage: str | None = None, channel: int = 0,
+                view: str = "grid", cmap: str = "gray", contrast: str = "minmax", contrasts: Any = None,
+                cmaps: Any = None, max_mb: float | None = None, verbose: bool = True) -> ExportResult:
+    """Write an explorer of ``net`` as one self-contained HTML page, for lessons without a server.
+
+    - ``images``: a sample's name, a path, an array, a list, or a dict name → image (None: "face").
+    - ``layers``: names, indices or blocks (``"fire6"``); None: every layer. Both stages of each.
+    - ``image``, ``layer``, ``stage``, ``channel``, ``view``, ``cmap``, ``contrast``: the first
+      state, as the explorer's traits. ``contrasts``: those offered (default both; one halves
+      the pictures). ``cmaps``: the colormaps offered (default the explorer's).
+    - ``max_mb``: refuse a page larger than this (the estimate, made before anything is
+      written), naming the layers that cost most. ``verbose``: print the estimate.
+
+    >>> import actwidgets as aw, tempfile, os
+    >>> net = aw.load_model("squeezenet", weights=None)
+    >>> out = aw.export_html(net, "face", ["conv10", "pool10"], os.path.join(tempfile.mkdtemp(), "x.html"),
+    ...                      verbose=False)
+    >>> out.path.name, abs(out.bytes / out.estimated_bytes - 1) < 0.1
+    ('x.html', True)
+    """
+    plan = _plan(net, images, layers, _state(image, layer, stage, channel, view, cmap, contrast), contrasts, cmaps)
+    if verbose:
+        print(f"export_html: {plan.summary()}")
+    _check(plan, max_mb)
+    page = StaticExplorer(_build(plan), name=net.name)
+    out = page.save(path)
+    if verbose:
+        print(f"export_html: wrote {out} ({page.bytes / 1e6:.1f} MB)")
+    return ExportResult(out, page.bytes, plan.estimated_bytes, dict(plan.by_layer))

@@ -1,0 +1,357 @@
+"""Tests for actwidgets.export: the self-contained explorer page (issue 14).
+
+The page's pictures are decoded back with Pillow and compared with what the widget draws
+(``actwidgets.pixels.render_grid``, and the ActivationExplorer itself): the 8-bit levels before
+the colormap and the colour-mapped grid, exactly. Sizes: the estimate against the file, the
+25 MB budget of one image and every SqueezeNet layer, the refusal over ``max_mb``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import actwidgets as aw
+from actwidgets import pixels
+from actwidgets.capture import activations
+from actwidgets.export import CMAPS, ExportTooLargeError, StaticExplorer, export_html, static_explorer
+from actwidgets.export import _data
+
+LAYERS = ["conv1", "relu_conv1", "pool1", "fire2-squeeze1x1", "fire6-concat", "conv10", "pool10"]
+URL = re.compile(r"\b(?:https?|ftp|wss?)://", re.I)
+
+
+@pytest.fixture(scope="module")
+def net():
+    return aw.load_model("squeezenet", weights=None)
+
+
+@pytest.fixture(scope="module")
+def page(net) -> StaticExplorer:
+    return static_explorer(net, ["face", "cat"], LAYERS, cmap="viridis")
+
+
+def payload(page_html: str) -> dict:
+    """The JSON the page reads (its ``#aw-data`` script)."""
+    found = re.search(r'<script type="application/json" id="aw-data">(.*?)</script>', page_html, re.S)
+    assert found, "the page has no #aw-data script"
+    return json.loads(found.group(1))
+
+
+def png_of(uri: str) -> np.ndarray:
+    assert uri.startswith("data:image/png;base64,")
+    with Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))) as im:
+        assert im.format == "PNG"
+        return np.asarray(im)
+
+
+def table(b64: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(b64), np.uint8).reshape(-1, 3)
+
+
+def tiles_of(sheet: np.ndarray, shape: list[int], cols: int) -> np.ndarray:
+    """The (C, h, w) levels of a sprite sheet."""
+    c, h, w = shape
+    rows = -(-c // cols)
+    return sheet.reshape(rows, h, cols, w).transpose(0, 2, 1, 3).reshape(rows * cols, h, w)[:c]
+
+
+def grid_index(levels: np.ndarray, grid: list[int], selected: int) -> np.ndarray:
+    """The grid as the page draws it: tiles enlarged, padding 254, the selected tile's ring 255."""
+    rows, cols, scale, pad, height, width = grid
+    layout = pixels.GridLayout(rows, cols, levels.shape[1] * scale, levels.shape[2] * scale, scale,
+                               pad, height, width)
+    canvas = np.full((height, width), 254, np.uint8)
+    big = pixels.enlarge(levels, scale, axis=1)
+    for c in range(len(levels)):
+        x0, y0, x1, y1 = layout.box(c)
+        canvas[y0:y1, x0:x1] = big[c]
+    pixels.outline(canvas, layout.box(selected), 255, width=2, outside=min(pad, 2))
+    return canvas
+
+
+def channel_of(page_html: str, image: str, layer: str, stage: str, contrast: str) -> tuple[np.ndarray, dict]:
+    d = payload(page_html)
+    i = [im["name"] for im in d["images"]].index(image)
+    L = next(l for l in d["layers"] if l["name"] == layer)
+    p = L[stage]
+    sheet = png_of(d["sheets"][i][p][d["contrasts"].index(contrast)])
+    return tiles_of(sheet, d["points"][p]["shape"], d["points"][p]["cols"]), L
+
+
+# --------------------------------------------------------------------------- pictures
+
+
+@pytest.mark.parametrize("contrast", ["minmax", "stretch"])
+def test_levels_and_colours_equal_the_widgets_grid(net, page, contrast):
+    d = payload(page.html)
+    for image in ("face", "cat"):
+        for layer in LAYERS:
+            info = net.layers[layer]
+            for stage in ("pre", "post"):
+                acts = activations(net, aw.sample_image(image), layer, stage=stage)
+                levels, L = channel_of(page.html, image, layer, stage, contrast)
+                assert levels.dtype == np.uint8 and levels.shape == acts.shape
+                for c in sorted({0, len(acts) - 1}):
+                    want = pixels.render_grid(acts, selected=c, cmap="viridis", contrast=contrast)
+                    got = grid_index(levels, L["grid"], c)
+                    np.testing.assert_array_equal(got, want.index, err_msg=f"{image} {layer} {stage} {c}")
+                    rgb = table(d["cmaps"]["viridis"]["grid"])[got]  # the page's lookup, in numpy
+                    np.testing.assert_array_equal(rgb, np.asarray(want))
+            assert L["stages"] == info.has_stages
+
+
+def test_levels_are_the_normalised_channels(net, page):
+    acts = activations(net, aw.sample_image("cat"), "fire2-squeeze1x1", stage="post")
+    for contrast in ("minmax", "stretch"):
+        levels, _ = channel_of(page.html, "cat", "fire2-squeeze1x1", "post", contrast)
+        want = pixels.to_levels(pixels.normalize_channels(acts, contrast), 254)
+        np.testing.assert_array_equal(levels, want)
+
+
+def test_colour_tables_are_the_widgets(page):
+    d = payload(page.html)
+    assert set(CMAPS) <= set(d["cmaps"]) and {"gray", "viridis"} <= {n for n, t in d["cmaps"].items() if t["offer"]}
+    for name, t in d["cmaps"].items():
+        np.testing.assert_array_equal(table(t["lut"]), pixels.colormap_lut(name))
+        want = pixels.render_grid(np.zeros((1, 2, 2)), selected=0, cmap=name).palette
+        np.testing.assert_array_equal(table(t["grid"]), want)
+    assert d["cmaps"]["gray"]["overlay"] == "jet" and d["cmaps"]["viridis"]["overlay"] == "viridis"
+
+
+def test_the_grid_equals_the_explorers_picture(net):
+    """The explorer's own PNG of a grid, against the exported levels through the page's LUT."""
+    widgets = pytest.importorskip("ipywidgets")
+    face = net.image(aw.sample_image("face"))
+    explorer = aw.ActivationExplorer(net, {"face": face}, layer="fire6-squeeze1x1", channel=5, cmap="hot",
+                                     contrast="stretch")
+    exported = static_explorer(net, {"face": face}, ["fire6-squeeze1x1"], cmaps=["hot"])
+    levels, L = channel_of(exported.html, "face", "fire6-squeeze1x1", explorer.stage, "stretch")
+    got = table(payload(exported.html)["cmaps"]["hot"]["grid"])[grid_index(levels, L["grid"], 5)]
+    with Image.open(io.BytesIO(explorer.png)) as im:
+        np.testing.assert_array_equal(got, np.asarray(im.convert("RGB")))
+    assert isinstance(explorer, widgets.Widget)
+
+
+def test_images_are_what_the_network_sees(net, page):
+    d = payload(page.html)
+    assert [im["name"] for im in d["images"]] == ["face", "cat"]
+    np.testing.assert_array_equal(png_of(d["images"][1]["src"]), net.image(aw.sample_image("cat")))
+
+
+# --------------------------------------------------------------------------- the explorer's labels
+
+
+def _walk(w):
+    yield w
+    for child in getattr(w, "children", ()) or ():
+        yield from _walk(child)
+
+
+def _labels(dropdown) -> list[str]:
+    return [o[0] if isinstance(o, tuple) else str(o) for o in dropdown.options]
+
+
+def test_labels_and_stats_line_are_the_explorers(net):
+    widgets = pytest.importorskip("ipywidgets")
+    explorer = aw.ActivationExplorer(net, layer="fire6-relu_squeeze1x1", channel=13)
+    exported = static_explorer(net, "face", None)
+    d = payload(exported.html)
+    dropdowns = [w for w in _walk(explorer) if isinstance(w, widgets.Dropdown)]
+    labels = {label for w in dropdowns for label in _labels(w)}
+    groups = [g["label"] for g in d["groups"]]
+    assert groups in [_labels(w) for w in dropdowns], "the layer groups differ from the explorer's"
+    assert {l["label"] for l in d["layers"] if l["name"].startswith("fire6")} <= labels
+    assert list(CMAPS) in [_labels(w) for w in dropdowns], "the colormaps differ from the explorer's"
+    # The stats line, written by the page from the exported numbers, as the explorer writes it.
+    line = next(re.sub(r"<[^>]+>", "", w.value) for w in _walk(explorer)
+                if isinstance(w, widgets.HTML) and "zeros" in w.value)
+    L = next(l for l in d["layers"] if l["name"] == "fire6-relu_squeeze1x1")
+    st, shape = d["stats"][0][L[explorer.stage]], d["points"][L[explorer.stage]]["shape"]
+    page_line = (f"{L['name']} ({explorer.stage}-ReLU) · {'×'.join(map(str, shape))} · min {st['min']} · "
+                 f"max {st['max']} · zeros {st['zeros']}% · channel 13: max {st['cmax'].split()[13]}, "
+                 f"mean {st['cmean'].split()[13]}")
+    assert html.unescape(line) == page_line
+    explorer.select_strongest()
+    assert st["strongest"] == explorer.channel
+
+
+def test_every_layer_and_block_as_in_the_catalogue(net, page):
+    d = payload(page.html)
+    assert [l["name"] for l in d["layers"]] == LAYERS
+    assert [l["label"] for l in d["layers"]] == [net.layers[n].label for n in LAYERS]
+    conv1 = d["layers"][0]
+    assert d["groups"][conv1["home"]]["label"] == "conv1 (3)"
+    # conv1 and relu_conv1 share their two points: stored once
+    assert (conv1["pre"], conv1["post"]) == (d["layers"][1]["pre"], d["layers"][1]["post"])
+    assert len(d["points"]) == 9 and d["layers"][2]["stages"] is False
+
+
+# --------------------------------------------------------------------------- sizes
+
+
+def _write(net, tmp_path, name, **kw):
+    return export_html(net, kw.pop("images", "face"), kw.pop("layers", None), tmp_path / name, verbose=False, **kw)
+
+
+def test_the_estimate_is_within_ten_percent(net, tmp_path, capsys):
+    out = export_html(net, "face", None, tmp_path / "all.html")
+    said = capsys.readouterr().out
+    assert "about" in said and "MB" in said and said.index("about") < said.index("wrote")
+    assert out.bytes == (tmp_path / "all.html").stat().st_size
+    assert abs(out.bytes / out.estimated_bytes - 1) < 0.1, (out.bytes, out.estimated_bytes)
+    small = _write(net, tmp_path, "small.html", layers=["fire6", "fire7"])
+    assert abs(small.bytes / small.estimated_bytes - 1) < 0.1, (small.bytes, small.estimated_bytes)
+    print(f"\nall 64 layers, 1 image: {out.bytes / 1e6:.2f} MB (estimated {out.estimated_bytes / 1e6:.2f});"
+          f" fire6 + fire7: {small.bytes / 1e6:.2f} MB (estimated {small.estimated_bytes / 1e6:.2f})")
+
+
+def _budget(net, tmp_path):
+    start = time.perf_counter()
+    out = _write(net, tmp_path, "default.html")
+    seconds = time.perf_counter() - start
+    print(f"\n{net.weights}: one image, every layer, both stages: {out.bytes / 1e6:.2f} MB in {seconds:.1f} s")
+    assert out.bytes <= 25e6
+    return out
+
+
+def test_one_image_every_layer_fits_25_mb(net, tmp_path):
+    _budget(net, tmp_path)
+
+
+@pytest.mark.weights
+def test_one_image_every_layer_fits_25_mb_with_real_weights(squeezenet, tmp_path):
+    _budget(squeezenet, tmp_path)
+
+
+def test_choosing_layers_makes_it_proportionally_smaller(net, tmp_path):
+    a = _write(net, tmp_path, "a.html", layers=["fire2", "fire3"])
+    b = _write(net, tmp_path, "b.html", layers=["fire8", "fire9"])
+    both = _write(net, tmp_path, "ab.html", layers=["fire2", "fire3", "fire8", "fire9"])
+    empty = static_explorer(net, "face", ["pool10"], contrasts=["minmax"]).bytes  # about the fixed part
+    assert abs((a.bytes + b.bytes - empty) / both.bytes - 1) < 0.05
+    assert sum(both.by_layer.values()) == pytest.approx(both.estimated_bytes - empty, rel=0.05)
+    one = _write(net, tmp_path, "one.html", layers=["fire2", "fire3"], contrasts=["minmax"])
+    assert 0.4 < (one.bytes - empty) / (a.bytes - empty) < 0.6  # one contrast: half the pictures
+
+
+def test_max_mb_refuses_naming_the_costliest_layers(net, tmp_path):
+    path = tmp_path / "big.html"
+    with pytest.raises(ExportTooLargeError, match=r"max_mb=2\b") as err:
+        export_html(net, "face", None, path, max_mb=2, verbose=False)
+    message = str(err.value)
+    costly = re.search(r"cost most: (.*?)\. ", message).group(1)
+    assert costly.startswith("conv1 ") or costly.startswith("relu_conv1 "), message
+    assert "relu_conv1" in costly and "shared with conv1" in costly and "MB" in costly
+    assert not path.exists()
+    assert isinstance(err.value, ValueError)
+    assert _write(net, tmp_path, "ok.html", layers=["fire9"], max_mb=2).bytes < 2e6
+
+
+# --------------------------------------------------------------------------- self-contained
+
+
+def test_nothing_is_fetched(page):
+    text = page.html
+    assert not URL.search(text), URL.search(text)
+    assert "Content-Security-Policy" in text and "default-src 'none'" in text
+    for pattern in (r"<link\b", r"@import", r"\burl\(", r"<iframe\b", r"\bfetch\(", r"XMLHttpRequest",
+                    r"\bimport\("):
+        assert not re.search(pattern, text), pattern
+    markup = text[:text.index('<script type="application/json"')]
+    sources = re.findall(r"""\b(?:src|href|action|poster|srcset)\s*=\s*["']?([^"'\s>]*)""", markup)
+    assert all(s.startswith("data:") for s in sources), sources
+    assert text.count("<script") == 2 and "</script>" not in payload_text(text)
+
+
+def payload_text(text: str) -> str:
+    start = text.index('id="aw-data">') + len('id="aw-data">')
+    return text[start:text.index("</script>", start)]
+
+
+def test_the_page_says_what_it_shows(net, page):
+    d = payload(page.html)
+    assert d["net"] == {"name": "squeezenet", "weights": "RANDOM weights", "pretrained": False,
+                        "input": [227, 227]}
+    assert "<title>What squeezenet sees, layer by layer</title>" in page.html
+    assert 'name="viewport"' in page.html and 'lang="en"' in page.html
+    assert d["initial"] == {"image": 0, "layer": 0, "stage": "pre", "channel": 0, "view": "grid",
+                            "cmap": "viridis", "contrast": "minmax"}
+
+
+def test_in_a_notebook_it_is_a_sandboxed_iframe(page):
+    out = page._repr_html_()
+    frame = re.match(r'<iframe ([^>]*)></iframe>', out)
+    assert frame, out[:200]
+    assert 'sandbox="allow-scripts"' in frame.group(1) and "allow-same-origin" not in frame.group(1)
+    srcdoc = re.search(r'srcdoc="([^"]*)"', frame.group(1)).group(1)
+    assert html.unescape(srcdoc) == page.html
+    assert not URL.search(out)
+    assert repr(page).startswith("StaticExplorer(squeezenet, 2 images, 7 layers, ")
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+def test_images_layers_and_state_arguments(net):
+    sel = _data.select(net, None, "fire6")
+    assert list(sel.images) == ["face"] and [l.name for l in sel.layers][0] == "fire6-squeeze1x1"
+    assert len(sel.layers) == 7
+    sel = _data.select(net, {"mine": np.zeros((50, 60, 3), np.uint8)}, ["features.3.squeeze", 0])
+    assert list(sel.images) == ["mine"] and [l.name for l in sel.layers] == ["conv1", "fire2-squeeze1x1"]
+    assert sel.images["mine"].shape == (227, 227, 3)
+    with pytest.raises(KeyError, match="Closest"):
+        _data.select(net, "face", ["fire6-squeez1x1"])
+    with pytest.raises(ValueError, match="contrasts"):
+        _data.select(net, "face", "pool1", contrasts=["loud"])
+    with pytest.raises(TypeError, match="Network"):
+        _data.select(object(), "face", "pool1")
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"image": "dog"}, "not among the exported images"),
+    ({"layer": "conv10"}, "not among the exported layers"),
+    ({"channel": 64}, "out of range"),
+    ({"view": "tiles"}, "view must be one of"),
+    ({"cmap": "viridsi"}, "unknown colormap"),
+    ({"stage": "middle"}, "stage must be"),
+    ({"contrast": "stretch", "contrasts": ["minmax"]}, "not among the exported contrasts"),
+])
+def test_a_bad_first_state_is_refused(net, kw, match):
+    with pytest.raises(ValueError, match=match):
+        static_explorer(net, "face", ["conv1"], **kw)
+
+
+def test_the_path_must_be_html(net, tmp_path):
+    with pytest.raises(ValueError, match=r"\.html"):
+        export_html(net, "face", "pool10", tmp_path / "page.png", verbose=False)
+
+
+def test_importing_actwidgets_does_not_import_the_export():
+    code = ("import sys, actwidgets as aw; assert 'actwidgets.export' not in sys.modules; "
+            "aw.export_html; assert 'actwidgets.export' in sys.modules; "
+            "assert 'ipywidgets' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+def test_module_sizes_follow_the_house_rules():
+    root = Path(aw.__file__).parent / "export"
+    for path in root.glob("*.js"):
+        assert len(path.read_text(encoding="utf-8").splitlines()) <= 400, path.name
+    for path in root.glob("*.py"):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        assert len(lines) <= 400, f"{path.name}: {len(lines)} lines"
+        starts = [i for i, l in enumerate(lines) if re.match(r"\s*def ", l)] + [len(lines)]
+        for a, b in zip(starts, starts[1:]):
+            assert b - a <= 62, f"{path.name}:{a + 1}: a function of {b - a} lines"
