@@ -21,7 +21,7 @@ and a value is always the one the original forward pass had at that point: in-pl
 after it, through any alias, cannot change it. ``run`` puts the model in eval mode, restores
 every flag afterwards, leaves no hook behind (also when the forward pass raises), and runs
 under ``torch.no_grad()`` unless ``grad=True``. With ``maps=True`` every value comes back as
-(N, C, H, W) (see :mod:`._layout`).
+(N, C, H, W) (see :mod:`._layout`). Runs of one extractor from several threads take turns.
 
 >>> import torch
 >>> from torch import nn
@@ -36,6 +36,7 @@ under ``torch.no_grad()`` unless ``grad=True``. With ``maps=True`` every value c
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Sequence
 
 import torch
@@ -89,6 +90,9 @@ class Extractor:
         self.skipped: dict[str, str] = self._impl.skipped
         self.points: list[Point] = self._make_points(self._impl.records)
         self._by_name = {p.name: p for p in self.points}
+        # One forward pass at a time: a run changes the model's flags (eval mode) for a while,
+        # and a widget may run in a background thread while the person calls activations().
+        self._lock = threading.RLock()
 
     def _make_points(self, records: list[dict]) -> list[Point]:
         layouts = infer_layouts({r["name"]: r["shape"] for r in records}, self.input_size)
@@ -137,7 +141,7 @@ class Extractor:
         points = {n: self.point(n) for n in names}
         unique = tuple(dict.fromkeys(p.name for p in points.values()))
         ctx = contextlib.nullcontext() if grad else torch.no_grad()
-        with preserve_model_state(self.model, eval_mode=True), ctx:
+        with self._lock, preserve_model_state(self.model, eval_mode=True), ctx:
             out = self._impl.run(x, unique)
         if maps:
             hw = (int(x.shape[-2]), int(x.shape[-1]))

@@ -165,6 +165,7 @@ def visualize_channels(
     device: str | torch.device | None = None,
     callback: ProgressCallback | None = None,
     stop: Stop | None = None,
+    preview: tuple[int, Callable[[np.ndarray, int, int], None]] | None = None,
 ) -> np.ndarray:
     """The pictures that make each channel of ``layer`` respond most, (N, H, W, 3) float32 in [0, 1].
 
@@ -186,6 +187,9 @@ def visualize_channels(
     - ``progress``: show a tqdm progress bar; ``callback(done, total)`` is called after each step.
     - ``stop``: a ``threading.Event`` (anything with ``is_set()``); once set, the run ends
       after the current step and returns the pictures reached so far.
+    - ``preview``: ``(every, show)``: ``show(pictures, done, total)`` is called after every
+      ``every``-th step but the last, with the pictures reached so far (as returned), so a
+      caller (a widget's background run) can show them while the optimisation goes on.
     - ``device``: must be the model's device (None: it is); the model is never moved.
 
     The model is left exactly as it was (training flags, ``requires_grad``, weights; no hooks).
@@ -207,6 +211,10 @@ def visualize_channels(
     lr = positive_float(defaults["lr"] if lr is None else lr, "lr")
     seed, dev = seed_int(seed), check_device(net, device)
     check_callback(callback)
+    if preview is not None and not (isinstance(preview, tuple) and len(preview) == 2 and type(preview[0]) is int
+                                    and preview[0] >= 1 and callable(preview[1])):
+        raise TypeError(f"preview must be (every, show(pictures, done, total)) with every >= 1, got {preview!r}")
+    every, show = preview or (1, None)
     start_t = picture_tensor(start) if start is not None else None
     if size is not None:
         hw = size_pair(size)
@@ -219,6 +227,14 @@ def visualize_channels(
     job = _Job(net, point, chans, hw, start_t, dev)
     with preserve_model_state(net.model, eval_mode=True, freeze=True), torch.enable_grad():
         step, picture = job.basic(lr, seed) if method == "basic" else job.regularized(lr, seed, steps)
-        run_steps(sized(step, net, hw, layer_name), steps, what="visualize_channels", progress=progress, callback=callback,
+
+        def after_step(done: int, total: int) -> None:
+            if callback is not None:
+                callback(done, total)
+            if show is not None and done % every == 0 and done < total:
+                show(to_rgb(picture()), done, total)
+
+        run_steps(sized(step, net, hw, layer_name), steps, what="visualize_channels", progress=progress,
+                  callback=after_step if callback or show else None,
                   stop=stop, desc=f"{layer_name} × {len(chans)} ({method})")
         return to_rgb(picture())

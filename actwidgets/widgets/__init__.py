@@ -2,7 +2,10 @@
 
 Pure Python on ipywidgets 8 (no custom JavaScript), so they work in JupyterLab, Notebook 7,
 VS Code, Colab and Voilà. Each widget is a ``VBox``: ``display(widget)`` (or leaving it last
-in a cell) shows it; its state lives in traitlets, settable from code.
+in a cell) shows it; its state lives in traitlets, settable from code, each linked to a
+control (``widget.controls``); all four run on one state machine (:mod:`._state`: one render
+per batch of changes, the newest request wins, errors shown in the widget, which goes back to
+the state on screen).
 
 - :class:`ActivationExplorer`: every layer and channel, before and after its ReLU.
 - :class:`CompareExplorer`: one layer and channel for two images side by side, with their

@@ -19,18 +19,14 @@ import ipywidgets as widgets
 import numpy as np
 
 from .. import pixels
-from . import _base
-from ._base import LayerExplorerBase
+from . import _parts
+from ._layered import LayerExplorerBase
 
 __all__ = ["CompareExplorer"]
 
 #: Colour map of the difference: blue where B is below A, red where it is above.
 DIFF_CMAP = "RdBu_r"
 _THUMB_WIDTH = "112px"
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.4g}".replace("-", "−")
 
 
 class CompareExplorer(LayerExplorerBase):
@@ -40,7 +36,9 @@ class CompareExplorer(LayerExplorerBase):
     stretch, over both images together), so their brightness compares honestly; the
     difference uses a diverging colour map centred on zero. ``labels`` name the two images.
     The state (``layer``, ``stage``, ``channel``, ``cmap``, ``contrast``) lives in traitlets.
-    Images are anything :func:`actwidgets.load_image` reads, or a sample's name.
+    Images are anything :func:`actwidgets.load_image` reads, or a sample's name. Controls:
+    ``compare.controls`` (``layer``, ``layer_group``, ``stage``, ``channel``, ``cmap``,
+    ``contrast``, ``largest``); ``compare.pngs`` are the three pictures shown.
     """
 
     _state_names = ("layer", "stage", "channel", "cmap", "contrast")
@@ -64,28 +62,34 @@ class CompareExplorer(LayerExplorerBase):
             raise ValueError(f"labels must be two names, such as ('open', 'closed'), got {labels!r}")
         self.labels = (str(labels[0]), str(labels[1]))
         self._pictures = (
-            net.image(_base.resolve_image(image_a)),
-            net.image(_base.resolve_image(image_b)),
+            net.image(_parts.resolve_image(image_a)),
+            net.image(_parts.resolve_image(image_b)),
         )
 
-        # ---------------------------------------------------------------- controls
+        self._build_controls()
+        self._set_layer_state(layer, stage, channel, cmap, contrast)
+        if not self._start():
+            raise ValueError(f"CompareExplorer cannot show {self.layer!r}: {self.error}")
+
+    def _build_controls(self) -> None:
         self._build_layer_controls()
-        self._largest = widgets.Button(
+        largest = self._controls["largest"] = widgets.Button(
             description="largest difference", icon="search",
             tooltip="Select the channel whose two maps differ most (largest max |B − A|)",
             layout=widgets.Layout(width="auto"),
         )
-        self._images = [_base.png_image() for _ in range(3)]
+        self._images = [_parts.png_image() for _ in range(3)]
         self._captions = [widgets.HTML("") for _ in range(3)]
-        thumbs = [_base.png_image(width=_THUMB_WIDTH) for _ in range(2)]
+        thumbs = [_parts.png_image(width=_THUMB_WIDTH) for _ in range(2)]
         for thumb, picture in zip(thumbs, self._pictures):
             thumb.value = pixels.to_png(picture)
         self._stats = widgets.HTML("")
-        self._largest.on_click(
+        largest.on_click(
             lambda _: self._guarded("largest difference", self.select_largest_difference)
         )
 
         names = [html.escape(s) for s in self.labels]
+        c = self._controls
         self.children = [
             self._banner,
             widgets.HBox([
@@ -93,9 +97,9 @@ class CompareExplorer(LayerExplorerBase):
                              layout=widgets.Layout(margin="0 12px 0 0"))
                 for i in range(2)
             ]),
-            widgets.HBox([self._picker.box, self._stage_tb]),
-            widgets.HBox([self._slider, self._largest]),
-            widgets.HBox([_base.labelled("contrast", self._contrast_tb), self._cmap_dd]),
+            widgets.HBox([self._picker.box, c["stage"]]),
+            widgets.HBox([c["channel"], largest]),
+            widgets.HBox([_parts.labelled("contrast", c["contrast"]), c["cmap"]]),
             widgets.HBox([
                 widgets.VBox([self._captions[i], self._images[i]],
                              layout=widgets.Layout(margin="0 8px 0 0"))
@@ -104,12 +108,6 @@ class CompareExplorer(LayerExplorerBase):
             self._stats,
             self._error,
         ]
-
-        # ---------------------------------------------------------------- state
-        self._set_layer_state(layer, stage, channel, cmap, contrast)
-        self._ready = True
-        if not self._render():
-            raise ValueError(f"CompareExplorer cannot show {self.layer!r}: {self.error}")
 
     # ------------------------------------------------------------------ data
     def _layer_acts(self) -> tuple[np.ndarray, np.ndarray]:
@@ -152,7 +150,7 @@ class CompareExplorer(LayerExplorerBase):
         c = self.channel
         a, b = acts_a[c], acts_b[c]
         size = self._net.input_size
-        limits = _base.limits_of([a, b], self.contrast)
+        limits = _parts.limits_of([a, b], self.contrast)
         maps = [
             pixels.render_channel(x, size=size, cmap=self.cmap, contrast=self.contrast, limits=limits)
             for x in (a, b)
@@ -161,7 +159,7 @@ class CompareExplorer(LayerExplorerBase):
         peak = float(np.max(np.abs(diff)))
         big = pixels.resize(diff, size, method="bilinear")
         maps.append(pixels.diverging(big, DIFF_CMAP, vmax=peak))
-        pngs = [_base.to_png(m) for m in maps]
+        pngs = [_parts.to_png(m) for m in maps]
 
         la, lb = (html.escape(s) for s in self.labels)
         stage = f" ({self.stage}-ReLU)" if info.has_stages else ""
@@ -174,10 +172,10 @@ class CompareExplorer(LayerExplorerBase):
         stats = (
             '<span style="font-family:monospace;font-size:90%">'
             f"<b>{html.escape(info.name)}</b>{stage} · channel {c} · one scale for both: "
-            f"[{_fmt(limits[0])}, {_fmt(limits[1])}] · "
-            f"<b>{la}</b>: max {_fmt(float(a.max()))}, mean {_fmt(float(a.mean()))} · "
-            f"<b>{lb}</b>: max {_fmt(float(b.max()))}, mean {_fmt(float(b.mean()))} · "
-            f"<b>max |Δ|</b> {_fmt(peak)}</span>"
+            f"[{_parts.fmt(limits[0])}, {_parts.fmt(limits[1])}] · "
+            f"<b>{la}</b>: max {_parts.fmt(float(a.max()))}, mean {_parts.fmt(float(a.mean()))} · "
+            f"<b>{lb}</b>: max {_parts.fmt(float(b.max()))}, mean {_parts.fmt(float(b.mean()))} · "
+            f"<b>max |Δ|</b> {_parts.fmt(peak)}</span>"
         )
         return pngs, captions, stats
 

@@ -18,28 +18,20 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 import traitlets
-from traitlets import Enum, Unicode, observe, validate
+from traitlets import Enum, Unicode, validate
 
 from .. import analysis, pixels
-from ..images import SAMPLE_IMAGES, load_image, sample_image
-from . import _base
-from ._base import LayerExplorerBase
+from . import _parts
+from ._layered import LayerExplorerBase
+from ._shelf import MAX_UPLOAD_BYTES, ImageShelf, read_upload
 
 __all__ = ["ActivationExplorer", "VIEWS", "MAX_UPLOAD_BYTES"]
 
 #: The three views: all channels as a grid, one channel at image size, one over the image.
 VIEWS: tuple[str, ...] = ("grid", "channel", "overlay")
 
-#: Uploads larger than this are refused before decoding.
-MAX_UPLOAD_BYTES = 64 * 1024 * 1024
-
 _OVERLAY_ALPHA = 0.5
 _THUMB_WIDTH = "128px"
-
-
-def _fmt(x: float) -> str:
-    """A number for the stats line: 4 significant digits, a real minus sign."""
-    return f"{x:.4g}".replace("-", "−")
 
 
 def _overlay_cmap(cmap: str) -> str:
@@ -53,8 +45,12 @@ class ActivationExplorer(LayerExplorerBase):
     ``images``: extra pictures to offer besides the samples, a dict name → image or a list
     (anything :func:`actwidgets.load_image` reads). The person can also upload a photo.
     The state lives in traitlets (``image``, ``layer``, ``stage``, ``channel``, ``view``,
-    ``cmap``, ``contrast``): set them from code, observe them, or use the controls.
-    ``explorer.activations`` is the ``(C, h, w)`` array now shown.
+    ``cmap``, ``contrast``): set them from code, observe them, or use the controls
+    (``explorer.controls``: those names, plus ``layer_group``, ``upload`` and ``strongest``).
+    ``explorer.activations`` is the ``(C, h, w)`` array now shown, ``explorer.png`` the
+    picture. A layer whose maps are 1×1 (a global pool, a linear layer) has one value per
+    channel: its channel and overlay views show all channels' values as bars, the selected
+    one highlighted, and the statistics line gives its value and rank.
     """
 
     image = Unicode(help="Name of the picked image: a sample, one passed in, or an upload")
@@ -77,185 +73,105 @@ class ActivationExplorer(LayerExplorerBase):
         contrast: str = "minmax",
     ) -> None:
         super().__init__(net)
-        self._sources: dict[str, Any] = {}
-        self._pictures: dict[str, np.ndarray] = {}
-        self._thumbs: dict[str, bytes] = {}
-        self._thumb_for: str | None = None
+        self._shelf = ImageShelf(self._net)
+        self._shelf.add_given(images)
+        self._shelf.add_samples()
         self._stats_cache: dict[int, tuple[np.ndarray, dict[str, Any]]] = {}
-        self._add_given(images)
-        for name in SAMPLE_IMAGES:
-            self._sources.setdefault(name, None)  # loaded on first use
+        self._thumb_for: str | None = None
+        self._build_controls(view)
+        self.image = image if image is not None else self._shelf.names[0]
+        self.view = view
+        self._set_layer_state(layer, stage, channel, cmap, contrast)
+        if not self._start():
+            raise ValueError(f"ActivationExplorer cannot show {self.layer!r}: {self.error}")
 
-        # ---------------------------------------------------------------- controls
-        names = list(self._sources)
-        self._image_dd = widgets.Dropdown(
-            options=names, value=names[0], description="image",
-            layout=widgets.Layout(width="auto", min_width="200px"),
-        )
-        self._upload = widgets.FileUpload(
+    def _build_controls(self, view: str) -> None:
+        names = self._shelf.names
+        image_dd = widgets.Dropdown(options=names, value=names[0], description="image",
+                                    layout=widgets.Layout(width="auto", min_width="200px"))
+        upload = widgets.FileUpload(
             accept="image/*", multiple=False, description="Upload photo",
             tooltip="Your own picture (PNG, JPEG, ...); it is resized and cropped to the input size",
         )
         self._build_layer_controls()
-        self._strongest = widgets.Button(
-            description="strongest channel", icon="bolt",
-            tooltip="Select the channel with the largest activation",
-        )
-        self._view_tb = widgets.ToggleButtons(
-            options=[("grid", "grid"), ("channel", "channel"), ("overlay", "overlay")],
-            value=view if view in VIEWS else "grid",
+        strongest = widgets.Button(description="strongest channel", icon="bolt",
+                                   tooltip="Select the channel with the largest activation")
+        view_tb = widgets.ToggleButtons(
+            options=list(VIEWS), value=view if view in VIEWS else "grid",
             tooltips=["All channels (the selected one outlined)",
-                      "The selected channel at image size",
-                      "The selected channel over the image"],
-            style={"button_width": "70px"},
-            layout=widgets.Layout(width="auto"),
+                      "The selected channel at image size", "The selected channel over the image"],
+            style={"button_width": "70px"}, layout=widgets.Layout(width="auto"),
         )
-        self._picture = _base.png_image()
-        self._thumb = _base.png_image(width=_THUMB_WIDTH)
+        self._picture = _parts.png_image()
+        self._thumb = _parts.png_image(width=_THUMB_WIDTH)
         self._thumb_caption = widgets.HTML("")
         self._stats = widgets.HTML("")
-
-        self._link(self._image_dd, "image")
-        self._link(self._view_tb, "view")
-        self._upload.observe(self._upload_changed, "value")
-        self._strongest.on_click(lambda _: self._guarded("strongest channel", self.select_strongest))
-
+        self._link("image", image_dd)
+        self._link("view", view_tb)
+        self._controls.update(upload=upload, strongest=strongest)
+        upload.observe(self._upload_changed, "value")
+        strongest.on_click(lambda _: self._guarded("strongest channel", self.select_strongest))
+        c = self._controls
         self.children = [
             self._banner,
-            widgets.HBox([self._image_dd, self._upload]),
-            widgets.HBox([self._picker.box, self._stage_tb]),
-            widgets.HBox([self._slider, self._strongest]),
-            widgets.HBox([
-                _base.labelled("view", self._view_tb), self._cmap_dd,
-                _base.labelled("contrast", self._contrast_tb),
-            ]),
-            widgets.HBox([
-                self._picture,
-                widgets.VBox([self._thumb, self._thumb_caption],
-                             layout=widgets.Layout(margin="0 0 0 8px")),
-            ]),
+            widgets.HBox([image_dd, upload]),
+            widgets.HBox([self._picker.box, c["stage"]]),
+            widgets.HBox([c["channel"], strongest]),
+            widgets.HBox([_parts.labelled("view", view_tb), c["cmap"],
+                          _parts.labelled("contrast", c["contrast"])]),
+            widgets.HBox([self._picture, widgets.VBox(
+                [self._thumb, self._thumb_caption], layout=widgets.Layout(margin="0 0 0 8px"))]),
             self._stats,
             self._error,
         ]
 
-        # ---------------------------------------------------------------- state
-        self.image = image if image is not None else names[0]
-        self.view = view
-        self._set_layer_state(layer, stage, channel, cmap, contrast)
-        self._ready = True
-        if not self._render():
-            raise ValueError(f"ActivationExplorer cannot show {self.layer!r}: {self.error}")
-
     # ------------------------------------------------------------------ images
-    def _add_given(self, images: Any) -> None:
-        if images is None:
-            return
-        if isinstance(images, Mapping):
-            items = [(str(k), v) for k, v in images.items()]
-        elif isinstance(images, (list, tuple)):
-            items = []
-            for i, v in enumerate(images):
-                if isinstance(v, (str, os.PathLike)) and not (isinstance(v, str) and v in SAMPLE_IMAGES):
-                    items.append((Path(v).name, v))
-                elif isinstance(v, str):
-                    items.append((v, v))
-                else:
-                    items.append((f"image {i + 1}", v))
-        else:
-            items = [("image", images)]
-        for name, source in items:
-            self.add_image(name, source, select=False)
-
-    def _unique(self, name: str) -> str:
-        if name not in self._sources:
-            return name
-        k = 2
-        while f"{name} ({k})" in self._sources:
-            k += 1
-        return f"{name} ({k})"
-
     def add_image(self, name: str, image: Any, *, select: bool = True) -> str:
         """Offer another picture under ``name`` (made unique); returns the name used.
 
         ``image`` is anything :func:`actwidgets.load_image` reads, or a sample's name.
         """
-        name = self._unique(str(name) or "image")
-        picture = self._net.image(_base.resolve_image(image))
-        self._sources[name] = image
-        self._pictures[name] = picture
-        if hasattr(self, "_image_dd"):
-            self._set_options(self._image_dd, list(self._sources), self.image)
-            if select:
-                self.image = name
-        return name
-
-    def _picture_of(self, name: str) -> np.ndarray:
-        picture = self._pictures.get(name)
-        if picture is None:
-            picture = self._net.image(sample_image(name))
-            self._pictures[name] = picture
-        return picture
+        key = self._shelf.add(name, image)
+        self._set_options(self._controls["image"], self._shelf.names, self.image)
+        if select:
+            self.image = key
+        return key
 
     @property
     def picture(self) -> np.ndarray:
         """What the network sees of the picked image: (H, W, 3) uint8 at the input size."""
-        return self._picture_of(self.image).copy()
+        return self._shelf.picture(self.image).copy()
 
     def _upload_changed(self, change: Any) -> None:
-        files = change.new
-        if not files:
+        """A file from the FileUpload: offered and selected, or its problem shown (the
+        picture and the state stay as they were)."""
+        if not change.new:
             return
-        item = files[-1]
-        name = str(item.get("name") or "upload")
+        item = change.new[-1]
         try:
-            content = item.get("content")
-            if content is None:
-                raise ValueError("the upload holds no file content")
-            size = len(content) if not isinstance(content, memoryview) else content.nbytes
-            if size > MAX_UPLOAD_BYTES:
-                raise ValueError(
-                    f"{name} is {size / 2**20:.0f} MiB, more than the {MAX_UPLOAD_BYTES // 2**20} "
-                    "MiB an upload may have; resize or compress it first"
-                )
-            picture = self._net.image(load_image(bytes(content)))
+            name, rgb = read_upload(item)
+            self.add_image(name, rgb)
         except Exception as exc:  # noqa: BLE001 - shown in the widget
-            self._report(exc, f"upload {name!r}")
-            return
+            self._report(exc, f"upload {str(item.get('name') or 'upload')!r}")
         finally:
-            with self._upload.hold_sync():
-                self._upload.value = ()  # so the same file can be uploaded again
-        key = self._unique(name)
-        self._sources[key] = None
-        self._pictures[key] = picture
-        self._set_options(self._image_dd, list(self._sources), self.image)
-        self.image = key
+            upload = self._controls["upload"]
+            with upload.hold_sync():
+                upload.value = ()  # so the same file can be uploaded again
 
-    # ------------------------------------------------------------------ validation
     @validate("image")
     def _valid_image(self, proposal: Any) -> str:
         value = proposal["value"]
-        if value not in self._sources:
+        if value not in self._shelf:
             raise traitlets.TraitError(
                 f"ActivationExplorer.image: no image named {value!r}; choose one of "
-                f"{', '.join(map(repr, self._sources))} (or add one with add_image(name, image))"
+                f"{', '.join(map(repr, self._shelf.names))} (or add one with add_image(name, image))"
             )
         return value
-
-    # ------------------------------------------------------------------ observers
-    @observe("image")
-    def _update_image(self, change: Any) -> None:
-        self._sync(self._image_dd, change.new)
-        self._request_render()
-
-    @observe("view")
-    def _update_view(self, change: Any) -> None:
-        self._sync(self._view_tb, change.new)
-        self._request_render()
 
     # ------------------------------------------------------------------ data
     def _layer_acts(self) -> np.ndarray:
         """The cached, read-only (C, h, w) array of the shown layer and stage."""
-        return self._stage_acts([self._picture_of(self.image)])[0]
+        return self._stage_acts([self._shelf.picture(self.image)])[0]
 
     @property
     def activations(self) -> np.ndarray:
@@ -268,66 +184,65 @@ class ActivationExplorer(LayerExplorerBase):
         return self.channel
 
     def _layer_stats(self, acts: np.ndarray) -> dict[str, Any]:
-        key = id(acts)
-        hit = self._stats_cache.get(key)
+        hit = self._stats_cache.get(id(acts))
         if hit is not None and hit[0] is acts:
             return hit[1]
         per = analysis.channel_stats(acts)
         stats = {
-            "min": float(per["min"].min()),
-            "max": float(per["max"].max()),
+            "min": float(per["min"].min()), "max": float(per["max"].max()),
             "frac_zero": float(per["frac_zero"].mean()),
-            "channel_max": per["max"],
-            "channel_mean": per["mean"],
+            "channel_max": per["max"], "channel_mean": per["mean"],
         }
         if len(self._stats_cache) >= 4:  # a few layers' worth: the arrays are held
             self._stats_cache.pop(next(iter(self._stats_cache)))
-        self._stats_cache[key] = (acts, stats)  # holding acts keeps its id unique
+        self._stats_cache[id(acts)] = (acts, stats)  # holding acts keeps its id unique
         return stats
 
     # ------------------------------------------------------------------ rendering
-    def _compute(self) -> tuple[bytes, str, str]:
-        info = self._info
-        acts = self._layer_acts()
-        c = self.channel
+    def _view_picture(self, acts: np.ndarray) -> Any:
+        c, cmap, contrast = self.channel, self.cmap, self.contrast
         if self.view == "grid":
-            rgb = pixels.render_grid(acts, selected=c, cmap=self.cmap, contrast=self.contrast)
-        elif self.view == "channel":
-            rgb = pixels.render_channel(
-                acts[c], size=self._net.input_size, cmap=self.cmap, contrast=self.contrast
-            )
-        else:
-            ch = acts[c]
-            if self.contrast == "stretch":
-                lo, hi = pixels.stretchlim(ch)
-                ch = np.clip(ch, lo, hi)
-            rgb = pixels.overlay(
-                self._picture_of(self.image), ch, cmap=_overlay_cmap(self.cmap),
-                alpha=_OVERLAY_ALPHA,
-            )
-        png = _base.to_png(rgb)
-        s = self._layer_stats(acts)
+            return pixels.render_grid(acts, selected=c, cmap=cmap, contrast=contrast)
+        if acts.shape[1:] == (1, 1):  # one value per channel: a picture of one flat square
+            return _parts.value_bars(acts[:, 0, 0], c)  # says nothing; bars of all do
+        if self.view == "channel":
+            return pixels.render_channel(acts[c], size=self._net.input_size, cmap=cmap,
+                                         contrast=contrast)
+        ch = acts[c]
+        if contrast == "stretch":
+            ch = np.clip(ch, *pixels.stretchlim(ch))
+        return pixels.overlay(self._shelf.picture(self.image), ch, cmap=_overlay_cmap(cmap),
+                              alpha=_OVERLAY_ALPHA)
+
+    def _stats_line(self, acts: np.ndarray) -> str:
+        info, c, s = self._info, self.channel, self._layer_stats(acts)
         stage = f" ({self.stage}-ReLU)" if info.has_stages else ""
         shape = "×".join(str(v) for v in acts.shape)
-        stats = (
+        if acts.shape[1:] == (1, 1):
+            values = acts[:, 0, 0]
+            rank = int(np.sum(values > values[c])) + 1
+            channel = (f"<b>channel {c}</b>: value {_parts.fmt(float(values[c]))}, rank {rank} of "
+                       f"{len(values)} (1×1 maps: one value per channel, shown as bars)")
+        else:
+            channel = (f"<b>channel {c}</b>: max {_parts.fmt(float(s['channel_max'][c]))}, "
+                       f"mean {_parts.fmt(float(s['channel_mean'][c]))}")
+        return (
             '<span style="font-family:monospace;font-size:90%">'
-            f"<b>{info.name}</b>{stage} · {shape} · min {_fmt(s['min'])} · "
-            f"max {_fmt(s['max'])} · zeros {100 * s['frac_zero']:.1f}% · "
-            f"<b>channel {c}</b>: max {_fmt(float(s['channel_max'][c]))}, "
-            f"mean {_fmt(float(s['channel_mean'][c]))}</span>"
+            f"<b>{info.name}</b>{stage} · {shape} · min {_parts.fmt(s['min'])} · "
+            f"max {_parts.fmt(s['max'])} · zeros {100 * s['frac_zero']:.1f}% · {channel}</span>"
         )
-        return png, stats, self.image
+
+    def _compute(self) -> tuple[bytes, str, str]:
+        acts = self._layer_acts()
+        png = _parts.to_png(self._view_picture(acts))
+        return png, self._stats_line(acts), self.image
 
     def _apply(self, result: tuple[bytes, str, str]) -> None:
         png, stats, image = result
         self._picture.value = png
         self._stats.value = stats
         if self._thumb_for != image:
-            thumb = self._thumbs.get(image)
-            if thumb is None:
-                thumb = pixels.to_png(self._picture_of(image))
-                self._thumbs[image] = thumb
-            self._thumb.value = thumb
+            self._thumb.value = self._shelf.thumbnail(image)
             h, w = self._net.input_size
             self._thumb_caption.value = (
                 f'<span style="font-size:85%">what {self._net.name} sees ({h}×{w})</span>'

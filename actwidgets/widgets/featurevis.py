@@ -2,14 +2,16 @@
 
 Pick a layer and some channels, a method (``regularized``: lucid-style, recognisable
 pictures; ``basic``: the Keras VGG16 walkthrough's plain gradient ascent), the number of steps
-and the picture size, then press **Run**: a progress bar follows the optimisation, the
-pictures appear as one grid, and a dropdown shows any one of them larger.
+and the picture size, then press **Run**: the optimisation runs in a background thread (the
+notebook stays free), a progress bar follows it, the pictures appear as a grid every few steps,
+and **Stop** ends it after the current step, keeping the pictures reached. A dropdown shows
+any one of them larger.
 
 >>> import actwidgets as aw
 >>> net = aw.load_model("squeezenet", weights=None)
 >>> fv = aw.FeatureVisualizer(net, "fire4-relu_expand3x3")
 >>> fv.channels = "0-3"; fv.steps = 2; fv.size = 32
->>> fv.run()
+>>> fv.run()                     # in this thread; the Run button calls fv.start()
 True
 >>> fv.images.shape
 (4, 32, 32, 3)
@@ -18,80 +20,32 @@ True
 from __future__ import annotations
 
 import html
-import re
-import time
-import warnings
 from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
 import traitlets
-from traitlets import Enum, Int, Unicode, observe, validate
+from traitlets import Bool, Enum, Int, Tuple, Unicode, observe, validate
 
 from .. import pixels
-from ..featurevis import METHODS, visualize_channels
+from ..featurevis import METHODS
 from ..model.layers import LayerInfo
-from . import _base
+from . import _parts
+from ._channels import MAX_CHANNELS, parse_channels
+from ._fvrun import Job, Pictures, Run
+from ._state import StateWidget, running_loop
 
-__all__ = ["FeatureVisualizer", "parse_channels"]
+__all__ = ["FeatureVisualizer", "parse_channels", "MAX_CHANNELS", "MAX_STEPS", "SIZES"]
 
 #: The widget's default steps per method (quick enough to wait for on a CPU).
 DEFAULT_STEPS = {"regularized": 128, "basic": 20}
+#: Steps per run: lucid's recipes use 512 to 2048; more only costs time.
+MAX_STEPS = 2048
+#: Picture sides, in pixels: below 16 a network sees nothing, above 512 a step is slow.
+SIZES = (16, 512)
 #: The grid and the enlarged picture are drawn at least this large.
 _GRID_SIDE = 300
 _BIG_SIDE = 320
-#: At most this many channels per run (one batch: memory grows with it).
-MAX_CHANNELS = 64
-
-_SPEC = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
-
-
-def parse_channels(spec: Any, count: int | None = None) -> list[int]:
-    """Channels from a spec such as ``"0-7"``, ``"1,5,9"`` or ``"0-3, 10"`` (ends included).
-
-    A list of ints is taken as it is. ``count`` (the layer's channel count) checks the range.
-
-    >>> parse_channels("0-3, 10")
-    [0, 1, 2, 3, 10]
-    """
-    if isinstance(spec, (list, tuple, range)):
-        out = []
-        for c in spec:
-            if isinstance(c, bool) or not isinstance(c, (int, np.integer)):
-                raise ValueError(f"channel indices are ints, got {c!r}")
-            out.append(int(c))
-    elif isinstance(spec, str):
-        out = []
-        parts = [p for p in spec.split(",")]
-        if not spec.strip():
-            raise ValueError('no channels given: write them like "0-7" or "1,5,9"')
-        for part in parts:
-            m = _SPEC.match(part)
-            if m is None:
-                raise ValueError(
-                    f'cannot read channels {spec!r}: {part.strip()!r} is neither a number nor a '
-                    'range; write them like "0-7", "1,5,9" or "0-3,10"'
-                )
-            lo = int(m.group(1))
-            hi = int(m.group(2)) if m.group(2) is not None else lo
-            if hi < lo:
-                raise ValueError(f"channel range {part.strip()!r} runs backwards; write it as {hi}-{lo}")
-            if hi - lo >= 10_000:
-                raise ValueError(f"channel range {part.strip()!r} is too long")
-            out.extend(range(lo, hi + 1))
-    else:
-        raise ValueError(f'channels are a spec such as "0-7" or "1,5,9", got {type(spec).__name__}')
-    if not out:
-        raise ValueError('no channels given: write them like "0-7" or "1,5,9"')
-    if count is not None:
-        bad = [c for c in out if not 0 <= c < count]
-        if bad:
-            raise ValueError(
-                f"channel {bad[0]} is out of range: this layer has {count} channels, so use 0..{count - 1}"
-            )
-    if len(out) > MAX_CHANNELS:
-        raise ValueError(f"{len(out)} channels at once is too many for one run; pick at most {MAX_CHANNELS}")
-    return out
 
 
 def _default_layer(layers: list[LayerInfo]) -> LayerInfo:
@@ -100,13 +54,22 @@ def _default_layer(layers: list[LayerInfo]) -> LayerInfo:
     return relus[min(len(relus) - 1, (len(relus) * 2) // 5)]
 
 
-class FeatureVisualizer(_base.NetWidget, widgets.VBox):
+def _grid_png(images: np.ndarray) -> bytes:
+    tiles = pixels.imtile(images, padding=2, pad_value=1.0)
+    return _parts.to_png(pixels.to_uint8(tiles), _GRID_SIDE)
+
+
+class FeatureVisualizer(StateWidget):
     """Activation maximisation for the channels of one layer of ``net``, on a button press.
 
-    State (traitlets, settable from code): ``layer``, ``channels`` (a spec such as ``"0-7"``
-    or ``"1,5,9"``), ``method``, ``steps``, ``size``, ``seed`` and ``selected`` (the channel
-    shown larger). :meth:`run` (what the button calls) optimises, shows the grid and returns
-    whether it worked; errors appear as a message inside the widget, which keeps working.
+    State (traitlets, settable from code, each linked to the control of its name in
+    ``controls``): ``layer``, ``channels`` (a spec such as ``"0-7"`` or ``"1,5,9"``),
+    ``method``, ``steps``, ``size``, ``seed`` and ``selected`` (the channel shown larger).
+    :meth:`start` (what **Run** calls) optimises in a background thread and returns at once;
+    :meth:`stop` (**Stop**) ends the run after the current step, keeping its pictures;
+    ``running`` and ``progress`` follow it; :meth:`wait` waits for its end (in scripts and
+    tests). :meth:`run` optimises in the calling thread. Changes made during a run apply to
+    the next one. Errors appear as a message inside the widget, which keeps working.
     """
 
     layer = Unicode(help="Name of the layer whose channels are visualised (net.layers.names)")
@@ -116,303 +79,314 @@ class FeatureVisualizer(_base.NetWidget, widgets.VBox):
         help='"regularized": lucid-style (Fourier image, random transforms, Adam); '
         '"basic": the Keras walkthrough\'s plain gradient ascent on the pixels',
     )
-    steps = Int(DEFAULT_STEPS["regularized"], help="Optimisation steps (each one forward and backward pass)")
-    size = Int(128, help="Side of the square pictures, in pixels")
+    steps = Int(DEFAULT_STEPS["regularized"], help=f"Optimisation steps, 1..{MAX_STEPS} (each one forward and backward pass)")
+    size = Int(128, help=f"Side of the square pictures, {SIZES[0]}..{SIZES[1]} pixels")
     seed = Int(0, help="Random seed: the same seed gives the same pictures")
     selected = Int(-1, help="The channel shown larger (one of the computed channels; -1: none yet)")
+    running = Bool(False, read_only=True, help="True while a run optimises in the background")
+    progress = Tuple(Int(), Int(), default_value=(0, 0), read_only=True,
+                     help="(steps done, steps in all) of the current or last run")
+    shown_step = Int(-1, read_only=True, help="Steps done when the pictures now shown were "
+                     "taken (a preview while a run goes on); -1 before any run")
+
+    _state_names = ("layer", "channels", "method", "steps", "size", "seed", "selected")
+    _repr_names = ("layer", "channels", "method", "steps", "size")
 
     def __init__(self, net: Any, layer: str | None = None, **kwargs: Any) -> None:
-        from ..model.network import Network
-
-        if not isinstance(net, Network):
-            raise TypeError(
-                f"FeatureVisualizer takes an actwidgets.Network, got {type(net).__name__}; "
-                "use actwidgets.load_model(...) or actwidgets.Network.wrap(model, ...)"
-            )
-        self._net = net
-        self._layers = [l for l in net.layers if l.kind != "input"]
+        super().__init__(net)
+        self.add_class("aw-featurevis")
+        self._layers = [l for l in self._net.layers if l.kind != "input"]
         if not self._layers:
-            raise ValueError(f"{net.name} has no layers to visualise")
+            raise ValueError(f"{self._net.name} has no layers to visualise")
         self._infos = {l.name: l for l in self._layers}
-        self._images: np.ndarray | None = None
-        self._computed: list[int] = []
-        self._quiet = 0
-        self._busy = False
-        super().__init__()
-
+        self._pictures: Pictures | None = None  # shown: a preview or a run's result
+        self._kept: Pictures | None = None  # the last run's result (back after a failed run)
+        self._run: Run | None = None
+        self._ok = False
         first = _default_layer(self._layers) if layer is None else self._check_layer(layer)
-        self._banner = _base.random_weights_banner(net)
-        self._error = _base.ErrorLine("")
-        self._layer_dd = widgets.Dropdown(
-            options=[(l.label, l.name) for l in self._layers], value=first.name,
-            description="layer", layout=widgets.Layout(width="auto", min_width="320px"),
-        )
-        self._channels_tx = widgets.Text(
-            value=self.channels, description="channels", placeholder="0-7 or 1,5,9",
-            continuous_update=False, layout=widgets.Layout(width="240px"),
-        )
-        self._range_lb = widgets.HTML("")
-        self._method_tb = widgets.ToggleButtons(
-            options=list(METHODS), value=self.method, description="method",
-            tooltips=[
-                "lucid-style: decorrelated Fourier image, random jitter/scale/rotation, Adam",
-                "the Keras walkthrough: plain gradient ascent on the pixels from grey noise",
-            ],
-            style={"button_width": "100px"},
-        )
-        self._steps_it = widgets.BoundedIntText(
-            value=self.steps, min=1, max=100_000, description="steps",
-            layout=widgets.Layout(width="160px"),
-        )
-        self._size_it = widgets.BoundedIntText(
-            value=self.size, min=16, max=1024, description="size (px)",
-            layout=widgets.Layout(width="170px"),
-        )
-        self._run_bt = widgets.Button(
-            description="Run", button_style="primary", icon="play",
-            tooltip="Optimise one picture per channel (all together, as one batch)",
-        )
-        self._progress = widgets.IntProgress(
-            value=0, min=0, max=self.steps, description="", bar_style="",
-            layout=widgets.Layout(width="320px"),
-        )
-        self._status = widgets.HTML("")
-        self._grid = _base.png_image()
-        self._select_dd = widgets.Dropdown(
-            options=[], description="enlarge", layout=widgets.Layout(width="200px"),
-            tooltip="One of the computed channels, shown larger",
-        )
-        self._big = _base.png_image()
-
-        self._watch(self._layer_dd, "layer")
-        self._watch(self._channels_tx, "channels")
-        self._watch(self._method_tb, "method")
-        self._watch(self._steps_it, "steps")
-        self._watch(self._size_it, "size")
-        self._watch(self._select_dd, "selected")
-        self._run_bt.on_click(self._on_run)
-
-        self.children = [
-            self._banner,
-            widgets.HBox([self._layer_dd, self._channels_tx, self._range_lb]),
-            widgets.HBox([self._method_tb]),
-            widgets.HBox([self._steps_it, self._size_it, self._run_bt, self._progress]),
-            self._status,
-            self._error,
-            self._grid,
-            widgets.VBox([self._select_dd, self._big]),
-        ]
+        self._build_controls(first)
         self.layer = first.name
         for name, value in kwargs.items():
             if name not in ("channels", "method", "steps", "size", "seed"):
                 raise TypeError(f"FeatureVisualizer got an unexpected argument {name!r}")
             setattr(self, name, value)
+        self._start()
 
-    # ------------------------------------------------------------------ plumbing
-    def __repr__(self) -> str:
-        return (
-            f"FeatureVisualizer({getattr(self._net, 'name', '?')}, layer={self.layer!r}, "
-            f"channels={self.channels!r}, method={self.method!r}, steps={self.steps}, size={self.size})"
-        )
+    def _build_controls(self, first: LayerInfo) -> None:
+        box = widgets.Layout
+        self._link("layer", widgets.Dropdown(
+            options=[(l.label, l.name) for l in self._layers], value=first.name,
+            description="layer", layout=box(width="auto", min_width="320px")))
+        self._link("channels", widgets.Text(
+            value=self.channels, description="channels", placeholder="0-7 or 1,5,9",
+            continuous_update=False, layout=box(width="240px")))
+        self._link("method", widgets.ToggleButtons(
+            options=list(METHODS), value=self.method, description="method",
+            tooltips=["lucid-style: decorrelated Fourier image, random jitter/scale/rotation, Adam",
+                      "the Keras walkthrough: plain gradient ascent on the pixels from grey noise"],
+            style={"button_width": "100px"}))
+        self._link("steps", widgets.BoundedIntText(value=self.steps, min=1, max=MAX_STEPS,
+                                                   description="steps", layout=box(width="160px")))
+        self._link("size", widgets.BoundedIntText(value=self.size, min=SIZES[0], max=SIZES[1],
+                                                  description="size (px)", layout=box(width="170px")))
+        select = widgets.Dropdown(options=[], description="enlarge", layout=box(width="200px"),
+                                  tooltip="One of the computed channels, shown larger")
+        self._link("selected", select, lambda v: setattr(
+            select, "value", v if v in [value for _, value in select.options] else None))
+        run = widgets.Button(description="Run", button_style="primary", icon="play",
+                             tooltip="Optimise one picture per channel (all together, as one batch)")
+        stop = widgets.Button(description="Stop", icon="stop", disabled=True,
+                              tooltip="End the run after the current step, keeping its pictures")
+        bar = widgets.IntProgress(value=0, min=0, max=self.steps, layout=box(width="320px"))
+        run.on_click(lambda _: self.start())
+        stop.on_click(lambda _: self.stop())
+        self._controls.update(run=run, stop=stop, progress=bar)
+        self._range = widgets.HTML("")
+        self._status = widgets.HTML("")
+        self._grid, self._big = _parts.png_image(display="none"), _parts.png_image(display="none")
+        c = self._controls
+        self.children = [
+            self._banner,
+            widgets.HBox([c["layer"], c["channels"], self._range]),
+            widgets.HBox([c["method"]]),
+            widgets.HBox([c["steps"], c["size"], run, stop, bar]),
+            self._status, self._error, self._grid, widgets.VBox([select, self._big]),
+        ]
 
+    # ------------------------------------------------------------------ public state
     @property
     def images(self) -> np.ndarray | None:
-        """The last run's pictures, (N, H, W, 3) float32 in [0, 1] (None before any run)."""
-        return None if self._images is None else self._images.copy()
+        """The pictures now shown, (N, H, W, 3) float32 in [0, 1] (None before any run)."""
+        return None if self._pictures is None else self._pictures.images.copy()
 
     @property
     def computed_channels(self) -> list[int]:
-        """The channels of the last run, in the grid's order."""
-        return list(self._computed)
+        """The channels of the pictures now shown, in the grid's order."""
+        return [] if self._pictures is None else list(self._pictures.job.channels)
 
     @property
     def pngs(self) -> dict[str, bytes]:
         """PNG bytes now shown: ``grid`` and ``selected`` (empty before a run)."""
         return {"grid": bytes(self._grid.value), "selected": bytes(self._big.value)}
 
-    def _watch(self, control: widgets.ValueWidget, name: str) -> None:
-        """Person → state; a bad value shows a message and the control snaps back."""
-
-        def changed(change: Any) -> None:
-            if self._quiet or change.new is None or getattr(self, name) == change.new:
-                return
-            try:
-                setattr(self, name, change.new)
-                self._error.clear()
-            except Exception as exc:  # noqa: BLE001 - every failure becomes a message
-                self._error.show(exc, name)
-                self._set_control(control, getattr(self, name))
-
-        control.observe(changed, "value")
-
-    def _set_control(self, control: widgets.ValueWidget, value: Any) -> None:
-        if control.value != value:
-            self._quiet += 1
-            try:
-                control.value = value
-            finally:
-                self._quiet -= 1
-
-    def _check_layer(self, name: Any) -> LayerInfo:
-        info = _base.check_layer_name(self._net, name, "FeatureVisualizer")
-        if info.name not in self._infos:
-            raise traitlets.TraitError(
-                f"FeatureVisualizer.layer: {info.name!r} is the network's input; pick a layer"
-            )
-        return self._infos[info.name]
+    @property
+    def status(self) -> str:
+        """The status line (what the last run did, or what the current one is doing)."""
+        return _parts.plain_text(self._status.value)
 
     # ------------------------------------------------------------------ validation
+    def _check_layer(self, name: Any) -> LayerInfo:
+        info = _parts.check_layer_name(self._net, name, "FeatureVisualizer")
+        if info.name not in self._infos:
+            raise traitlets.TraitError(
+                f"FeatureVisualizer.layer: {info.name!r} is the network's input; pick a layer")
+        return self._infos[info.name]
+
     @validate("layer")
     def _valid_layer(self, proposal: Any) -> str:
         return self._check_layer(proposal["value"]).name
 
     @validate("channels")
     def _valid_channels(self, proposal: Any) -> str:
-        value = proposal["value"]
-        count = self._infos[self.layer].channels if self.layer in self._infos else None
+        info = self._infos.get(self.layer)
         try:
-            parse_channels(value, count)
+            parse_channels(proposal["value"], info.channels if info else None)
         except ValueError as exc:
             raise traitlets.TraitError(f"FeatureVisualizer.channels: {exc}") from None
-        return value
+        return proposal["value"]
 
     @validate("steps")
     def _valid_steps(self, proposal: Any) -> int:
-        if proposal["value"] < 1:
-            raise traitlets.TraitError(f"FeatureVisualizer.steps must be at least 1, got {proposal['value']}")
+        if not 1 <= proposal["value"] <= MAX_STEPS:
+            raise traitlets.TraitError(
+                f"FeatureVisualizer.steps must be 1..{MAX_STEPS}, got {proposal['value']}")
         return proposal["value"]
 
     @validate("size")
     def _valid_size(self, proposal: Any) -> int:
-        if not 16 <= proposal["value"] <= 1024:
+        if not SIZES[0] <= proposal["value"] <= SIZES[1]:
             raise traitlets.TraitError(
-                f"FeatureVisualizer.size must be 16..1024 pixels, got {proposal['value']}"
-            )
+                f"FeatureVisualizer.size must be {SIZES[0]}..{SIZES[1]} pixels, got {proposal['value']}")
         return proposal["value"]
 
     @validate("selected")
     def _valid_selected(self, proposal: Any) -> int:
         value = proposal["value"]
-        if value != -1 and value not in self._computed:
-            shown = ", ".join(map(str, self._computed)) or "none yet: press Run"
+        if value != -1 and value not in self.computed_channels:
+            shown = ", ".join(map(str, self.computed_channels)) or "none yet: press Run"
             raise traitlets.TraitError(
-                f"FeatureVisualizer.selected = {value} is not a computed channel ({shown})"
-            )
+                f"FeatureVisualizer.selected = {value} is not a computed channel ({shown})")
         return value
 
-    # ------------------------------------------------------------------ observers
-    @observe("layer")
-    def _update_layer(self, change: Any) -> None:
-        self._set_control(self._layer_dd, change.new)
-        info = self._infos[change.new]
-        self._range_lb.value = (
-            f'<span style="color:#555">of 0..{info.channels - 1} · stage {info.default_stage}</span>'
-        )
+    def _channels_problem(self) -> str:
+        """Why the channels cannot run on the layer ('' when they can)."""
+        info = self._infos[self.layer]
         try:
             parse_channels(self.channels, info.channels)
         except ValueError as exc:
-            self._error.show(f"{exc}; change the channels before pressing Run", "channels")
+            return (f"FeatureVisualizer.channels = {self.channels!r} do not fit {info.name}: {exc}. "
+                    "Change the channels to run.")
+        return ""
 
-    @observe("channels")
-    def _update_channels(self, change: Any) -> None:
-        self._set_control(self._channels_tx, change.new)
+    # ------------------------------------------------------------------ following changes
+    def _follow_layer(self, change: Any) -> None:
+        info = self._infos[change.new]
+        self._range.value = (
+            f'<span style="color:#555">of 0..{info.channels - 1} · stage {info.default_stage}</span>')
 
-    @observe("method")
-    def _update_method(self, change: Any) -> None:
-        self._set_control(self._method_tb, change.new)
-        if change.old in DEFAULT_STEPS and self.steps == DEFAULT_STEPS[change.old]:
+    def _follow_method(self, change: Any) -> None:
+        if not self._restoring and self.steps == DEFAULT_STEPS.get(change.old):
             self.steps = DEFAULT_STEPS[change.new]
 
-    @observe("steps")
-    def _update_steps(self, change: Any) -> None:
-        self._set_control(self._steps_it, change.new)
+    def _big_png(self) -> bytes:
+        pictures = self._pictures
+        if pictures is None or self.selected not in pictures.job.channels:
+            return b""
+        picture = pictures.images[pictures.job.channels.index(self.selected)]
+        return _parts.to_png(pixels.to_uint8(picture), _BIG_SIDE)
 
-    @observe("size")
-    def _update_size(self, change: Any) -> None:
-        self._set_control(self._size_it, change.new)
+    def _compute(self) -> tuple[bytes, str]:
+        return self._big_png(), self._channels_problem()
 
-    @observe("selected")
-    def _update_selected(self, change: Any) -> None:
-        self._set_control(self._select_dd, change.new if change.new != -1 else None)
-        self._show_selected()
+    def _apply(self, result: tuple[bytes, str]) -> None:
+        _parts.set_png(self._big, result[0])
+        self._update_buttons(result[1])
+
+    @observe("running")
+    def _running_changed(self, _change: Any) -> None:
+        self._update_buttons()
+
+    def _update_buttons(self, problem: str | None = None) -> None:
+        """Run is pressable when no run is going and the channels fit; Stop during a run."""
+        problem = self._channels_problem() if problem is None else problem
+        run, stop = self._controls["run"], self._controls["stop"]
+        run.disabled = self.running or bool(problem)
+        run.tooltip = problem or (
+            "A run is going: press Stop first" if self.running else
+            "Optimise one picture per channel (all together, as one batch)")
+        stop.disabled = not self.running or self._run is None or self._run.stopping
+
+    def _notice(self) -> str:
+        return self._channels_problem()
 
     # ------------------------------------------------------------------ running
-    def _on_run(self, _button: Any = None) -> None:
-        self.run()
-
-    def _tick(self, done: int, total: int) -> None:
-        self._progress.value = done
+    def start(self) -> bool:
+        """Start a run in a background thread (what **Run** does); False, with the reason in
+        the widget, when it cannot start (a run is going, the channels do not fit)."""
+        with self._lock:
+            run = self._new_run()
+            if run is not None:
+                run.start()
+            return run is not None
 
     def run(self) -> bool:
-        """Optimise the pictures for the current state and show them; True if it worked.
+        """Optimise in the calling thread (blocking) and show the pictures; True if it worked."""
+        with self._lock:
+            run = self._new_run()
+            if run is None:
+                return False
+            run.run_here()
+            return self._ok
 
-        Runs synchronously (the button calls it); the progress bar moves after every step.
-        Any error shows in the widget's error line instead of escaping.
-        """
-        if self._busy:
+    def stop(self) -> bool:
+        """End the current run after its current step (what **Stop** does); the pictures
+        reached so far are kept. False when no run is going."""
+        run = self._run
+        if run is None or run.ended.is_set() or run.stopping:
             return False
-        self._busy = True
-        self._run_bt.disabled = True
-        self._error.clear()
-        t0 = time.perf_counter()
-        try:
-            info = self._infos[self.layer]
-            chans = parse_channels(self.channels, info.channels)
-            self._progress.max = self.steps
-            self._progress.value = 0
-            self._progress.bar_style = "info"
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", RuntimeWarning)
-                images = visualize_channels(
-                    self._net, self.layer, chans, method=self.method, steps=self.steps,
-                    size=self.size, seed=self.seed, progress=False, callback=self._tick,
-                )
-            self._images = images
-            self._computed = chans
-            self._grid.value = self._grid_png(images)
-            self._set_options(chans)
-            if self.selected not in chans:
-                self.selected = chans[0]
-            else:
-                self._show_selected()
-            notes = [str(w.message) for w in caught if "interrupted" in str(w.message)]
-            self._progress.bar_style = "warning" if notes else "success"
-            seconds = time.perf_counter() - t0
-            text = (
-                f"<b>{html.escape(self.layer)}</b>: {len(chans)} "
-                f"{'channel' if len(chans) == 1 else 'channels'}, {self.method}, "
-                f"{self.steps} steps at {self.size}×{self.size} px in {seconds:.1f} s"
-            )
-            if notes:
-                text += f' — <span style="color:#a06000">{html.escape(notes[0])}</span>'
-            self._status.value = text
+        run.stop()
+        self._update_buttons()
+        self._status.value += " — <i>stopping after the current step…</i>"
+        return True
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the current run has ended and its pictures are shown; False on timeout.
+
+        For scripts and tests: in a notebook the kernel's event loop delivers the run's end,
+        so waiting there would block it (observe ``running`` instead)."""
+        run = self._run
+        if run is None:
             return True
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a message
-            self._progress.bar_style = "danger"
-            self._error.show(exc, "run")
-            return False
-        finally:
-            self._busy = False
-            self._run_bt.disabled = False
+        if run.thread is not None and running_loop() is not None and not run.ended.is_set():
+            raise RuntimeError(
+                "FeatureVisualizer.wait() would block the kernel that delivers the run's end; "
+                "observe the widget's `running` trait instead")
+        return run.ended.wait(timeout)
 
-    def _set_options(self, chans: list[int]) -> None:
-        self._quiet += 1
-        try:
-            with self._select_dd.hold_sync():
-                self._select_dd.options = [(f"channel {c}", c) for c in dict.fromkeys(chans)]
-                self._select_dd.value = self.selected if self.selected in chans else chans[0]
-        finally:
-            self._quiet -= 1
+    def _new_run(self) -> Run | None:
+        if self._run is not None and not self._run.ended.is_set():
+            done, total = self.progress
+            self._report(f"Run refused: a run is going ({self._run.job.layer}, {done} of {total} "
+                         "steps); press Stop, or wait for it to end")
+            return None
+        problem = self._channels_problem()
+        if problem:
+            self._report(problem)
+            return None
+        job = Job(self.layer, parse_channels(self.channels), self.method, self.steps, self.size, self.seed)
+        self._run = run = Run(self._net, job, on_progress=self._on_progress,
+                              on_pictures=self._on_pictures, on_end=self._on_end)
+        self.set_trait("running", True)  # the buttons follow
+        self.set_trait("progress", (0, job.steps))
+        bar = self._controls["progress"]
+        with bar.hold_sync():
+            bar.max, bar.value, bar.bar_style, bar.description = job.steps, 0, "info", ""
+        self._error.clear()
+        self._status.value = (
+            f"running <b>{html.escape(job.layer)}</b> × {len(job.channels)}, {job.method}, "
+            f"{job.steps} steps at {job.size}×{job.size} px (changes apply to the next run)")
+        return run
 
-    @staticmethod
-    def _grid_png(images: np.ndarray) -> bytes:
-        tiles = pixels.imtile(images, padding=2, pad_value=1.0)
-        rgb = pixels.to_uint8(tiles)
-        return pixels.to_png(_base.enlarge(rgb, _GRID_SIDE))
+    def _on_progress(self, done: int, total: int) -> None:
+        with self._lock:
+            self.set_trait("progress", (done, total))
+            bar = self._controls["progress"]
+            with bar.hold_sync():
+                bar.value, bar.description = done, f"{done}/{total}"
 
-    def _show_selected(self) -> None:
-        if self._images is None or self.selected not in self._computed:
-            self._big.value = b""
-            return
-        picture = self._images[self._computed.index(self.selected)]
-        self._big.value = pixels.to_png(_base.enlarge(pixels.to_uint8(picture), _BIG_SIDE))
+    def _on_pictures(self, pictures: Pictures) -> None:
+        if self._run is None or pictures.job is not self._run.job:
+            return  # a late preview of an earlier run
+        self._show_pictures(pictures)
+
+    def _show_pictures(self, pictures: Pictures | None) -> None:
+        """Show a run's pictures (a preview or its result; None: nothing) without a render,
+        which would clear a message now shown."""
+        with self.batch():
+            self._pictures = pictures
+            self.set_trait("shown_step", -1 if pictures is None else pictures.done)
+            _parts.set_png(self._grid, b"" if pictures is None else _grid_png(pictures.images))
+            chans = self.computed_channels
+            options = [(f"channel {c}", c) for c in dict.fromkeys(chans)]
+            select = self._controls["selected"]
+            if list(select.options) != options:
+                self._set_options(select, options, self.selected if self.selected in chans else
+                                  (chans[0] if chans else None))
+            if self.selected not in chans:
+                self.selected = chans[0] if chans else -1
+            _parts.set_png(self._big, self._big_png())
+
+    def _on_end(self, pictures: Pictures | None, error: BaseException | None) -> None:
+        with self.batch():
+            self.set_trait("running", False)
+            self._ok = error is None
+            self._show_pictures(pictures if error is None else self._kept)
+            if pictures is not None:
+                self._kept = pictures
+                self._on_progress(pictures.done, pictures.job.steps)  # the last, not throttled
+            self._controls["progress"].bar_style = (
+                "danger" if error is not None else "warning" if pictures.done < pictures.job.steps
+                else "success")
+            self._status.value = self._summary(pictures)
+        if error is not None:  # after the render, which would clear it
+            self._report(error, "run")
+
+    def _summary(self, pictures: Pictures | None) -> str:
+        if pictures is None:
+            return f"the run on <b>{html.escape(self._run.job.layer)}</b> failed"
+        job, n = pictures.job, len(pictures.job.channels)
+        what = (f"{job.steps} steps in {pictures.seconds:.1f} s" if pictures.done == job.steps else
+                f"stopped after {pictures.done} of {job.steps} steps in {pictures.seconds:.1f} s; "
+                "the pictures reached are shown")
+        return (f"<b>{html.escape(job.layer)}</b>: {n} {'channel' if n == 1 else 'channels'}, "
+                f"{job.method}, {job.size}×{job.size} px, {what}")

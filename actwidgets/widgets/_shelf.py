@@ -1,0 +1,109 @@
+"""The pictures an explorer offers: the samples, the ones passed in, the uploads."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import pixels
+from ..images import SAMPLE_IMAGES, load_image, sample_image
+from ._parts import resolve_image
+
+__all__ = ["ImageShelf", "MAX_UPLOAD_BYTES", "read_upload"]
+
+#: Uploads larger than this are refused before decoding.
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+
+
+def read_upload(item: Mapping[str, Any]) -> tuple[str, np.ndarray]:
+    """The name and RGB pixels of one file of a ``FileUpload``'s value; an
+    :class:`actwidgets.ImageError` (or ValueError) that says what is wrong otherwise."""
+    name = str(item.get("name") or "upload")
+    content = item.get("content")
+    if content is None:
+        raise ValueError("the upload holds no file content")
+    size = content.nbytes if isinstance(content, memoryview) else len(content)
+    if size > MAX_UPLOAD_BYTES:
+        raise ValueError(
+            f"{name} is {size / 2**20:.0f} MiB, more than the {MAX_UPLOAD_BYTES // 2**20} MiB "
+            "an upload may have; resize or compress it first"
+        )
+    return name, load_image(bytes(content))
+
+
+class ImageShelf:
+    """Named pictures at the network's input size, loaded when first shown (samples), with
+    small PNG thumbnails. Names are made unique (``cat (2)``)."""
+
+    def __init__(self, net: Any) -> None:
+        self._net = net
+        self._pictures: dict[str, np.ndarray | None] = {}
+        self._thumbs: dict[str, bytes] = {}
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._pictures)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._pictures
+
+    def unique(self, name: str) -> str:
+        name = str(name) or "image"
+        if name not in self._pictures:
+            return name
+        k = 2
+        while f"{name} ({k})" in self._pictures:
+            k += 1
+        return f"{name} ({k})"
+
+    def add(self, name: str, image: Any) -> str:
+        """Offer ``image`` (anything load_image reads, or a sample's name), resized and
+        cropped to the network's input size; the name used."""
+        picture = self._net.image(resolve_image(image))
+        key = self.unique(name)
+        self._pictures[key] = picture
+        return key
+
+    def add_samples(self) -> None:
+        for name in SAMPLE_IMAGES:
+            self._pictures.setdefault(name, None)  # loaded on first use
+
+    def add_given(self, images: Any) -> None:
+        """The ``images`` argument of an explorer: a dict name → image, a list, or one."""
+        if images is None:
+            return
+        if isinstance(images, Mapping):
+            items = [(str(k), v) for k, v in images.items()]
+        elif isinstance(images, (list, tuple)):
+            items = [(_name_of(v, i), v) for i, v in enumerate(images)]
+        else:
+            items = [("image", images)]
+        for name, source in items:
+            self.add(name, source)
+
+    def picture(self, name: str) -> np.ndarray:
+        """The read-only (H, W, 3) uint8 picture at the network's input size."""
+        picture = self._pictures.get(name)
+        if picture is None:
+            picture = self._net.image(sample_image(name))
+            picture.flags.writeable = False
+            self._pictures[name] = picture
+        return picture
+
+    def thumbnail(self, name: str) -> bytes:
+        thumb = self._thumbs.get(name)
+        if thumb is None:
+            thumb = self._thumbs[name] = pixels.to_png(self.picture(name))
+        return thumb
+
+
+def _name_of(image: Any, i: int) -> str:
+    if isinstance(image, (str, os.PathLike)) and not (isinstance(image, str) and image in SAMPLE_IMAGES):
+        return Path(image).name
+    if isinstance(image, str):
+        return image
+    return f"image {i + 1}"

@@ -1,0 +1,331 @@
+"""The one state machine every widget of actwidgets runs on: :class:`StateWidget`.
+
+A widget's state is a few traitlets (``layer``, ``channel``, ...), each with ``help=`` and a
+``@validate`` method that raises a :class:`traitlets.TraitError` saying what is wrong. Each
+state trait may be *linked* to a control (:meth:`StateWidget._link`); the picture is drawn
+from the state by the widget's ``_compute`` (pure: state → result) and ``_apply`` (result →
+the picture widgets).
+
+How a change flows:
+
+1. **Set.** Code sets a trait (a TraitError reaches the caller), or a person moves a linked
+   control, whose new value is set on the trait (a TraitError shows in the widget's error
+   line, once, and the control snaps back).
+2. **Follow.** One observer sees every state trait. Inside a batch, it writes the value into
+   the linked control (muted: that write is not taken for a person's), runs the widget's
+   ``_follow_<name>(change)`` hook (a new layer clamps the channel and resizes the slider)
+   and marks the state dirty.
+3. **Render once.** When the outermost batch closes, one render is asked for.
+   ``with widget.batch():`` (or ``with widget.hold_sync():``, which also holds the messages
+   to the browser) makes any number of changes give one render.
+4. **Newest wins.** Each render request takes a new generation from a :class:`RenderGuard`;
+   a result is written only if its generation is still the newest, so a slow old render can
+   never overwrite a newer picture.
+5. **Rollback.** A render (or a hook) that fails shows its message in the error line and puts
+   every state trait back to the values of the picture on screen (their controls follow), so
+   the widget keeps working; ``last_exception`` keeps the exception for a closer look.
+
+Bursts from the browser. A slider dragged fast sends one message per position. A change that
+comes through a linked control while an asyncio event loop runs in this thread (the kernel's)
+is not rendered at once: its request is scheduled with ``loop.call_soon`` and carries its
+generation; when it runs, it renders only if no newer request came meanwhile, so of the
+messages handled before the loop got back to it only the newest is drawn, and a change made
+from code (rendered at once, a newer generation) drops every pending one. This uses only the
+event loop and the control's documented ``observe``; which message came from where is never
+read from ipywidgets' internals. Without a running loop (a script, a test) and for changes
+made from code, the render is immediate, so ``widget.png`` is current after each assignment.
+
+A re-entrant lock serialises changes and renders, so a background thread (the
+FeatureVisualizer's run) may hand results over safely where no event loop runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import types
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar
+
+import ipywidgets as widgets
+
+from ..model.network import check_network
+from ._parts import ErrorLine, random_weights_banner
+
+__all__ = ["StateWidget", "RenderGuard", "running_loop"]
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The asyncio event loop running in this thread (the kernel's), or None."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+class RenderGuard:
+    """A render-generation counter: only the newest request may write the picture.
+
+    >>> guard = RenderGuard()
+    >>> old, new = guard.begin(), guard.begin()
+    >>> guard.is_current(old), guard.is_current(new)
+    (False, True)
+    """
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.drawn = 0  # renders written
+        self.dropped = 0  # requests thrown away because a newer one came
+
+    def begin(self) -> int:
+        """A token for a new render request; every earlier token becomes stale."""
+        self.generation += 1
+        return self.generation
+
+    def is_current(self, token: int) -> bool:
+        return token == self.generation
+
+    def commit(self, token: int, write: Callable[[], None]) -> bool:
+        """Run ``write`` only if ``token`` is the newest request; say whether it ran."""
+        if not self.is_current(token):
+            self.dropped += 1
+            return False
+        write()
+        self.drawn += 1
+        return True
+
+
+class StateWidget(widgets.VBox):
+    """A ``VBox`` whose state lives in traitlets, mirrored in controls, drawn by one render
+    per batch of changes (see the module documentation).
+
+    Subclasses list their state traits in ``_state_names``, build their controls and
+    ``_link`` them, set the initial state, then call :meth:`_start`. They implement
+    ``_compute()`` and ``_apply(result)``, and may define ``_follow_<name>(change)`` hooks and
+    ``_notice()`` (a standing message shown after a good render, '' for none).
+    """
+
+    _state_names: ClassVar[tuple[str, ...]] = ()
+    _repr_names: ClassVar[tuple[str, ...] | None] = None
+
+    def __init__(self, net: Any, **kwargs: Any) -> None:
+        self._net = check_network(net, type(self).__name__)
+        self._controls: dict[str, widgets.Widget] = {}
+        self._shows: dict[str, Callable[[Any], None]] = {}
+        self._lock = threading.RLock()
+        self._ready = False
+        self._batch_depth = 0
+        self._dirty = False
+        self._muted = 0
+        self._from_control = False
+        self._restoring = False
+        self._shown: dict[str, Any] | None = None
+        self._guard = RenderGuard()
+        self._error = ErrorLine("")
+        self._banner = random_weights_banner(net)
+        #: The exception behind the message now shown, for a closer look (its traceback).
+        self.last_exception: BaseException | None = None
+        super().__init__(**kwargs)
+        self.add_class("aw-widget")
+        self.observe(self._changed, names=list(self._state_names))
+
+    # ------------------------------------------------------------ public
+    @property
+    def net(self) -> Any:
+        """The :class:`actwidgets.Network` being looked at."""
+        return self._net
+
+    @property
+    def error(self) -> str:
+        """The error message now shown in the widget ('' when there is none)."""
+        return self._error.message
+
+    @property
+    def controls(self) -> Mapping[str, widgets.Widget]:
+        """The widget's controls by name (read-only mapping): a linked control under its
+        trait's name (``controls["channel"]`` is the channel slider), buttons and the like
+        under theirs. Setting a control's ``value`` acts as a person would."""
+        return types.MappingProxyType(self._controls)
+
+    @property
+    def render_guard(self) -> RenderGuard:
+        """The render-generation counter (how many renders were drawn and dropped)."""
+        return self._guard
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Changes made inside give one render at the end (if any asked for one)."""
+        with self._lock:
+            self._batch_depth += 1
+            try:
+                yield
+            finally:  # what changed before an error inside is drawn too
+                self._batch_depth -= 1
+                if self._batch_depth == 0 and self._dirty:
+                    self._dirty = False
+                    self._request_render()
+
+    @contextlib.contextmanager
+    def hold_sync(self) -> Iterator[None]:
+        """ipywidgets' ``hold_sync``, which also makes the changes inside one batch."""
+        with super().hold_sync(), self.batch():
+            yield
+
+    def _repr_state(self) -> str:
+        names = self._repr_names or self._state_names
+        return ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
+
+    def __repr__(self) -> str:
+        text = f"{type(self).__name__}({getattr(self._net, 'name', '?')}, {self._repr_state()})"
+        return text if len(text) < 190 else text[:186] + "…)"
+
+    # ------------------------------------------------------------ linking controls
+    def _link(self, name: str, control: widgets.Widget,
+              show: Callable[[Any], None] | None = None) -> None:
+        """Link trait ``name`` and ``control`` both ways; ``show(value)`` writes the trait's
+        value into the control (default: ``control.value = value``)."""
+        self._controls[name] = control
+        self._shows[name] = show or (lambda value: setattr(control, "value", value))
+        if "value" in control.trait_names():
+            control.observe(lambda change: self._person_sets(name, change.new), "value")
+
+    def _person_sets(self, name: str, value: Any) -> None:
+        """A person chose ``value`` for trait ``name`` in its control."""
+        if self._muted or value is None or value == getattr(self, name):
+            return
+        try:
+            with self._lock:
+                before, self._from_control = self._from_control, True
+                try:
+                    setattr(self, name, value)
+                finally:
+                    self._from_control = before
+        except Exception as exc:  # noqa: BLE001 - shown in the widget; the control snaps back
+            self._report(exc)
+            self._show(name)
+
+    @contextlib.contextmanager
+    def _mute(self) -> Iterator[None]:
+        """Control changes made inside are not a person's (new options, a synced value)."""
+        self._muted += 1
+        try:
+            yield
+        finally:
+            self._muted -= 1
+
+    def _show(self, name: str) -> None:
+        """Write trait ``name``'s value into its control (muted)."""
+        show = self._shows.get(name)
+        if show is not None:
+            with self._mute():
+                show(getattr(self, name))
+
+    def _set_options(self, control: widgets.Widget, options: Any, value: Any) -> None:
+        """Replace a dropdown's options and keep showing ``value`` (ipywidgets would jump
+        to the first option, which must not change the state)."""
+        with self._mute(), control.hold_sync():
+            control.options = list(options)
+            control.value = value
+
+    # ------------------------------------------------------------ changes
+    def _changed(self, change: Any) -> None:
+        with self.batch():
+            self._show(change.name)
+            hook = getattr(self, f"_follow_{change.name}", None)
+            try:
+                if hook is not None:
+                    hook(change)
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a message
+                if not self._restoring:
+                    self._fail(exc)
+                return
+            self._request_render()
+
+    def _start(self) -> bool:
+        """The state is complete: draw it for the first time; say whether that worked."""
+        self._ready = True
+        return self._render()
+
+    def _request_render(self) -> None:
+        """Render now, at the end of the batch, or soon for a change from a control."""
+        if not self._ready or self._restoring:
+            return
+        if self._batch_depth:
+            self._dirty = True
+            return
+        loop = running_loop() if self._from_control else None
+        token = self._guard.begin()
+        if loop is None:
+            self._render(token)
+        else:
+            loop.call_soon(self._render_if_newest, token)
+
+    def _render_if_newest(self, token: int) -> None:
+        if self._guard.is_current(token):
+            self._render(token)
+        else:
+            self._guard.dropped += 1  # a newer request came: never draw this one
+
+    def _render(self, token: int | None = None) -> bool:
+        """Draw the current state; on failure show why and restore the shown state."""
+        with self._lock:
+            token = self._guard.begin() if token is None else token
+            try:
+                result = self._compute()
+                return self._guard.commit(token, lambda: self._draw(result))
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a message
+                self._fail(exc)
+                return False
+
+    def _draw(self, result: Any) -> None:
+        self._apply(result)
+        self._shown = {n: getattr(self, n) for n in self._state_names}
+        self.last_exception = None
+        notice = self._notice()
+        if notice:
+            self._error.show(notice)
+        else:
+            self._error.clear()
+
+    # ------------------------------------------------------------ errors
+    def _report(self, exc: BaseException | str, context: str = "") -> None:
+        """Show ``exc`` in the error line (the widget goes on working)."""
+        if isinstance(exc, BaseException):
+            self.last_exception = exc
+        self._error.show(exc, context)
+
+    def _fail(self, exc: BaseException, context: str = "") -> None:
+        """Show ``exc`` and go back to the state of the picture on screen."""
+        self._report(exc, context)
+        if self._shown is None or self._restoring:
+            return
+        self._restoring = True
+        try:
+            with self.batch():
+                for name, value in self._shown.items():
+                    if getattr(self, name) != value:
+                        setattr(self, name, value)
+                self._dirty = False
+        finally:
+            self._restoring = False
+
+    def _guarded(self, context: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn`` for a button: any error shows in the widget, none escapes."""
+        try:
+            with self.batch():
+                return fn(*args)
+        except Exception as exc:  # noqa: BLE001
+            self._fail(exc, context)
+            return None
+
+    # ------------------------------------------------------------ to implement
+    def _compute(self) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _apply(self, result: Any) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _notice(self) -> str:
+        """A standing message to show after a good render ('' for none)."""
+        return ""

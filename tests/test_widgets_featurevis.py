@@ -1,0 +1,285 @@
+"""FeatureVisualizer, headless: runs in the background (progress, previews, Stop), the
+channels checked against the layer, and the widget working on during and after a run.
+
+Every wait is on an event with a timeout (no sleep-polling); the long runs use a tiny network
+with thousands of millisecond steps and are stopped early.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+import traitlets
+from test_widgets import Flaky, random_squeezenet, texts, tiny  # noqa: F401 - fixtures
+from torch import nn
+
+import actwidgets as aw
+from actwidgets.widgets import ActivationExplorer, FeatureVisualizer
+from actwidgets.widgets.featurevis import MAX_STEPS, SIZES
+
+PNG = b"\x89PNG\r\n\x1a\n"
+TIMEOUT = 30.0
+
+
+def when(fv: FeatureVisualizer, name: str, test) -> threading.Event:
+    """An event set once ``test(new value)`` holds for trait ``name`` of ``fv``."""
+    event = threading.Event()
+    fv.observe(lambda change: test(change.new) and event.set(), name)
+    return event
+
+
+def wait_for(event: threading.Event, what: str) -> None:
+    assert event.wait(TIMEOUT), f"timed out after {TIMEOUT:.0f} s waiting for {what}"
+
+
+def long_run(net, layer: str = "1", channels: str = "0-3") -> FeatureVisualizer:
+    """A FeatureVisualizer set for a run much longer than a test: stopped early."""
+    return FeatureVisualizer(net, layer, channels=channels, steps=MAX_STEPS, size=32)
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def test_widget_runs_and_shows_pngs(random_squeezenet):
+    fv = FeatureVisualizer(random_squeezenet, "fire2-relu_expand1x1")
+    assert "FeatureVisualizer(" in repr(fv) and len(repr(fv)) < 200
+    assert "Random weights" in texts(fv)  # random weights: the banner says so
+    for name in ("layer", "channels", "method", "steps", "size", "seed", "selected", "running", "progress"):
+        assert fv.trait_metadata(name, "help")
+    fv.channels = "0-3"
+    fv.steps = 3
+    fv.size = 32
+    fv.controls["run"].click()  # starts the run in the background and returns
+    assert fv.wait(TIMEOUT) and not fv.running
+    assert fv.error == ""
+    assert fv.images.shape == (4, 32, 32, 3)
+    assert fv.computed_channels == [0, 1, 2, 3]
+    assert fv.progress == (3, 3)
+    assert fv.controls["progress"].value == fv.controls["progress"].max == 3
+    grid = fv.pngs["grid"]
+    assert grid.startswith(PNG) and fv.pngs["selected"].startswith(PNG)
+    assert fv.selected == 0 and "3 steps in" in fv.status
+    big0 = fv.pngs["selected"]
+    fv.controls["selected"].value = 2  # the person picks another channel to enlarge
+    assert fv.selected == 2 and fv.pngs["selected"] != big0
+
+    fv.controls["layer"].value = "fire3-relu_expand3x3"  # the person picks another layer
+    assert fv.layer == "fire3-relu_expand3x3"
+    assert fv.run() is True  # in this thread
+    assert fv.pngs["grid"].startswith(PNG) and fv.pngs["grid"] != grid
+
+    fv.method = "basic"
+    assert fv.steps == 3  # a chosen step count stays
+    assert fv.run() is True and fv.images.shape == (4, 32, 32, 3)
+
+
+def test_a_background_run_shows_progress_and_previews_and_stops_keeping_its_pictures(tiny):
+    fv = long_run(tiny)
+    progressed = when(fv, "progress", lambda p: p[0] >= 5)
+    previewed = when(fv, "shown_step", lambda step: step > 0)
+    t0 = time.perf_counter()
+    assert fv.start() is True
+    assert time.perf_counter() - t0 < 1.0  # it returns at once
+    assert fv.running and fv.controls["run"].disabled and not fv.controls["stop"].disabled
+    wait_for(progressed, "5 steps")
+    assert fv.controls["progress"].value >= 5 and fv.controls["progress"].max == MAX_STEPS
+    wait_for(previewed, "a preview of the pictures")
+    assert fv.running and fv.images.shape == (4, 32, 32, 3)  # shown while the run goes on
+    assert fv.pngs["grid"].startswith(PNG) and fv.pngs["selected"].startswith(PNG)
+
+    t0 = time.perf_counter()
+    assert fv.controls["stop"].click() is None and fv.wait(TIMEOUT)
+    latency = time.perf_counter() - t0
+    print(f"\nStop → run ended and pictures shown: {latency * 1e3:.0f} ms")
+    assert latency < 1.0
+    done, total = fv.progress
+    assert not fv.running and 5 <= done < total == MAX_STEPS
+    assert fv.shown_step == done and f"stopped after {done} of {MAX_STEPS} steps" in fv.status
+    assert fv.images.shape == (4, 32, 32, 3) and np.isfinite(fv.images).all()
+    assert fv.controls["progress"].bar_style == "warning" and fv.error == ""
+    assert not fv.controls["run"].disabled and fv.controls["stop"].disabled
+    assert fv.stop() is False  # nothing left to stop
+    assert all(p.requires_grad for p in tiny.model.parameters())  # the model as it was
+
+
+def test_a_second_run_while_one_runs_is_refused(tiny):
+    fv = long_run(tiny)
+    previewed = when(fv, "shown_step", lambda step: step > 0)
+    assert fv.start()
+    wait_for(previewed, "the first pictures")
+    assert fv.start() is False and fv.error.startswith("Run refused: a run is going")
+    assert fv.run() is False
+    assert fv.stop() and fv.wait(TIMEOUT)
+    assert fv.start() and fv.stop() and fv.wait(TIMEOUT)  # and after it, a new one starts
+
+
+def test_changes_during_a_run_apply_to_the_next_run(tiny):
+    fv = long_run(tiny)
+    progressed = when(fv, "progress", lambda p: p[0] >= 3)
+    assert fv.start()
+    wait_for(progressed, "3 steps")
+    c = fv.controls
+    c["layer"].value = "4"
+    c["channels"].value = "1-2"
+    c["size"].value = 48
+    c["method"].value = "basic"
+    c["steps"].value = 3
+    assert fv.error == "" and (fv.layer, fv.channels, fv.size, fv.steps) == ("4", "1-2", 48, 3)
+    assert fv.running and c["run"].disabled  # still the first run
+    fv.stop()
+    assert fv.wait(TIMEOUT)
+    assert fv.computed_channels == [0, 1, 2, 3] and fv.images.shape == (4, 32, 32, 3)
+    assert fv.status.startswith("1: 4 channels, regularized, 32×32 px, stopped")
+    assert fv.run() and fv.computed_channels == [1, 2] and fv.images.shape == (2, 48, 48, 3)
+    assert fv.status.startswith("4: 2 channels, basic, 48×48 px, 3 steps")
+
+
+def test_a_failing_run_shows_the_error_and_keeps_the_last_pictures():
+    torch.manual_seed(0)
+    flaky = Flaky()
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), flaky, nn.Conv2d(4, 4, 3, padding=1), nn.ReLU())
+    net = aw.Network.wrap(model, input_size=24, name="flaky", backend="hooks")
+    fv = FeatureVisualizer(net, "4", channels="0-1", steps=3, size=24)
+    assert fv.run()
+    grid, images = fv.pngs["grid"], fv.images
+    flaky.broken = True
+    fv.channels = "2-3"
+    assert fv.start() and fv.wait(TIMEOUT)
+    assert "failed on purpose" in fv.error and fv.error.startswith("run: ")
+    assert isinstance(fv.last_exception, RuntimeError)
+    assert fv.pngs["grid"] == grid and fv.computed_channels == [0, 1]
+    np.testing.assert_array_equal(fv.images, images)
+    assert fv.controls["progress"].bar_style == "danger" and not fv.running
+    flaky.broken = False
+    assert fv.run() and fv.computed_channels == [2, 3] and fv.error == ""
+
+
+def test_wait_refuses_to_block_the_event_loop_that_delivers_the_end(tiny):
+    fv = long_run(tiny)
+
+    async def in_a_kernel() -> None:
+        ended = asyncio.Event()
+        fv.observe(lambda change: change.new or ended.set(), "running")
+        assert fv.start()  # reports come back through this loop (call_soon_threadsafe)
+        with pytest.raises(RuntimeError, match="observe"):
+            fv.wait(1)
+        await asyncio.sleep(0.2)  # the loop is free: progress arrives meanwhile
+        assert fv.progress[0] > 0 and fv.stop()
+        await asyncio.wait_for(ended.wait(), TIMEOUT)
+
+    asyncio.run(in_a_kernel())
+    assert not fv.running and "stopped after" in fv.status and fv.images is not None
+
+
+def test_an_explorer_on_the_same_network_keeps_working_during_a_run(tiny):
+    explorer = ActivationExplorer(tiny, layer="0")
+    fv = long_run(tiny, layer="4")
+    progressed = when(fv, "progress", lambda p: p[0] >= 3)
+    assert fv.start()
+    wait_for(progressed, "3 steps")
+    t0 = time.perf_counter()
+    explorer.layer = "3"  # a forward pass: it waits for the run's current step to end
+    explorer.channel = 2
+    explorer.view = "channel"
+    explorer_s = time.perf_counter() - t0
+    times = []
+    for k in range(20):  # the FeatureVisualizer's own controls, meanwhile
+        t0 = time.perf_counter()
+        fv.controls["channels"].value = f"0-{k % 3 + 1}"
+        times.append(time.perf_counter() - t0)
+    assert fv.running and fv.error == "" and explorer.error == ""
+    fv.stop()
+    assert fv.wait(TIMEOUT)
+    print(f"\nduring a run: explorer layer change {explorer_s * 1e3:.0f} ms; FeatureVisualizer "
+          f"control change median {statistics.median(times) * 1e3:.2f} ms, max {max(times) * 1e3:.1f} ms")
+    assert explorer_s < 5.0 and statistics.median(times) < 0.1
+    assert explorer.png == ActivationExplorer(tiny, layer="3", channel=2, view="channel").png
+    assert all(p.requires_grad for p in tiny.model.parameters())
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def test_bad_input_shows_one_message_and_keeps_working(random_squeezenet):
+    fv = FeatureVisualizer(random_squeezenet, "conv1", channels="0-1", steps=2, size=24)
+    assert fv.run() is True
+    grid = fv.pngs["grid"]
+    fv.controls["channels"].value = "zero to three"  # typed by a person
+    assert fv.error.startswith("FeatureVisualizer.channels: cannot read channels")
+    assert fv.error.count("channels:") == 1  # one prefix, not "channels: FeatureVisualizer.channels: …"
+    assert fv.channels == "0-1" and fv.controls["channels"].value == "0-1"  # snapped back
+    fv.controls["channels"].value = "60-70"  # conv1 has 64 channels
+    assert "0..63" in fv.error
+    with pytest.raises(traitlets.TraitError, match="cannot read channels"):
+        fv.channels = "1;2"  # from code: an ordinary TraitError
+
+    fv.controls["channels"].value = "60-63"
+    assert fv.error == ""
+    fv.layer = "fire2-squeeze1x1"  # 16 channels: 60-63 no longer fit
+    assert "0..15" in fv.error  # said at once
+    assert fv.run() is False
+    assert "out of range" in fv.error and "0..15" in fv.error
+    assert fv.pngs["grid"] == grid  # the last good pictures stay
+    fv.channels = "1,5,9"
+    assert fv.run() is True and fv.error == ""
+    assert fv.computed_channels == [1, 5, 9]
+    with pytest.raises(traitlets.TraitError, match="not a computed channel"):
+        fv.selected = 2
+    with pytest.raises(traitlets.TraitError, match="no layer named"):
+        fv.layer = "conv_1"
+
+
+def test_a_layer_picked_in_the_dropdown_checks_the_channels_again(random_squeezenet):
+    fv = FeatureVisualizer(random_squeezenet, "conv1", channels="60-63", steps=2, size=24)
+    run = fv.controls["run"]
+    assert not run.disabled and fv.error == ""
+    fv.controls["layer"].value = "fire2-squeeze1x1"  # 16 channels
+    assert fv.layer == "fire2-squeeze1x1"
+    assert "out of range" in fv.error and "0..15" in fv.error  # said, and kept
+    assert run.disabled and "0..15" in run.tooltip
+    fv.controls["method"].value = "basic"  # other changes keep saying it
+    assert "0..15" in fv.error and run.disabled
+    assert fv.start() is False and "0..15" in fv.error and not fv.running
+    fv.controls["channels"].value = "1-3"
+    assert fv.error == "" and not run.disabled
+    assert fv.run() and fv.computed_channels == [1, 2, 3]
+    fv.controls["layer"].value = "conv1"  # 64 channels: 1-3 still fit
+    assert fv.error == "" and not run.disabled
+
+
+def test_steps_and_size_are_bounded(tiny):
+    fv = FeatureVisualizer(tiny)
+    with pytest.raises(traitlets.TraitError, match=f"1..{MAX_STEPS}"):
+        fv.steps = 100_000
+    with pytest.raises(traitlets.TraitError, match=f"{SIZES[0]}..{SIZES[1]}"):
+        fv.size = 1024
+    steps, size = fv.controls["steps"], fv.controls["size"]
+    assert (steps.min, steps.max, size.min, size.max) == (1, MAX_STEPS, *SIZES)
+    steps.value = 100_000  # the box keeps what a person types within its bounds
+    assert fv.steps == MAX_STEPS
+
+
+def test_visualize_channels_shows_previews(tiny):
+    seen = []
+    out = aw.visualize_channels(tiny, "1", [0, 2], steps=10, size=24, progress=False, seed=3,
+                                method="basic", preview=(3, lambda pictures, done, total: seen.append((pictures, done, total))))
+    assert [(done, total) for _, done, total in seen] == [(3, 10), (6, 10), (9, 10)]
+    assert all(p.shape == (2, 24, 24, 3) and p.dtype == np.float32 for p, _, _ in seen)
+    same = aw.visualize_channels(tiny, "1", [0, 2], steps=3, size=24, progress=False, seed=3, method="basic")
+    np.testing.assert_array_equal(seen[0][0], same)  # the pictures reached at step 3
+    assert out.shape == (2, 24, 24, 3)
+    with pytest.raises(TypeError, match="preview"):
+        aw.visualize_channels(tiny, "1", [0], steps=2, progress=False, preview=(0, print))
+
+
+@pytest.mark.weights
+def test_widget_default_layer_and_pretrained_banner(squeezenet):
+    fv = FeatureVisualizer(squeezenet)
+    assert fv.layer in squeezenet.layers.names
+    assert "Random weights" not in texts(fv)
