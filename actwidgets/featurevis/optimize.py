@@ -169,32 +169,17 @@ def visualize_channels(
 ) -> np.ndarray:
     """The pictures that make each channel of ``layer`` respond most, (N, H, W, 3) float32 in [0, 1].
 
-    One picture per entry of ``channels`` (an int or a sequence of ints), in order; all are
-    optimised together as one batch, picture i maximising the mean activation of channel i
-    (a linear layer's features count as channels of one value).
-
-    - ``stage``: ``"pre"``/``"post"``/None (the layer's default), as in :func:`activations`.
-    - ``method``: ``"regularized"`` (lucid-style, default) or ``"basic"`` (the Keras VGG16
-      walkthrough's plain gradient ascent); see the module documentation.
-    - ``steps``, ``lr``: default 256 and 0.05 (Adam) for ``"regularized"``; 20 and 1.0 (step
-      size in 0..255 pixel units) for ``"basic"``.
-    - ``size``: an int or (height, width); default: the network's input size for
-      ``"regularized"``, 128×128 for ``"basic"``, or the start picture's own size (longer side
-      at most 512) when ``start`` is given.
-    - ``seed``: the same seed gives the same pictures.
-    - ``start``: None (noise), or a picture (anything :func:`load_image` accepts) to start
-      from, shared by all channels.
-    - ``progress``: show a tqdm progress bar; ``callback(done, total)`` is called after each step.
-    - ``stop``: a ``threading.Event`` (anything with ``is_set()``); once set, the run ends
-      after the current step and returns the pictures reached so far.
-    - ``preview``: ``(every, show)``: ``show(pictures, done, total)`` is called after every
-      ``every``-th step but the last, with the pictures reached so far (as returned), so a
-      caller (a widget's background run) can show them while the optimisation goes on.
-    - ``device``: must be the model's device (None: it is); the model is never moved.
-
-    The model is left exactly as it was (training flags, ``requires_grad``, weights; no hooks).
-    Ctrl-C (KeyboardInterrupt) stops early and returns the pictures reached so far, with a
-    warning.
+    One picture per entry of ``channels``, all optimised as one batch (picture i maximises
+    the mean of channel i). ``stage`` as in :func:`activations`; ``method``: ``"regularized"``
+    (lucid's, default: 256 Adam steps of ``lr`` 0.05 at the network's input size) or
+    ``"basic"`` (the Keras walkthrough's: 20 steps of 1.0 in 0..255 units, 128×128); ``size``
+    an int or (h, w) (default as said, or ``start``'s own size, at most 512); ``start`` a
+    picture to start from instead of noise; the same ``seed`` gives the same pictures.
+    ``callback(done, total)`` is called after each step and ``preview=(every, show)`` calls
+    ``show(pictures, done, total)`` every ``every`` steps; ``stop`` (a ``threading.Event``)
+    ends the run after the current step, and so does Ctrl-C (with a warning), returning the
+    pictures so far. ``device`` must be the model's (it is never moved). The model is left
+    exactly as it was (training flags, ``requires_grad``, weights; no hooks).
 
     >>> import actwidgets as aw
     >>> net = aw.load_model("squeezenet", weights=None)
@@ -205,26 +190,13 @@ def visualize_channels(
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
     layer_name, point, count = resolve_point(net, layer, stage)
-    chans = channel_list(channels, count, layer_name)
-    defaults = DEFAULTS[method]
+    chans, defaults = channel_list(channels, count, layer_name), DEFAULTS[method]
     steps = positive_int(defaults["steps"] if steps is None else steps, "steps")
-    lr = positive_float(defaults["lr"] if lr is None else lr, "lr")
-    seed, dev = seed_int(seed), check_device(net, device)
+    lr, seed = positive_float(defaults["lr"] if lr is None else lr, "lr"), seed_int(seed)
     check_callback(callback)
-    if preview is not None and not (isinstance(preview, tuple) and len(preview) == 2 and type(preview[0]) is int
-                                    and preview[0] >= 1 and callable(preview[1])):
-        raise TypeError(f"preview must be (every, show(pictures, done, total)) with every >= 1, got {preview!r}")
-    every, show = preview or (1, None)
-    start_t = picture_tensor(start) if start is not None else None
-    if size is not None:
-        hw = size_pair(size)
-    elif start_t is not None:
-        hw = capped_size(*start_t.shape[-2:])
-    else:
-        hw = size_pair(defaults["size"] or net.input_size)
-    if start_t is not None:
-        start_t = match_channels(resize(start_t, hw), net.preprocess.channels)
-    job = _Job(net, point, chans, hw, start_t, dev)
+    every, show = _preview(preview)
+    start_t, hw = _start_and_size(net, start, size, defaults["size"])
+    job = _Job(net, point, chans, hw, start_t, check_device(net, device))
     with preserve_model_state(net.model, eval_mode=True, freeze=True), torch.enable_grad():
         step, picture = job.basic(lr, seed) if method == "basic" else job.regularized(lr, seed, steps)
 
@@ -234,7 +206,33 @@ def visualize_channels(
             if show is not None and done % every == 0 and done < total:
                 show(to_rgb(picture()), done, total)
 
-        run_steps(sized(step, net, hw, layer_name), steps, what="visualize_channels", progress=progress,
-                  callback=after_step if callback or show else None,
-                  stop=stop, desc=f"{layer_name} × {len(chans)} ({method})")
+        run_steps(sized(step, net, hw, layer_name), steps, what="visualize_channels", stop=stop,
+                  progress=progress, callback=after_step if callback or show else None,
+                  desc=f"{layer_name} × {len(chans)} ({method})")
         return to_rgb(picture())
+
+
+def _preview(preview: Any) -> tuple[int, Callable[[np.ndarray, int, int], None] | None]:
+    """``(every, show)`` checked; ``(1, None)`` for no preview."""
+    if preview is None:
+        return 1, None
+    if not (isinstance(preview, tuple) and len(preview) == 2 and type(preview[0]) is int
+            and preview[0] >= 1 and callable(preview[1])):
+        raise TypeError(f"preview must be (every, show(pictures, done, total)) with every >= 1, "
+                        f"got {preview!r}")
+    return preview
+
+
+def _start_and_size(net: Network, start: Any, size: Any,
+                    default: Any) -> tuple[torch.Tensor | None, tuple[int, int]]:
+    """The start picture (at the pictures' size, in the network's channels) and that size."""
+    start_t = picture_tensor(start) if start is not None else None
+    if size is not None:
+        hw = size_pair(size)
+    elif start_t is not None:
+        hw = capped_size(*start_t.shape[-2:])
+    else:
+        hw = size_pair(default or net.input_size)
+    if start_t is not None:
+        start_t = match_channels(resize(start_t, hw), net.preprocess.channels)
+    return start_t, hw
