@@ -193,8 +193,7 @@ def visualize_channels(
     chans, defaults = channel_list(channels, count, layer_name), DEFAULTS[method]
     steps = positive_int(defaults["steps"] if steps is None else steps, "steps")
     lr, seed = positive_float(defaults["lr"] if lr is None else lr, "lr"), seed_int(seed)
-    check_callback(callback)
-    every, show = _preview(preview)
+    every, show = _preview(preview, callback)
     start_t, hw = _start_and_size(net, start, size, defaults["size"])
     job = _Job(net, point, chans, hw, start_t, check_device(net, device))
     with preserve_model_state(net.model, eval_mode=True, freeze=True), torch.enable_grad():
@@ -212,8 +211,9 @@ def visualize_channels(
         return to_rgb(picture())
 
 
-def _preview(preview: Any) -> tuple[int, Callable[[np.ndarray, int, int], None] | None]:
-    """``(every, show)`` checked; ``(1, None)`` for no preview."""
+def _preview(preview: Any, callback: Any) -> tuple[int, Callable[[np.ndarray, int, int], None] | None]:
+    """``(every, show)`` checked (and the callback); ``(1, None)`` for no preview."""
+    check_callback(callback)
     if preview is None:
         return 1, None
     if not (isinstance(preview, tuple) and len(preview) == 2 and type(preview[0]) is int
