@@ -355,3 +355,18 @@ def test_module_sizes_follow_the_house_rules():
         starts = [i for i, l in enumerate(lines) if re.match(r"\s*def ", l)] + [len(lines)]
         for a, b in zip(starts, starts[1:]):
             assert b - a <= 62, f"{path.name}:{a + 1}: a function of {b - a} lines"
+
+
+def test_an_explorer_exports_what_it_shows(tmp_path):
+    import re as _re
+
+    net = aw.load_model("squeezenet", weights=None)
+    explorer = aw.ActivationExplorer(net, {"mine": aw.sample_image("cat")})
+    explorer.layer, explorer.channel, explorer.view = "fire2-squeeze1x1", 5, "channel"
+    out = explorer.export_html(tmp_path / "lesson.html", layers=["fire2"], verbose=False)
+    page = out.path.read_text(encoding="utf-8")
+    assert "fire2-squeeze1x1" in page and "fire3-squeeze1x1" not in page
+    assert '"mine"' in page and out.bytes < 3e6
+    with pytest.raises(ValueError, match="no image named"):
+        explorer.export_html(tmp_path / "x.html", images=["nope"], verbose=False)
+    assert _re.search(r'"channel":\s*5', page)

@@ -13,8 +13,9 @@ StaticExplorer(squeezenet, 1 image, 7 layers, ... MB)
 
 from __future__ import annotations
 
+from ._data import chosen_layers
 from ._size import ExportTooLargeError
 from .html import CMAPS, VIEWS, ExportResult, StaticExplorer, export_html, static_explorer
 
 __all__ = ["export_html", "static_explorer", "StaticExplorer", "ExportResult", "ExportTooLargeError",
-           "CMAPS", "VIEWS"]
+           "CMAPS", "VIEWS", "chosen_layers"]

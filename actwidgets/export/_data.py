@@ -118,7 +118,8 @@ def _listed(net: Any, item: Any) -> list[LayerInfo]:
     return same[:1]
 
 
-def _layers(net: Any, layers: Any) -> list[LayerInfo]:
+def chosen_layers(net: Any, layers: Any) -> list[LayerInfo]:
+    """The listed layers ``layers`` names (names, indices, LayerInfos, blocks; None: all)."""
     if layers is None:
         return list(net.layers)
     items = [layers] if isinstance(layers, (str, int, LayerInfo)) else list(layers)
@@ -143,7 +144,7 @@ def select(net: Any, images: Any = None, layers: Any = None,
     bad = [c for c in chosen if c not in pixels.CONTRASTS]
     if bad or not chosen:
         raise ValueError(f"contrasts must be some of {pixels.CONTRASTS}, got {contrasts!r}")
-    infos = _layers(net, layers)
+    infos = chosen_layers(net, layers)
     points = list(dict.fromkeys(p for l in infos for p in (l.pre, l.post)))
     return Selection(net, _pictures(net, images), infos, points, chosen)
 

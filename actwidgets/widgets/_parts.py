@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import html
-import os
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -19,12 +18,11 @@ import numpy as np
 import traitlets
 
 from .. import pixels
-from ..images import SAMPLE_IMAGES, sample_image
 from ..model.layers import LayerInfo, LayerNameError
 
 __all__ = [
     "ErrorLine", "describe_error", "fmt", "plain_text", "png_image", "set_png", "labelled", "random_weights_banner",
-    "resolve_image", "check_layer_name", "check_index", "check_cmap", "cmap_dropdown",
+    "check_layer_name", "check_index", "check_cmap", "cmap_dropdown",
     "show_cmap", "contrast_toggle", "stage_toggle", "update_stage_toggle", "limits_of",
     "to_png", "value_bars", "MIN_DISPLAY_SIDE", "CMAPS",
 ]
@@ -193,14 +191,6 @@ def update_stage_toggle(toggle: widgets.ToggleButtons, info: LayerInfo) -> None:
 
 
 # --------------------------------------------------------------------------- checks
-
-
-def resolve_image(image: Any) -> Any:
-    """A sample image's name gives the sample (unless a file of that name exists); anything
-    else is passed on as it is (a path, bytes, PIL image, array or tensor)."""
-    if isinstance(image, str) and image in SAMPLE_IMAGES and not os.path.exists(image):
-        return sample_image(image)
-    return image
 
 
 def check_layer_name(net: Any, name: Any, owner: str) -> LayerInfo:

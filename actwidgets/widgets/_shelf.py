@@ -11,7 +11,6 @@ import numpy as np
 
 from .. import pixels
 from ..images import SAMPLE_IMAGES, load_image, sample_image
-from ._parts import resolve_image
 
 __all__ = ["ImageShelf", "MAX_UPLOAD_BYTES", "read_upload"]
 
@@ -42,6 +41,7 @@ class ImageShelf:
     def __init__(self, net: Any) -> None:
         self._net = net
         self._pictures: dict[str, np.ndarray | None] = {}
+        self._sources: dict[str, Any] = {}  # what each picture was made from (an export redoes it)
         self._thumbs: dict[str, bytes] = {}
 
     @property
@@ -63,9 +63,10 @@ class ImageShelf:
     def add(self, name: str, image: Any) -> str:
         """Offer ``image`` (anything load_image reads, or a sample's name), resized and
         cropped to the network's input size; the name used."""
-        picture = self._net.image(resolve_image(image))
+        source = load_image(image)
+        picture = self._net.image(source)
         key = self.unique(name)
-        self._pictures[key] = picture
+        self._pictures[key], self._sources[key] = picture, source
         return key
 
     def add_samples(self) -> None:
@@ -84,6 +85,10 @@ class ImageShelf:
             items = [("image", images)]
         for name, source in items:
             self.add(name, source)
+
+    def source(self, name: str) -> Any:
+        """What the picture ``name`` was made from: the loaded image, or a sample's name."""
+        return self._sources.get(name, name)
 
     def picture(self, name: str) -> np.ndarray:
         """The read-only (H, W, 3) uint8 picture at the network's input size."""

@@ -62,8 +62,8 @@ class CompareExplorer(LayerExplorerBase):
             raise ValueError(f"labels must be two names, such as ('open', 'closed'), got {labels!r}")
         self.labels = (str(labels[0]), str(labels[1]))
         self._pictures = (
-            net.image(_parts.resolve_image(image_a)),
-            net.image(_parts.resolve_image(image_b)),
+            net.image(image_a),
+            net.image(image_b),
         )
 
         self._build_controls()

@@ -255,6 +255,29 @@ class ActivationExplorer(LayerExplorerBase):
         """The PNG bytes of the picture now shown."""
         return bytes(self._picture.value)
 
+    def export_html(self, path: str | os.PathLike, *, layers: Any = None, images: Any = None,
+                    max_mb: float | None = None, verbose: bool = True) -> Any:
+        """This explorer as one self-contained HTML page (:func:`actwidgets.export_html`),
+        opening on what is shown now.
+
+        ``layers``: names, indices or blocks (``"fire6"``; default: every layer, both stages);
+        ``images``: names of this explorer's images (default: the one shown, uploads included).
+        """
+        from ..export import chosen_layers, export_html
+
+        names = [self.image] if images is None else list(images)
+        unknown = [n for n in names if n not in self._shelf]
+        if unknown:
+            raise ValueError(f"no image named {unknown[0]!r} here; choose from {self._shelf.names}")
+        start_here = self.layer in [info.name for info in chosen_layers(self._net, layers)]
+        return export_html(
+            self._net, {n: self._shelf.source(n) for n in names}, layers, path,
+            image=self.image if self.image in names else None,
+            layer=self.layer if start_here else None, stage=self.stage if start_here else None,
+            channel=self.channel if start_here else 0, view=self.view, cmap=self.cmap,
+            contrast=self.contrast, max_mb=max_mb, verbose=verbose,
+        )
+
     def save_png(self, path: str | os.PathLike) -> Path:
         """Write the picture now shown to ``path`` (a .png file); returns the path."""
         data = self.png
