@@ -365,3 +365,24 @@ def test_not_a_network():
         ActivationExplorer(nn.Conv2d(3, 3, 1))
     with pytest.raises(TypeError, match="FeatureVisualizer takes an actwidgets.Network"):
         FeatureVisualizer(nn.Conv2d(3, 3, 1))
+
+
+def test_a_click_on_a_grid_tile_picks_its_channel():
+    import actwidgets.pixels as pixels
+
+    net = aw.load_model("squeezenet", weights=None)
+    explorer = ActivationExplorer(net, layer="fire2-squeeze1x1")
+    acts = explorer.activations
+    layout = pixels.grid_layout(acts.shape[0], acts.shape[1:])
+    scale = int.from_bytes(explorer.png[16:20], "big") // layout.width
+    x0, y0, x1, y1 = layout.box(11)
+    assert explorer.select_tile((x0 + x1) / 2 * scale, (y0 + y1) / 2 * scale) == 11
+    assert explorer.channel == 11
+    assert explorer.select_tile(0, 0) is None and explorer.channel == 11  # the padding
+    click = {"event": "click", "dataX": x0 * scale + 1, "dataY": y0 * scale + 1}
+    x0, y0, _, _ = layout.box(9)
+    click.update(dataX=x0 * scale + 1, dataY=y0 * scale + 1)
+    explorer._clicks._handle_mouse_msg(None, click, [])  # what ipyevents does with a browser click
+    assert explorer.channel == 9 and explorer.error == ""
+    explorer.view = "channel"
+    assert explorer.select_tile(5, 5) is None

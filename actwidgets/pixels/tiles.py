@@ -140,6 +140,20 @@ class GridLayout(NamedTuple):
         """``(x0, y0, x1, y1)`` of tile ``index`` (exclusive end), as :func:`tile_box`."""
         return tile_box(index, (self.tile_h, self.tile_w), (self.rows, self.cols), self.padding)
 
+    def tile_at(self, x: float, y: float, n_tiles: int | None = None) -> int | None:
+        """The tile under pixel ``(x, y)`` of the grid picture, or None (padding, outside).
+
+        >>> layout = grid_layout(6, (5, 5), max_side=40)
+        >>> layout.tile_at(*layout.box(4)[:2]), layout.tile_at(0, 0)
+        (4, None)
+        """
+        col, dx = divmod(int(x) - self.padding, self.tile_w + self.padding)
+        row, dy = divmod(int(y) - self.padding, self.tile_h + self.padding)
+        if not (0 <= row < self.rows and 0 <= col < self.cols) or dx >= self.tile_w or dy >= self.tile_h:
+            return None
+        index = row * self.cols + col
+        return index if n_tiles is None or index < n_tiles else None
+
 
 def grid_layout(
     n_tiles: int,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
+from ipyevents import Event
 import numpy as np
 import traitlets
 from traitlets import Enum, Unicode, validate
@@ -109,6 +110,10 @@ class ActivationExplorer(LayerExplorerBase):
         self._link("image", image_dd)
         self._link("view", view_tb)
         self._controls.update(upload=upload, strongest=strongest)
+        # A click on a grid tile picks its channel (ipyevents: the click's pixel in the PNG).
+        self._clicks = Event(source=self._picture, watched_events=["click"])
+        self._clicks.on_dom_event(
+            lambda e: self._guarded("click", self.select_tile, e.get("dataX", -1), e.get("dataY", -1)))
         upload.observe(self._upload_changed, "value")
         strongest.on_click(lambda _: self._guarded("strongest channel", self.select_strongest))
         c = self._controls
@@ -178,6 +183,19 @@ class ActivationExplorer(LayerExplorerBase):
         """The (C, h, w) float32 array now shown (a copy: yours to modify)."""
         return np.array(self._layer_acts())
 
+    def select_tile(self, x: float, y: float) -> int | None:
+        """In grid view, pick the channel whose tile is at pixel ``(x, y)`` of the picture shown
+        (what a click on it does); returns that channel, or None off the tiles."""
+        if self.view != "grid" or not self.png:
+            return None
+        acts = self._layer_acts()
+        layout = pixels.grid_layout(acts.shape[0], acts.shape[1:])
+        k = max(1, int.from_bytes(self.png[16:20], "big") // layout.width)  # PNG width / grid width
+        tile = layout.tile_at(x / k, y / k, acts.shape[0])
+        if tile is not None:
+            self.channel = tile
+        return tile
+
     def select_strongest(self) -> int:
         """Select the channel with the largest activation (what the button does)."""
         self.channel = analysis.strongest_channel(self._layer_acts())
@@ -201,7 +219,7 @@ class ActivationExplorer(LayerExplorerBase):
     # ------------------------------------------------------------------ rendering
     def _view_picture(self, acts: np.ndarray) -> Any:
         c, cmap, contrast = self.channel, self.cmap, self.contrast
-        if self.view == "grid":
+        if self.view == "grid":  # the same layout select_tile reads clicks with
             return pixels.render_grid(acts, selected=c, cmap=cmap, contrast=contrast)
         if acts.shape[1:] == (1, 1):  # one value per channel: a picture of one flat square
             return _parts.value_bars(acts[:, 0, 0], c)  # says nothing; bars of all do

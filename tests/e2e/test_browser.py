@@ -363,6 +363,30 @@ def test_view_toggle_changes_the_picture(explorer):
         assert "mod-active" in (button.get_attribute("class") or "")
 
 
+def test_a_click_on_a_grid_tile_picks_its_channel(explorer):
+    from actwidgets import pixels
+
+    w = explorer
+    _ensure_view(w, "grid", "07b")
+    label = w.selected_text(w.layer_select())  # "fire6-squeeze1x1 · 48 ch · 14×14"
+    found = re.search(r"(\d+) ch · (\d+)×(\d+)", label)
+    assert found, label
+    channels, h, wd = (int(v) for v in found.groups())
+    layout = pixels.grid_layout(channels, (h, wd))
+    img = w.img(0)
+    size = img.evaluate("i => [i.naturalWidth, i.clientWidth]")
+    scale = size[0] // layout.width
+    now = w.root.locator(".widget-slider .widget-readout").first.inner_text().strip()
+    target = 5 if now != "5" else 6
+    x0, y0, x1, y1 = layout.box(target)
+    css = size[1] / size[0]
+    point = {"x": (x0 + x1) / 2 * scale * css, "y": (y0 + y1) / 2 * scale * css}
+    w.change(lambda: img.click(position=point), "07c-click-tile")
+    readout = w.root.locator(".widget-slider .widget-readout").first
+    w.page.wait_for_function("([r, v]) => r.innerText.trim() == v",
+                             arg=[readout.element_handle(), str(target)], timeout=CHANGE_TIMEOUT * 1000)
+
+
 def test_upload_photo_changes_the_picture(explorer):
     w = explorer
     _ensure_view(w, "grid", "10")
