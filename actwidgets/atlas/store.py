@@ -1,0 +1,293 @@
+""":class:`ChannelAtlas`: what a scan found, queried by layer and channel, saved to one file.
+
+An atlas holds, for every channel of its layers and each of its stages and scores, the k
+best images (:class:`AtlasEntry`: index, score, where the maximum is, the receptive-field
+box in the original image), the receptive fields of its layers, and what it was computed on
+(model, weights, preprocessing, layers, the image list's fingerprint). It saves to one
+``.npz`` file of plain arrays and a JSON header (no pickles: ``np.load(...,
+allow_pickle=False)`` reads it) and loads back with :meth:`ChannelAtlas.load`.
+
+>>> import numpy as np, torch.nn as nn, actwidgets as aw
+>>> net = aw.Network.wrap(nn.Sequential(nn.Conv2d(3, 2, 3), nn.ReLU()), input_size=16)
+>>> _ = nn.init.ones_(net.model[0].weight), nn.init.zeros_(net.model[0].bias)
+>>> pictures = [np.full((20, 20, 3), v, np.uint8) for v in (0, 200, 100)]
+>>> atlas = aw.channel_atlas(net, pictures, "0", top=2, progress=False)
+>>> [(e.index, round(e.score, 1)) for e in atlas.top("0", 1)]      # the brightest first
+[(1, 21.2), (2, 10.6)]
+>>> atlas.top("0", 1)[0].box            # a 3×3 field, mapped to the 20×20 picture
+(0, 0, 4, 4)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..images import load_image
+from .receptive import Field, Geometry
+from .topk import FIELDS
+
+__all__ = ["ChannelAtlas", "AtlasEntry", "Skipped", "FORMAT"]
+
+#: The ``format`` of an atlas file's header.
+FORMAT = "actwidgets.channel_atlas/1"
+
+
+class Skipped(NamedTuple):
+    """Images that could not be read: how many, and the first few with the reason."""
+
+    count: int
+    names: list[str]
+
+
+@dataclass(frozen=True)
+class AtlasEntry:
+    """One of a channel's top images.
+
+    ``index``: the image's position in the collection; ``score``: the ranking score (the
+    channel's ``max`` or ``mean`` over the map); ``cell``: (row, column) of the maximum in
+    the activation map; ``xy``: that cell's centre in the original image's pixels;
+    ``box``: (x0, y0, x1, y1), the maximum's receptive field in the original image's
+    pixels (half-open, cut to the part of the image the network saw); ``image_size``: the
+    original image's (height, width); ``path``: its file, where it is one.
+    """
+
+    layer: str
+    stage: str
+    channel: int
+    rank: int
+    index: int
+    score: float
+    max: float
+    mean: float
+    cell: tuple[int, int]
+    xy: tuple[float, float]
+    box: tuple[int, int, int, int]
+    image_size: tuple[int, int]
+    loaded_size: tuple[int, int]
+    path: str | None = None
+
+    def patch(self, images: Any = None) -> np.ndarray:
+        """The pixels of :attr:`box`, (h, w, 3) uint8, loaded again from the image's file, or
+        from ``images`` (the collection the atlas was computed on) when given."""
+        from .sources import collection, read_source
+
+        if images is not None:
+            source = collection(images).item(self.index)
+        elif self.path is not None:
+            source = self.path
+        else:
+            raise ValueError(f"image {self.index} is no file: pass the images the atlas was "
+                             "computed on, atlas.patch(entry, images)")
+        rgb = load_image(read_source(source))
+        sy = rgb.shape[0] / max(1, self.image_size[0])
+        sx = rgb.shape[1] / max(1, self.image_size[1])
+        x0, y0, x1, y1 = self.box
+        r0, c0 = min(int(y0 * sy), rgb.shape[0] - 1), min(int(x0 * sx), rgb.shape[1] - 1)
+        return rgb[r0:max(r0 + 1, round(y1 * sy)), c0:max(c0 + 1, round(x1 * sx))].copy()
+
+
+class ChannelAtlas:
+    """Per channel, the top-k images of a collection and where in them the channel fires.
+
+    Made by :func:`~actwidgets.channel_atlas`; read with :meth:`top`, :meth:`table`,
+    :meth:`patch`; saved with :meth:`save`, loaded with :meth:`load`; a scan stopped early
+    (``complete`` False) continues with :meth:`resume`.
+    """
+
+    def __init__(self, meta: dict[str, Any],
+                 tables: Mapping[tuple[str, str], Mapping[str, np.ndarray]],
+                 fields: Mapping[str, Field]) -> None:
+        self.meta = meta
+        self._tables = {key: {f: np.asarray(t[f]) for f in FIELDS} for key, t in tables.items()}
+        self._fields = dict(fields)
+        self._layers = {spec["name"]: spec for spec in meta["layers"]}
+        geometry = meta["geometry"]
+        self._geometry = Geometry(tuple(geometry["size"]), _resize(geometry["resize"]),
+                                  geometry["known"])
+
+    # ------------------------------------------------------------------ what it is
+    @property
+    def model(self) -> str:
+        return self.meta["model"]
+
+    @property
+    def weights(self) -> str:
+        return self.meta["weights"]
+
+    @property
+    def layers(self) -> list[str]:
+        return list(self._layers)
+
+    @property
+    def stages(self) -> list[str]:
+        return list(self.meta["stages"])
+
+    @property
+    def scores(self) -> list[str]:
+        return list(self.meta["scores"])
+
+    @property
+    def k(self) -> int:
+        return int(self.meta["k"])
+
+    @property
+    def n_images(self) -> int:
+        """How many images the collection has."""
+        return int(self.meta["images"]["count"])
+
+    @property
+    def scanned(self) -> int:
+        """How many images (from the first on) have been scanned, unreadable ones included."""
+        return int(self.meta["scanned"])
+
+    @property
+    def complete(self) -> bool:
+        return self.scanned >= self.n_images
+
+    @property
+    def fingerprint(self) -> str:
+        return self.meta["images"]["fingerprint"]
+
+    @property
+    def skipped(self) -> Skipped:
+        return Skipped(int(self.meta["skipped"]["count"]), list(self.meta["skipped"]["names"]))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the top-k arrays: layers × stages × scores × channels × k, whatever the
+        number of images."""
+        return sum(a.nbytes for t in self._tables.values() for a in t.values())
+
+    def __repr__(self) -> str:
+        state = "complete" if self.complete else f"{self.scanned} of {self.n_images} scanned"
+        return (f"ChannelAtlas({self.model!r}, {self.weights}, {len(self._layers)} layers, "
+                f"stages {'/'.join(self.stages)}, by {'/'.join(self.scores)}, top {self.k}, "
+                f"{self.n_images} images, {state}, {self.skipped.count} skipped)")
+
+    # ------------------------------------------------------------------ queries
+    def _spec(self, layer: str) -> dict[str, Any]:
+        spec = self._layers.get(layer)
+        if spec is None:
+            spec = next((s for s in self._layers.values() if s["native"] == layer), None)
+        if spec is None:
+            raise KeyError(f"{layer!r} is not in this atlas; its layers: {', '.join(self._layers)}")
+        return spec
+
+    def _key(self, layer: str, stage: str | None,
+             score: str | None) -> tuple[dict, str, tuple[str, str]]:
+        spec = self._spec(layer)
+        if stage is None:
+            stage = spec["default_stage"] if spec["default_stage"] in self.stages else self.stages[0]
+        if stage not in self.stages:
+            raise ValueError(f"stage {stage!r} was not scanned; this atlas has {self.stages}")
+        score = self.scores[0] if score is None else score
+        if score not in self.scores:
+            raise ValueError(f"score {score!r} was not ranked by; this atlas has {self.scores}")
+        return spec, stage, (spec["points"][stage], score)
+
+    def table(self, layer: str, stage: str | None = None,
+              score: str | None = None) -> dict[str, np.ndarray]:
+        """The (channels, k) arrays of ``layer``: ``index`` (-1: empty slot), ``max``,
+        ``mean``, ``cell`` (flat y·w + x), ``size`` (channels, k, 4: loaded and original
+        height and width), best first. ``stage`` None: the layer's default stage."""
+        _, _, key = self._key(layer, stage, score)
+        return {f: a.copy() for f, a in self._tables[key].items()}
+
+    def field(self, layer: str) -> Field:
+        """The receptive fields of ``layer``'s map cells, in network-input pixels."""
+        return self._fields[self._spec(layer)["name"]]
+
+    def top(self, layer: str, channel: int, stage: str | None = None,
+            score: str | None = None) -> list[AtlasEntry]:
+        """The channel's top images, best first (fewer than k where fewer were readable)."""
+        spec, stage, key = self._key(layer, stage, score)
+        if not 0 <= int(channel) < spec["channels"]:
+            raise IndexError(f"{layer!r} has {spec['channels']} channels, not channel {channel}")
+        t = self._tables[key]
+        return [self._entry(spec, stage, key[1], int(channel), r, t)
+                for r in range(self.k) if t["index"][channel, r] >= 0]
+
+    def _entry(self, spec: dict, stage: str, score: str, c: int, r: int,
+               t: Mapping[str, np.ndarray]) -> AtlasEntry:
+        field = self._fields[spec["name"]]
+        w = field.map_size[1]
+        cell = divmod(int(t["cell"][c, r]), w)
+        lh, lw, oh, ow = (int(v) for v in t["size"][c, r])
+        index = int(t["index"][c, r])
+        xy = self._geometry.point_to_image(field.centre(cell), (lh, lw), (oh, ow))
+        return AtlasEntry(
+            layer=spec["name"], stage=stage, channel=c, rank=r, index=index,
+            score=float(t[score][c, r]), max=float(t["max"][c, r]), mean=float(t["mean"][c, r]),
+            cell=cell, xy=(float(xy[0]), float(xy[1])),
+            box=self._geometry.to_image(field.box(cell), (lh, lw), (oh, ow)),
+            image_size=(oh, ow), loaded_size=(lh, lw), path=self.meta["paths"].get(str(index)),
+        )
+
+    def patch(self, entry: AtlasEntry, images: Any = None) -> np.ndarray:
+        """The pixels of ``entry``'s box (see :meth:`AtlasEntry.patch`)."""
+        return entry.patch(images)
+
+    def patches(self, layer: str, channel: int, stage: str | None = None,
+                score: str | None = None, images: Any = None) -> list[np.ndarray]:
+        """The patches of the channel's top images, best first."""
+        return [e.patch(images) for e in self.top(layer, channel, stage, score)]
+
+    # ------------------------------------------------------------------ resuming
+    def resume(self, net: Any, images: Any, **kwargs: Any) -> "ChannelAtlas":
+        """Continue a scan stopped early (Ctrl-C) from the next unscanned image, on the same
+        network and images; the same as ``channel_atlas(net, images, ..., resume=self)``."""
+        from .scan import channel_atlas
+
+        return channel_atlas(net, images, self.layers, self.k, stage=_stage_arg(self.stages),
+                             score=_score_arg(self.scores), resume=self, **kwargs)
+
+    # ------------------------------------------------------------------ file
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the atlas to one ``.npz`` file (written whole, then moved into place)."""
+        path = Path(path)
+        meta = dict(self.meta, tables=[list(k) for k in self._tables], fields=list(self._fields))
+        arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(meta))}
+        for i, table in enumerate(self._tables.values()):
+            arrays.update({f"table{i}/{f}": a for f, a in table.items()})
+        for name, field in self._fields.items():
+            i = meta["fields"].index(name)
+            arrays.update({f"field{i}/rows": field.rows, f"field{i}/cols": field.cols})
+        tmp = path.with_name(path.name + ".part")
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "ChannelAtlas":
+        """An atlas written by :meth:`save`."""
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            if meta.get("format") != FORMAT:
+                raise ValueError(
+                    f"{path} is no channel atlas of this version ({meta.get('format')!r})")
+            tables = {tuple(key): {f: data[f"table{i}/{f}"] for f in FIELDS}
+                      for i, key in enumerate(meta.pop("tables"))}
+            size = tuple(meta["input_size"])
+            fields = {name: Field(data[f"field{i}/rows"], data[f"field{i}/cols"], size)
+                      for i, name in enumerate(meta.pop("fields"))}
+        return cls(meta, tables, fields)
+
+
+def _resize(value: Any) -> int | tuple[int, int] | None:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _stage_arg(stages: list[str]) -> str:
+    return "both" if len(stages) == 2 else stages[0]
+
+
+def _score_arg(scores: list[str]) -> str | tuple[str, ...]:
+    return scores[0] if len(scores) == 1 else tuple(scores)
