@@ -47,7 +47,7 @@ __all__ = [
     "visualize_channels", "deep_dream",
     # the channel atlas over an image collection (imported on first use)
     "channel_atlas", "ChannelAtlas",
-    "ActivationExplorer", "CompareExplorer", "FilterExplorer", "FeatureVisualizer",
+    "ActivationExplorer", "CompareExplorer", "FilterExplorer", "FeatureVisualizer", "ChannelView",
     # pages without a server (imported on first use)
     "export_html", "static_explorer", "StaticExplorer", "ExportTooLargeError",
 ]
@@ -61,6 +61,7 @@ _LAZY = {
     "CompareExplorer": "widgets",
     "FilterExplorer": "widgets",
     "FeatureVisualizer": "widgets",
+    "ChannelView": "widgets",
     "export_html": "export",
     "static_explorer": "export",
     "StaticExplorer": "export",

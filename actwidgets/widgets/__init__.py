@@ -3,7 +3,7 @@
 Pure Python on ipywidgets 8 (no custom JavaScript), so they work in JupyterLab, Notebook 7,
 VS Code, Colab and Voilà. Each widget is a ``VBox``: ``display(widget)`` (or leaving it last
 in a cell) shows it; its state lives in traitlets, settable from code, each linked to a
-control (``widget.controls``); all four run on one state machine (:mod:`._state`: one render
+control (``widget.controls``); all of them run on one state machine (:mod:`._state`: one render
 per batch of changes, the newest request wins, errors shown in the widget, which goes back to
 the state on screen).
 
@@ -12,13 +12,17 @@ the state on screen).
   difference.
 - :class:`FilterExplorer`: a conv layer's learned filters and their frequency response.
 - :class:`FeatureVisualizer`: what a channel looks for (activation maximisation).
+- :class:`ChannelView`: one channel three ways: the top patches of an image collection (a
+  channel atlas), its feature visualisation and its activation on a picture; it can follow an
+  explorer (a click on a grid tile shows that channel).
 """
 
 from __future__ import annotations
 
 from .compare import CompareExplorer
+from .channel import ChannelView
 from .explorer import ActivationExplorer
 from .featurevis import FeatureVisualizer
 from .filters import FilterExplorer
 
-__all__ = ["ActivationExplorer", "CompareExplorer", "FilterExplorer", "FeatureVisualizer"]
+__all__ = ["ActivationExplorer", "ChannelView", "CompareExplorer", "FilterExplorer", "FeatureVisualizer"]

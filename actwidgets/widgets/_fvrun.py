@@ -41,6 +41,7 @@ class Job(NamedTuple):
     steps: int
     size: int
     seed: int
+    stage: str | None = None
 
 
 class Pictures(NamedTuple):
@@ -116,7 +117,7 @@ class Run:
         try:
             with network_lock(self.net).hold(f"a FeatureVisualizer run on {job.layer}", timeout=None):
                 images = visualize_channels(
-                    self.net, job.layer, job.channels, method=job.method, steps=job.steps,
+                    self.net, job.layer, job.channels, stage=job.stage, method=job.method, steps=job.steps,
                     size=job.size, seed=job.seed, progress=False, callback=self._step,
                     stop=self.stop_event, preview=(max(1, min(8, job.steps // 16)), self._preview),
                 )
