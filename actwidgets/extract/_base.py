@@ -73,20 +73,24 @@ def preserve_model_state(
     >>> m.training, m[0].weight.requires_grad
     (True, True)
     """
-    modes = [(m, m.training) for m in model.modules()]
-    grads = [(p, p.requires_grad) for p in model.parameters()]
+    modules = list(model.modules())
+    modes = [m.training for m in modules]
+    params = list(model.parameters())
+    grads = [p.requires_grad for p in params]
     try:
-        if eval_mode:
+        if eval_mode and any(modes):  # an eval-mode model (the usual case) is left alone
             model.eval()
         if freeze:
-            for p, _ in grads:
+            for p in params:
                 p.requires_grad_(False)
         yield model
-    finally:
-        for m, mode in modes:
-            m.training = mode
-        for p, flag in grads:
-            p.requires_grad_(flag)
+    finally:  # touch only what changed: a call on a large eval-mode model stays cheap
+        for m, mode in zip(modules, modes):
+            if m.training != mode:
+                m.training = mode
+        for p, flag in zip(params, grads):
+            if p.requires_grad != flag:
+                p.requires_grad_(flag)
 
 
 def tensors_in(value: object) -> list[torch.Tensor]:
