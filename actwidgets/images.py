@@ -96,6 +96,8 @@ def _decode(src: io.BytesIO | Path, what: str) -> np.ndarray:
                 img.draft("RGB", (WORKING_SIDE, WORKING_SIDE))  # decode at 1/2, 1/4 or 1/8 size
             img.load()
             return _from_pil(img, what)
+    except ImageError:  # our own sentence (a strip, an empty picture): as it is
+        raise
     except UnidentifiedImageError:
         raise ImageError(f"{what} is not an image (Pillow cannot read it); pass a PNG, JPEG, "
                          "BMP, GIF, TIFF or WebP file") from None
