@@ -317,6 +317,8 @@ def test_images_layers_and_state_arguments(net):
         _data.select(net, "face", "pool1", contrasts=["loud"])
     with pytest.raises(TypeError, match="Network"):
         _data.select(object(), "face", "pool1")
+    with pytest.raises(IndexError, match="index 999 is out of range: there are 64 layers"):
+        _data.select(net, "face", [999])
 
 
 @pytest.mark.parametrize("kw, match", [

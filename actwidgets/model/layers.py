@@ -164,6 +164,10 @@ class LayerCatalogue:
 
     def __getitem__(self, key: int | str) -> LayerInfo:
         if isinstance(key, int):
+            n = len(self._layers)
+            if not -n <= key < n:
+                raise IndexError(f"layer index {key} is out of range: there are {n} layers "
+                                 f"(0 to {n - 1}; net.layers.names lists them)")
             return self._layers[key]
         return self.get(key)
 
