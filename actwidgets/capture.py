@@ -37,11 +37,13 @@ def _is_batch(image: Any) -> bool:
     return ndim == 4
 
 
-def _weights_version(net: Network) -> int:
-    # Every in-place change of a parameter (an optimiser step) bumps its version counter.
-    return sum(p._version for p in net.model.parameters()) + sum(
-        b._version for b in net.model.buffers()
-    )
+def _state_key(net: Network) -> int:
+    """What a cached value depends on besides the picture: the preprocessing, and each
+    parameter's and buffer's identity and version (an optimiser step, ``load_state_dict``,
+    a replaced parameter or submodule all change it; a write through ``.data`` does not:
+    call ``net.cache.clear()`` after one)."""
+    tensors = [*net.model.parameters(), *net.model.buffers()]
+    return hash((id(net.preprocess), tuple((id(t), t._version) for t in tensors)))
 
 
 def _digest(picture: np.ndarray) -> str:
@@ -60,7 +62,7 @@ def cached_activations(
     ``pictures`` are at the network's input size (from ``net.image``). The arrays are the
     cache's own: do not write to them (they are marked read-only).
     """
-    version = _weights_version(net)
+    version = _state_key(net)
     keys = [(_digest(p), version) for p in pictures]
     results: list[dict[str, np.ndarray]] = [{} for _ in pictures]
     todo: list[int] = []
@@ -85,7 +87,7 @@ def cached_activations(
 
 
 def _batch(net: Network, pictures: Sequence[np.ndarray]) -> torch.Tensor:
-    return torch.stack([net.preprocess.from_picture(p) for p in pictures]).to(net.device)
+    return torch.stack([net.preprocess.from_picture(p) for p in pictures]).to(net.device, net.dtype)
 
 
 def _layer_names(net: Network, layer: Any) -> tuple[list[str], bool]:
@@ -97,11 +99,7 @@ def _layer_names(net: Network, layer: Any) -> tuple[list[str], bool]:
         if isinstance(item, LayerInfo):
             return item.name
         if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
-            n = len(net.layers)
-            if not -n <= int(item) < n:
-                raise IndexError(f"layer index {int(item)} is out of range: {net.name} has {n} "
-                                 "layers (net.layers.names lists them)")
-            return net.layers[int(item)].name
+            return net.layers[int(item)].name  # IndexError naming the range
         raise TypeError(
             "layer must be a layer name (str), an index into net.layers (int), a LayerInfo, "
             f"or a list of them; got {type(item).__name__}. net.layers.names lists the names."

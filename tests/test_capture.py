@@ -188,7 +188,7 @@ def test_a_layer_can_be_named_by_index_or_layer_info(face):
     assert set(aw.activations(net, face, [0, "pool1"])) == {"conv1", "pool1"}
     with pytest.raises(TypeError, match="layer must be a layer name"):
         aw.activations(net, face, None)
-    with pytest.raises(IndexError, match="has 64 layers"):
+    with pytest.raises(IndexError, match="there are 64 layers"):
         aw.activations(net, face, 64)
     with pytest.raises(ValueError, match='"both"'):
         aw.activations(net, face, "conv1", stage="after")
@@ -222,3 +222,51 @@ def test_one_memory_budget_for_every_network():
         set_cache_budget(before / 2**20)
     with pytest.raises(ValueError, match="megabytes"):
         set_cache_budget(-1)
+
+
+def _tiny_net(dtype: torch.dtype = torch.float32) -> tuple[nn.Module, aw.Network]:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).to(dtype).eval()
+    return model, aw.Network.wrap(model, input_size=16)
+
+
+def _by_hand(model: nn.Module, net: aw.Network, picture: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return torch.relu(model[0](net.tensor(picture)))[0].float().numpy()
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_a_model_in_another_dtype_gets_its_input_in_that_dtype(dtype):
+    picture = np.random.default_rng(0).integers(0, 255, (16, 16, 3), dtype=np.uint8)
+    model, net = _tiny_net(dtype)
+    assert net.dtype == dtype and net.tensor(picture).dtype == dtype
+    both = aw.activations(net, picture, "0", stage="both")
+    assert both["pre"].dtype == np.float32
+    np.testing.assert_array_equal(both["post"], _by_hand(model, net, picture))
+
+
+def test_the_cache_sees_replaced_parameters_submodules_and_preprocessing():
+    picture = np.random.default_rng(1).integers(0, 255, (16, 16, 3), dtype=np.uint8)
+    model, net = _tiny_net()
+    first = aw.activations(net, picture, "0")
+    # A new parameter whose version counter equals the old one's: a version sum would not see it.
+    model[0].weight = nn.Parameter(torch.randn_like(model[0].weight))
+    second = aw.activations(net, picture, "0")
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(second, _by_hand(model, net, picture))
+    model[0] = nn.Conv2d(3, 4, 3)  # the fx graph is built again on the new submodule
+    np.testing.assert_array_equal(aw.activations(net, picture, "0"), _by_hand(model, net, picture))
+    net.preprocess = aw.Preprocess(16, None, (0.5,) * 3, (0.25,) * 3)
+    np.testing.assert_array_equal(aw.activations(net, picture, "0"), _by_hand(model, net, picture))
+
+
+def test_a_pre_hook_on_an_activation_is_seen_by_the_auto_backend():
+    picture = np.random.default_rng(2).integers(0, 255, (16, 16, 3), dtype=np.uint8)
+    model, _ = _tiny_net()
+    model[1].register_forward_pre_hook(lambda _m, args: (args[0] - 0.5,))
+    net = aw.Network.wrap(model, input_size=16)
+    assert net.extractor.backend == "hooks" and "pre-hook" in net.extractor.trace_error
+    with torch.no_grad():
+        expected = (model[0](net.tensor(picture)) - 0.5)[0].numpy()
+    np.testing.assert_array_equal(aw.activations(net, picture, "1", stage="pre"), expected)
+    np.testing.assert_array_equal(aw.activations(net, picture, "1"), np.maximum(expected, 0))

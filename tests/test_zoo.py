@@ -344,3 +344,9 @@ def test_a_model_that_needs_another_input_size_says_input_size():
         net.layers
     ok = aw.Network.wrap(model, input_size=28, preprocess={"mean": (0.5,), "std": (0.5,)})
     assert ok.layers.names == ["1"]
+
+
+@pytest.mark.parametrize("size", [0, -5, 28.5, True, (3, 4, 5), "28"])
+def test_a_bad_input_size_is_refused_clearly(size):
+    with pytest.raises(ValueError, match=r"a size must be a positive int or \(height, width\)"):
+        aw.Network.wrap(torch.nn.Conv2d(3, 4, 3).eval(), input_size=size)

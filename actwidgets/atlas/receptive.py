@@ -116,7 +116,7 @@ def _measure(net: Network, point: str, cells: Sequence[tuple[int, int]], seed: i
     H, W = net.input_size
     gen = torch.Generator().manual_seed(seed)
     base = torch.randn(1, net.preprocess.channels, H, W, generator=gen)
-    dtype = next((p.dtype for p in net.model.parameters() if p.is_floating_point()), torch.float32)
+    dtype = net.dtype
     for start in range(0, len(cells), _CHUNK):
         chunk = cells[start:start + _CHUNK]
         x = base.expand(len(chunk), -1, -1, -1).to(net.device, dtype).clone().requires_grad_(True)

@@ -76,7 +76,7 @@ def batch_tables(net: Network, points: Sequence[str], scores: Sequence[str], k: 
     ok = batch["ok"]
     if not bool(ok.any()):
         return tables
-    dtype = next((p.dtype for p in net.model.parameters() if p.is_floating_point()), torch.float32)
+    dtype = net.dtype
     pixels, index, size = batch["pixels"], batch["index"], batch["size"]
     if not bool(ok.all()):
         pixels, index, size = pixels[ok], index[ok], size[ok]

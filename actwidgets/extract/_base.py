@@ -112,5 +112,6 @@ def capturable(value: object, batch: int) -> str | None:
         return f"it is a {value.dtype} tensor, not a floating-point one"
     if value.dim() < 1 or value.shape[0] != batch:
         return (f"its first axis ({tuple(value.shape)}) is not the batch axis: the model "
-                "folds the batch with something else there (windows, heads)")
+                "folds the batch with something else there (windows, heads) or keeps it on "
+                "another axis (a sequence-first layout)")
     return None

@@ -116,6 +116,11 @@ class FxBackend:
 
     def __init__(self, model: nn.Module, example: torch.Tensor) -> None:
         self.model = model
+        hooked = [n for n, m in model.named_modules()
+                  if m._forward_pre_hooks and is_activation(module_kind(m))]
+        if hooked:  # the graph would call the activation's input the value before the hook
+            raise ExtractionError(f"{hooked[0]!r} has a forward pre-hook, which may change the "
+                                  "activation's input where the graph cannot see it")
         tracer = _Tracer()
         with preserve_model_state(model):
             graph = tracer.trace(model)

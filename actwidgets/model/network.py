@@ -41,6 +41,14 @@ def _device_of(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+def _dtype_of(model: nn.Module) -> torch.dtype:
+    """The dtype inputs are cast to: the first floating parameter's (float32 if none)."""
+    for tensor in model.parameters():
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return torch.float32
+
+
 class Network:
     """A model ready to be looked at: eval-mode model, preprocessing, categories, layers.
 
@@ -76,6 +84,7 @@ class Network:
         self._backend = backend
         self._extractor: Extractor | None = None
         self._layers: LayerCatalogue | None = None
+        self._built_on: tuple = ()  # the submodules and input shape the extractor was built on
         #: This network's entries in the process-wide activation cache (one budget for all).
         self.cache = CacheView()
         #: False when the zoo dropped the classification head (``load_model(..., head=False)``).
@@ -127,9 +136,9 @@ class Network:
                 first = next((m for m in model.modules() if isinstance(m, nn.modules.conv._ConvNd)), None)
                 grey = first is not None and first.in_channels == 1
                 zeros, ones = ((0.0,), (1.0,)) if grey else ((0.0,) * 3, (1.0,) * 3)
-                preprocess = Preprocess(input_size or 224, None, zeros, ones)
+                preprocess = Preprocess(224 if input_size is None else input_size, None, zeros, ones)
         elif isinstance(preprocess, dict):
-            preprocess = Preprocess(**{"size": input_size or 224, **preprocess})
+            preprocess = Preprocess(**{"size": 224 if input_size is None else input_size, **preprocess})
         elif not isinstance(preprocess, Preprocess):
             preprocess = Preprocess.from_transforms(preprocess, input_size)
         elif input_size is not None:
@@ -150,15 +159,23 @@ class Network:
         return _device_of(self.model)
 
     @property
+    def dtype(self) -> torch.dtype:
+        """The model's floating-point type; inputs are cast to it (float64 and half work)."""
+        return _dtype_of(self.model)
+
+    @property
     def extractor(self) -> Extractor:
+        built_on = (tuple(map(id, self.model.modules())), self.input_size, self.preprocess.channels)
+        if built_on != self._built_on:  # first use, a swapped submodule, another input size
+            self._extractor, self._layers, self._built_on = None, None, built_on
         if self._extractor is None:
             example = torch.randn(
                 1, self.preprocess.channels, *self.input_size,
                 generator=torch.Generator().manual_seed(0),
-            ).to(self.device)
+            ).to(self.device, self.dtype)
             try:
                 self._extractor = Extractor(self.model, example, backend=self._backend)
-            except RuntimeError as exc:
+            except (RuntimeError, AssertionError, ValueError) as exc:  # a size check fails
                 if isinstance(exc, ExtractionError):
                     raise
                 h, w = self.input_size
@@ -192,7 +209,7 @@ class Network:
 
     def tensor(self, image: Any) -> torch.Tensor:
         """The (1, C, H, W) input batch for ``image``, on the model's device."""
-        return self.preprocess.tensor(image).unsqueeze(0).to(self.device)
+        return self.preprocess.tensor(image).unsqueeze(0).to(self.device, self.dtype)
 
     def image(self, image: Any) -> "Any":
         """What the network sees of ``image``: (H, W, 3) uint8 at the input size."""

@@ -32,14 +32,18 @@ _RESAMPLE = {
 
 
 def _pair(size: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(size, (int, np.integer)):
-        return int(size), int(size)
-    size = tuple(int(s) for s in size)
-    if len(size) == 1:
-        return size[0], size[0]
-    if len(size) != 2 or min(size) < 1:
-        raise ValueError(f"size must be an int or (height, width), got {size!r}")
-    return size  # type: ignore[return-value]
+    """(height, width) from an int or a pair of positive ints; a clear error otherwise."""
+    items = [size] if isinstance(size, (int, np.integer)) else size
+    try:
+        pair = tuple(items)
+    except TypeError:
+        pair = ()
+    if len(pair) == 1:
+        pair = pair * 2
+    if (len(pair) != 2 or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool)
+                                  for s in pair) or min(pair) < 1):
+        raise ValueError(f"a size must be a positive int or (height, width), got {size!r}")
+    return int(pair[0]), int(pair[1])
 
 
 @dataclass(frozen=True)
