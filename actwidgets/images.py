@@ -15,9 +15,11 @@ in plain words and what to do.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +78,7 @@ def _rgb(img: Image.Image) -> np.ndarray:
         return np.repeat(grey[:, :, None], 3, axis=2)
     if img.mode == "F":
         return _from_array(np.asarray(img), "the picture")
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:  # a palette or colour key
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return np.array(Image.alpha_composite(white, rgba).convert("RGB"))
@@ -88,14 +90,11 @@ def _from_pil(img: Image.Image, what: str) -> np.ndarray:
     return _rgb(_shrunk(ImageOps.exif_transpose(img)))
 
 
-def _decode(src: io.BytesIO | Path, what: str) -> np.ndarray:
+@contextlib.contextmanager
+def _reading(what: str) -> Iterator[None]:
+    """Pillow's errors while reading ``what`` as one ImageError sentence each."""
     try:
-        with Image.open(src) as img:
-            _check_shape(img.width, img.height, what)
-            if img.format == "JPEG":
-                img.draft("RGB", (WORKING_SIDE, WORKING_SIDE))  # decode at 1/2, 1/4 or 1/8 size
-            img.load()
-            return _from_pil(img, what)
+        yield
     except ImageError:  # our own sentence (a strip, an empty picture): as it is
         raise
     except UnidentifiedImageError:
@@ -106,6 +105,15 @@ def _decode(src: io.BytesIO | Path, what: str) -> np.ndarray:
                          "decompression-bomb limit): it is no ordinary photo") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(_damaged(what, exc)) from None
+
+
+def _decode(src: io.BytesIO | Path, what: str) -> np.ndarray:
+    with _reading(what), Image.open(src) as img:
+        _check_shape(img.width, img.height, what)
+        if img.format == "JPEG":
+            img.draft("RGB", (WORKING_SIDE, WORKING_SIDE))  # decode at 1/2, 1/4 or 1/8 size
+        img.load()
+        return _from_pil(img, what)
 
 
 def _damaged(what: str, exc: BaseException) -> str:
@@ -183,10 +191,17 @@ def _from_path(text: str | os.PathLike) -> np.ndarray:
         raise ImageError(
             f"'{text}' is a web address: actwidgets reads local files only. Download it first, "
             f"e.g. urllib.request.urlretrieve(url, 'photo.jpg'), then pass 'photo.jpg'.")
+    if not str(text).strip():
+        raise ImageError("the image path is empty; pass a file's path or a sample image's name: "
+                         f"{', '.join(SAMPLE_IMAGES)}")
     path = Path(text).expanduser()
-    if path.is_dir():
+    try:
+        is_dir, exists = path.is_dir(), path.exists()
+    except OSError as exc:  # a name too long for the file system, ...
+        raise ImageError(f"'{text}' cannot be a file's path ({exc.strerror or exc})") from None
+    if is_dir:
         raise ImageError(f"'{path}' is a folder, not an image file; pass the path of one image in it")
-    if not path.exists():
+    if not exists:
         if isinstance(text, str) and text in SAMPLE_IMAGES:
             return sample_image(text)
         raise ImageNotFoundError(
@@ -212,7 +227,9 @@ def load_image(image: Any) -> np.ndarray:
             raise ImageError("the image bytes are empty; pass the content of an image file")
         return _decode(io.BytesIO(data), f"the uploaded file ({len(data):,} bytes)")
     if isinstance(image, Image.Image):
-        return _from_pil(image, f"the PIL image ({image.mode}, {image.width}x{image.height})")
+        what = f"the PIL image ({image.mode}, {image.width}x{image.height})"
+        with _reading(what):  # an opened file is decoded only now: it may be damaged
+            return _from_pil(image, what)
     if isinstance(image, np.ndarray):
         return _from_array(image, f"the array of shape {image.shape}")
     if all(hasattr(image, a) for a in ("detach", "cpu", "numpy")):  # a torch tensor

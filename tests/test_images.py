@@ -358,3 +358,20 @@ def test_face_eyes_boxes_and_mask() -> None:
 def test_all_exports_exist() -> None:
     for name in images.__all__:
         assert hasattr(images, name), name
+
+
+def test_damaged_pil_images_odd_paths_and_colour_keys(tmp_path):
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)).save(photo)
+    data = photo.read_bytes()
+    (tmp_path / "trunc.jpg").write_bytes(data[:len(data) // 2])
+    with Image.open(tmp_path / "trunc.jpg") as lazy:  # opened, decoded only by load_image
+        with pytest.raises(ImageError, match=r"the PIL image .* is truncated"):
+            load_image(lazy)
+    with pytest.raises(ImageError, match="cannot be a file's path"):
+        load_image("x" * 300 + ".jpg")
+    with pytest.raises(ImageError, match="the image path is empty.*face"):
+        load_image("")
+    key = tmp_path / "key.png"  # black is transparent by a colour key (PNG's tRNS chunk)
+    Image.new("RGB", (4, 4), (0, 0, 0)).save(key, transparency=(0, 0, 0))
+    assert load_image(key)[0, 0].tolist() == [255, 255, 255]
