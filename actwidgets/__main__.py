@@ -57,6 +57,8 @@ def _check_out(out: Path) -> str:
     if fmt is None:
         raise UsageError(f"--out {out}: cannot tell the format from {out.suffix or 'no ending'!r}; "
                          f"end the name with one of {', '.join(sorted(FORMATS))}")
+    if out.is_dir():
+        raise UsageError(f"--out {out}: is a folder; give a file name, e.g. {out / 'activations.png'}")
     folder = out.parent if str(out.parent) else Path(".")
     existing = next((p for p in [folder, *folder.parents] if p.exists()), Path("."))
     if not existing.is_dir() or not os.access(existing, os.W_OK):
@@ -98,8 +100,11 @@ def run(args: argparse.Namespace) -> int:
     print(net.summary())
     acts = aw.activations(net, image, args.layer, args.stage)
     grid = pixels.to_pil(pixels.render_grid(acts, cmap="gray", contrast="minmax"))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    (grid.convert("RGB") if fmt in ("JPEG",) else grid).save(out, format=fmt)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        (grid.convert("RGB") if fmt in ("JPEG",) else grid).save(out, format=fmt)
+    except OSError as exc:  # a read-only file system, a full disk, /proc...
+        raise UsageError(f"--out {out}: cannot write it ({exc.strerror or exc})") from None
     info = net.layer(args.layer)
     stage = args.stage or info.default_stage
     print(f"\n{info.name} ({stage}): {acts.shape[0]} channels of {acts.shape[1]}×{acts.shape[2]}, "

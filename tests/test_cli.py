@@ -59,3 +59,14 @@ def test_offline_weights_speak_of_random_weights(tmp_path, monkeypatch, capsys):
     assert main(["googlenet", "--weights", "caffe", "--out", str(tmp_path / "g.png")]) == 2
     err = capsys.readouterr().err
     assert "--random-weights" in err and "weights=None" not in err and err.count("\n") == 1
+
+
+def test_an_out_path_that_cannot_be_written_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d.png").mkdir()
+    assert main(["squeezenet", "--random-weights", "--out", "d.png"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a folder" in err, err
+    assert main(["squeezenet", "--random-weights", "--out", "/proc/x.png"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out /proc/x.png" in err, err
