@@ -116,6 +116,7 @@ def test_a_second_run_while_one_runs_is_refused(tiny):
     assert fv.start() is False and fv.error.startswith("Run refused: a run is going")
     assert fv.run() is False
     assert fv.stop() and fv.wait(TIMEOUT)
+    assert fv.error == ""  # the refusal goes with the run it was about
     assert fv.start() and fv.stop() and fv.wait(TIMEOUT)  # and after it, a new one starts
 
 
@@ -283,3 +284,14 @@ def test_widget_default_layer_and_pretrained_banner(squeezenet):
     fv = FeatureVisualizer(squeezenet)
     assert fv.layer in squeezenet.layers.names
     assert "Random weights" not in texts(fv)
+
+
+def test_too_much_work_for_a_cpu_step_is_said_before_run(random_squeezenet):
+    # Stop waits for the current step; on the CPU a step is kept to about a second.
+    fv = FeatureVisualizer(random_squeezenet, "conv1", channels="0-15", steps=2, size=256)
+    assert fv.error == "" and not fv.controls["run"].disabled
+    fv.controls["channels"].value = "0-63"
+    assert "64 channels at 256 px" in fv.error and "fewer channels or a smaller size" in fv.error
+    assert fv.controls["run"].disabled and fv.start() is False and not fv.running
+    fv.controls["size"].value = 128  # 64 x 128² = 16 x 256²: allowed again
+    assert fv.error == "" and not fv.controls["run"].disabled

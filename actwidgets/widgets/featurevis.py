@@ -31,7 +31,7 @@ from .. import pixels
 from ..featurevis import METHODS
 from ..model.layers import LayerInfo
 from . import _parts
-from ._channels import MAX_CHANNELS, parse_channels
+from ._channels import MAX_CHANNELS, cpu_work_problem, parse_channels
 from ._fvrun import Job, Pictures, Run
 from ._state import StateWidget, running_loop
 
@@ -219,14 +219,14 @@ class FeatureVisualizer(StateWidget):
         return value
 
     def _channels_problem(self) -> str:
-        """Why the channels cannot run on the layer ('' when they can)."""
+        """Why the channels cannot run on the layer at this size ('' when they can)."""
         info = self._infos[self.layer]
         try:
-            parse_channels(self.channels, info.channels)
+            chans = parse_channels(self.channels, info.channels)
         except ValueError as exc:
             return (f"FeatureVisualizer.channels = {self.channels!r} do not fit {info.name}: {exc}. "
                     "Change the channels to run.")
-        return ""
+        return cpu_work_problem(len(chans), self.size) if self._net.device.type == "cpu" else ""
 
     # ------------------------------------------------------------------ following changes
     def _follow_layer(self, change: Any) -> None:
@@ -367,6 +367,8 @@ class FeatureVisualizer(StateWidget):
             _parts.set_png(self._big, self._big_png())
 
     def _on_end(self, pictures: Pictures | None, error: BaseException | None) -> None:
+        if self._error.message.startswith("Run refused"):  # no run is going any more
+            self._error.clear()
         with self.batch():
             self.set_trait("running", False)
             self._ok = error is None
