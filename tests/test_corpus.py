@@ -161,6 +161,14 @@ def _sequential(middle: nn.Module) -> nn.Module:
     return nn.Sequential(nn.Conv2d(3, 4, 3), middle, nn.ReLU(inplace=True), nn.Conv2d(4, 4, 3))
 
 
+def _pre_hooked() -> nn.Module:
+    """A forward pre-hook that changes a ReLU's input: its "pre" is conv - 0.5, not the conv's
+    output (fx's graph cannot see it, so fx refuses and "auto" takes hooks)."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.ReLU())
+    model[1].register_forward_pre_hook(lambda _m, args: (args[0] - 0.5,))
+    return model
+
+
 # ---------------------------------------------------------------------- the corpus
 @dataclass(frozen=True)
 class Spec:
@@ -200,6 +208,7 @@ SPECS = [
     Spec("functional", Functional, 16, batch=2),
     Spec("reused", Reused, 16),
     Spec("untraceable", Untraceable, 16, traceable=False),
+    Spec("pre_hooked", _pre_hooked, 16, traceable=False),
     Spec("attention_relu", AttentionRelu, 8),
     Spec("batch_free", BatchFree, 8, batch=2),
     *(Spec(f"tv_{n}", _tv(n)) for n in (
@@ -302,7 +311,7 @@ def _check_backend(spec: Spec, backend: str, res: Result) -> None:
     if backend == "fx" and not spec.traceable:
         try:
             _ = net.extractor
-            res.problems.append('backend="fx" traced a model with a data-dependent if')
+            res.problems.append('backend="fx" traced a model it cannot see whole (a data-dependent if, a pre-hook on an activation)')
         except ExtractionError:
             pass
         if Extractor(model, x[:1]).backend != "hooks":
