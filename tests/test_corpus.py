@@ -311,7 +311,8 @@ def _check_backend(spec: Spec, backend: str, res: Result) -> None:
     if backend == "fx" and not spec.traceable:
         try:
             _ = net.extractor
-            res.problems.append('backend="fx" traced a model it cannot see whole (a data-dependent if, a pre-hook on an activation)')
+            res.problems.append('backend="fx" traced a model it cannot see whole '
+                                '(a data-dependent if, a pre-hook on an activation)')
         except ExtractionError:
             pass
         if Extractor(model, x[:1]).backend != "hooks":
