@@ -2,8 +2,8 @@
 # # Train your own CNN, then look inside it
 #
 # The other notebooks look inside networks that someone else trained. Here we train a small
-# one ourselves, in about ten seconds on a laptop CPU (8 s on our 2-core test machine), and
-# look at it with the same tools. The data is generated right here, so nothing needs to be
+# one ourselves, in about ten seconds on a laptop CPU (the training cell prints the time it
+# took), and look at it with the same tools. The data is generated right here, so nothing needs to be
 # downloaded.
 #
 # At the end we test a claim from a Keras blog post on visualising activations: *the deeper
