@@ -376,6 +376,7 @@ print(f"red channel: {tv_red_channel + 1}; eye channels: {[c + 1 for c in tv_eye
       f"(MATLAB-style numbers); closing an eye changes them by "
       + ", ".join(f"{d:+.0%}" for d in drops.values()))
 assert tv_eyes != [matlab(14), matlab(47)]
+assert tv_red_channel != matlab(22)    # another training: channel 22 is not its red channel
 assert min(drops.values()) < -0.3     # at least one of them is an eye channel here too
 
 # %% [markdown]

@@ -168,7 +168,7 @@ for f in (matlab(33), matlab(34)):
     print(f"filter {f + 1}: orientation {scores[f, 0]:+.2f}, |H| at DC {scores[f, 1]:.2f}, "
           f"colours alike {brightness_only(f):.2f}")
 assert matlab(33) in gradient and matlab(34) in gradient
-assert scores[matlab(33), 0] * scores[matlab(34), 0] < 0       # opposite directions
+assert scores[matlab(33), 0] < 0 < scores[matlab(34), 0]   # 33 top-bottom, 34 left-right
 
 # %% [markdown]
 # Both pass: each is oriented, ignores flat areas and treats the three colours alike, and
@@ -211,10 +211,23 @@ for row, f in enumerate((matlab(33), matlab(34))):
 plt.tight_layout()
 plt.show()
 
+
+def upper_half(kernel, n=64):
+    """The share of |H|² above half the highest frequency, along either axis."""
+    H, fx, fy = aw.freqz2(kernel, n)
+    FX, FY = np.meshgrid(np.abs(fx), np.abs(fy))
+    high = np.maximum(FX, FY) > 0.5 * np.abs(fx).max()
+    return float((H ** 2)[high].sum() / (H ** 2).sum())
+
+
+for f in (matlab(33), matlab(34)):
+    print(f"filter {f + 1}: {upper_half(weights[f, GREEN]):.0%} of the energy in the upper half")
+    assert upper_half(weights[f, GREEN]) < 0.5
+
 # %% [markdown]
-# As the blog says: a band-pass along one axis and a low-pass along the other, both cutting
-# most of the upper half of the frequencies (sensible before keeping every second pixel), the
-# directions swapped between the two filters.
+# As the blog says: a band-pass along one axis and a low-pass along the other (the orientation
+# scores above), both cutting most of the upper half of the frequencies (sensible before
+# keeping every second pixel), the directions swapped between the two filters.
 #
 # The **filter explorer** shows every filter of a conv layer, one filter's weights per colour,
 # and its frequency response. Pick other filters with the slider.

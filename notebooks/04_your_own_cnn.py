@@ -273,8 +273,11 @@ plt.show()
 
 # %%
 s = [trained[l] for l in RELUS]
+assert s[1] == min(s)                          # the second ReLU is the least sparse
 assert s[1] < s[2] < s[3]                      # from relu2 on, sparsity grows with depth
 assert s[3] > s[0] + 0.1                       # the deepest ReLU is clearly the sparsest
+assert 0.55 < s[3] < 0.8                       # about two thirds zeros
+assert untrained["relu4"] < untrained["relu1"]  # untrained: the last less sparse than the first
 assert trained["relu4"] > untrained["relu4"]   # and training made it so
 
 # %% [markdown]
