@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 
 import torch
@@ -21,7 +22,7 @@ from torch import nn
 
 from .layers import NameTable
 
-__all__ = ["CaffeGoogLeNet", "GOOGLENET_CAFFE_NAMES", "squeezenet_key", "INCEPTIONS"]
+__all__ = ["CaffeGoogLeNet", "googlenet_caffe_names", "squeezenet_key", "INCEPTIONS"]
 
 #: Inception blocks: (name, in, 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj).
 INCEPTIONS = (
@@ -103,8 +104,11 @@ class CaffeGoogLeNet(nn.Module):
         return x
 
 
-def _googlenet_names() -> NameTable:
-    """MATLAB's names: Caffe's with ``/`` as ``-``; a conv's name means its pre-ReLU value."""
+@functools.cache
+def googlenet_caffe_names() -> NameTable:
+    """MATLAB's names: Caffe's with ``/`` as ``-``; a conv's name means its pre-ReLU value.
+
+    Built on first use, not at import: it builds the model to list its modules."""
     names: dict[str, tuple[str, str, str]] = {}
     group = "conv1"
     for qualname, module in CaffeGoogLeNet().named_modules():
@@ -119,8 +123,6 @@ def _googlenet_names() -> NameTable:
         names[f"{name}-output"] = (name, "post", name)  # the block's output: the concat
     return NameTable(names, source="MATLAB's googlenet (BVLC GoogLeNet, Caffe)")
 
-
-GOOGLENET_CAFFE_NAMES = _googlenet_names()
 
 _FIRES = {2: 3, 3: 4, 4: 6, 5: 7, 6: 9, 7: 10, 8: 11, 9: 12}  # fireN -> features index
 

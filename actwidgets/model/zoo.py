@@ -24,7 +24,7 @@ from torch import nn
 
 from . import names as _names
 from .caffe import convert_caffemodel
-from .caffe_nets import GOOGLENET_CAFFE_NAMES, CaffeGoogLeNet, squeezenet_key
+from .caffe_nets import CaffeGoogLeNet, googlenet_caffe_names, squeezenet_key
 from .layers import NameTable
 from .network import Network, classify
 from .preprocess import Preprocess
@@ -68,7 +68,7 @@ class CaffeWeights:
     key: Callable[[str], str]
     first: str
     size: int
-    names: NameTable
+    names: Callable[[], NameTable]  # built on first use (GoogLeNet's builds a model)
     description: str = ""
 
     def preprocess(self) -> Preprocess:
@@ -98,7 +98,7 @@ ZOO: dict[str, ZooEntry] = {
         caffe=CaffeWeights(
             lambda: _torchvision("squeezenet1_1"), "squeezenet_v1.1-caffe.pth",
             "https://github.com/forresti/SqueezeNet/raw/master/SqueezeNet_v1.1/squeezenet_v1.1.caffemodel",
-            None, squeezenet_key, "conv1.weight", 227, _names.SQUEEZENET_MATLAB,
+            None, squeezenet_key, "conv1.weight", 227, lambda: _names.SQUEEZENET_MATLAB,
             "DeepScale's Caffe SqueezeNet v1.1 (MATLAB's squeezenet)",
         ),
     ),
@@ -109,7 +109,7 @@ ZOO: dict[str, ZooEntry] = {
             CaffeGoogLeNet, "bvlc_googlenet-caffe.pth",
             "http://dl.caffe.berkeleyvision.org/bvlc_googlenet.caffemodel",
             "405fc5acd08a3bb12de8ee5e23a96bec22f08204", lambda k: k.replace("/", "."),
-            "conv1/7x7_s2.weight", 224, GOOGLENET_CAFFE_NAMES,
+            "conv1/7x7_s2.weight", 224, googlenet_caffe_names,
             "BVLC's Caffe GoogLeNet (MATLAB's googlenet)",
         ),
     ),
@@ -316,7 +316,7 @@ def _load_caffe(entry: ZooEntry, build: _Builder, input_size: Any, device: Any,
         preprocess = preprocess.resized(input_size)
     categories = _weights_enum(entry, "DEFAULT").meta.get("categories")  # ImageNet's, same order
     return Network(_ready(model, device), preprocess, categories, name=build.label,
-                   pretrained=pretrained, names=spec.names, backend=backend, weights="Caffe")
+                   pretrained=pretrained, names=spec.names(), backend=backend, weights="Caffe")
 
 
 def _random_fallback(label: str, exc: WeightsUnavailableError) -> bool:
