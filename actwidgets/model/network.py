@@ -189,8 +189,9 @@ class Network:
     @property
     def layers(self) -> LayerCatalogue:
         """Every layer, in forward order (see :class:`LayerCatalogue`)."""
+        extractor = self.extractor  # rebuilt (and the catalogue dropped) if the model changed
         if self._layers is None:
-            self._layers = LayerCatalogue(self.extractor, self._names)
+            self._layers = LayerCatalogue(extractor, self._names)
         return self._layers
 
     def layer(self, name: str) -> LayerInfo:
