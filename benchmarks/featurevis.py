@@ -11,7 +11,9 @@ For 20 channels of one SqueezeNet layer at 128 px and 20 steps it prints:
     same node) on a batch of the same shape, for "basic" (target <= 1.1x) and "regularized"
     (target <= 1.5x); a bare pass runs right after every step and the figure is the median
     of the per-pair ratios;
-(c) seconds per step of "regularized" at 224 px (20 channels).
+(c) seconds per step of "regularized" at 224 px (20 channels);
+(d) seconds per step at the FeatureVisualizer's CPU cap (``CPU_PIXELS``: 16 channels at
+    256 px) on the deepest layer, fire9: what the widget's Stop waits for at worst.
 
 Every figure is a median over repeated runs in one process; the baselines are measured in
 the same run, interleaved with what they are compared with (so that a busy machine slows both
@@ -38,6 +40,7 @@ if "TORCH_HOME" not in os.environ and _SHARED_HOME.is_dir():
     os.environ["TORCH_HOME"] = str(_SHARED_HOME)
 
 import actwidgets as aw  # noqa: E402
+from actwidgets.widgets._channels import CPU_PIXELS  # noqa: E402
 from actwidgets.featurevis import visualize_channels  # noqa: E402
 
 
@@ -177,6 +180,23 @@ def main() -> None:
     s_ = statistics.median(st)
     print(f"(c) regularized at 224 px, {len(chans)} channels: {s_:.3f} s per step (bare forward+"
           f"backward {statistics.median(bt):.3f} s, {ratio:.2f}x); 256 steps ~ {256 * s_:.0f} s")
+
+    # (d) one step at the widget's CPU cap, on the deepest layer: how long Stop can wait
+    cap_layer, cap_size = "fire9-relu_expand3x3", 256
+    cap_chans = list(range(CPU_PIXELS // cap_size**2))
+    for method in ("basic", "regularized"):
+        times: list[float] = []
+        last = [time.perf_counter()]
+
+        def tick(done: int, total: int) -> None:
+            sync(device)
+            times.append(time.perf_counter() - last[0])
+            last[0] = time.perf_counter()
+
+        visualize_channels(net, cap_layer, cap_chans, method=method, size=cap_size,
+                           steps=args.repeats + 1, progress=False, callback=tick)
+        print(f"(d) {method:<11} at the CPU cap ({len(cap_chans)} channels x {cap_size} px, "
+              f"{cap_layer}): {statistics.median(times[1:]):.2f} s per step")
 
 
 if __name__ == "__main__":

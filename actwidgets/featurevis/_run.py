@@ -21,7 +21,7 @@ import torch
 
 from ..model.network import Network
 
-__all__ = ["run_steps", "ProgressCallback", "Stop", "sized", "model_dtype", "caster"]
+__all__ = ["run_steps", "ProgressCallback", "Stop", "sized"]
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -96,18 +96,3 @@ def sized(step: Callable[[int], int | None], net: Network, size: tuple[int, int]
             ) from exc
 
     return first_checked
-
-
-def model_dtype(net: Network) -> torch.dtype:
-    """The floating dtype of the model's weights (float32 when it has none)."""
-    for p in net.model.parameters():
-        if p.is_floating_point():
-            return p.dtype
-    return torch.float32
-
-
-def caster(dtype: torch.dtype) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The pictures are optimised in float32; a half-precision model gets a cast copy."""
-    if dtype == torch.float32:
-        return lambda x: x
-    return lambda x: x.to(dtype)

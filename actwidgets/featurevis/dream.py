@@ -27,7 +27,7 @@ from ..model.network import Network, check_network
 from . import objectives
 from ._checks import channel_list, check_callback, positive_float, positive_int, resolve_point, seed_int
 from ._pictures import MAX_SIDE, capped_size, input_affine, match_channels, picture_tensor, resize
-from ._run import ProgressCallback, Stop, caster, model_dtype, run_steps, sized
+from ._run import ProgressCallback, Stop, run_steps, sized
 from .param import to_rgb
 
 __all__ = ["deep_dream", "octave_sizes", "MIN_OCTAVE_SIDE"]
@@ -65,14 +65,14 @@ class _Dream:
         self.idx = torch.tensor(chans, dtype=torch.long, device=dev) if chans is not None else None
         gen = torch.Generator().manual_seed(seed)
         self.shifts = torch.randint(-_JITTER, _JITTER + 1, (len(sizes), steps, 2), generator=gen).tolist()
-        self.cast = caster(model_dtype(net))
+        self.extractor, self.dtype = net.extractor, net.dtype  # read once per run
         self.img = self.bases[0].clone()
         self.detail = torch.zeros_like(self.bases[0])
 
     def objective(self, x: torch.Tensor) -> torch.Tensor:
         x = match_channels(x, self.net.preprocess.channels)
-        acts = self.net.extractor.run(self.cast(torch.addcmul(self.b, x, self.a)), [self.point],
-                                      grad=True, maps=True)[self.point].float()
+        acts = self.extractor.run(torch.addcmul(self.b, x, self.a).to(self.dtype), [self.point],
+                                  grad=True, maps=True)[self.point].float()
         return objectives.mean_square(acts) if self.idx is None else objectives.channels_mean(acts, self.idx)
 
     def step(self, i: int) -> int:

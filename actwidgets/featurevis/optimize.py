@@ -48,7 +48,7 @@ from ._checks import (
     resolve_point, seed_int, size_pair,
 )
 from ._pictures import capped_size, input_affine, match_channels, picture_tensor, resize
-from ._run import ProgressCallback, Stop, caster, model_dtype, run_steps, sized
+from ._run import ProgressCallback, Stop, run_steps, sized
 from .param import FourierImage, PixelImage, to_rgb, walkthrough_noise
 from .transforms import RobustnessTransform, item_seed
 
@@ -96,10 +96,10 @@ class _Job:
         self.n = len(chans)
         self.idx = torch.tensor(chans, dtype=torch.long, device=device)
         self.chans = chans
-        self.cast = caster(model_dtype(net))
+        self.extractor, self.dtype = net.extractor, net.dtype  # read once per run
 
     def run(self, x: torch.Tensor, point: str) -> torch.Tensor:
-        return self.net.extractor.run(self.cast(x), [point], grad=True, maps=True)[point]
+        return self.extractor.run(x.to(self.dtype), [point], grad=True, maps=True)[point]
 
     def basic(self, lr: float, seed: int) -> tuple[Callable[[int], None], Callable[[], torch.Tensor]]:
         """The Keras walkthrough's step: normalised gradient ascent in 0..255 pixel units."""
@@ -132,7 +132,7 @@ class _Job:
         opt = torch.optim.Adam(image.params, lr=lr)
 
         def net_input(i: int) -> torch.Tensor:
-            return self.cast(torch.addcmul(b, transform.apply(image.signed(), i, background=0.0), a))
+            return torch.addcmul(b, transform.apply(image.signed(), i, background=0.0), a).to(self.dtype)
 
         relu_in = relu_input(self.net, self.point, lambda: net_input(0))
 
