@@ -30,6 +30,7 @@ from .. import pixels
 from ..capture import cached_activations
 from . import _parts
 from ._fvrun import Job, Pictures, Run
+from ._netlock import network_lock
 from ._shelf import ImageShelf
 from ._state import StateWidget
 
@@ -169,7 +170,8 @@ class ChannelView(StateWidget):
     def _activation_panel(self) -> tuple[bytes, str]:
         picture = self._shelf.picture(self.image)
         info = self._net.layers[self.layer]
-        found = cached_activations(self._net, [picture], [info.pre, info.post])[0]
+        with network_lock(self._net).hold(f"ChannelView on {info.name}"):  # its run may be going
+            found = cached_activations(self._net, [picture], [info.pre, info.post])[0]
         ch = found[info.point(self.stage)][self.channel]
         return (_parts.to_png(pixels.overlay(picture, ch, cmap="inferno", alpha=0.6)),
                 f'<span style="font-size:85%">{html.escape(self.image)}: max {_parts.fmt(float(ch.max()))}, '
@@ -222,5 +224,5 @@ class ChannelView(StateWidget):
             self._report(error, "visualise")
         elif pictures is not None:
             job = pictures.job
-            self._fv[(job.layer, job.stage or self.stage, job.channels[0])] = pictures.images[0]
+            self._fv[(job.layer, job.stage, job.channels[0])] = pictures.images[0]
         self._request_render()
