@@ -73,8 +73,7 @@ def _load(args: argparse.Namespace):  # -> Network
     try:
         return aw.load_model(args.model, weights=weights)
     except aw.WeightsUnavailableError as exc:
-        first = str(exc).split(". Ways out")[0]
-        raise UsageError(f"{first}. Run once online to cache them, set TORCH_HOME to a folder "
+        raise UsageError(f"{exc.reason}. Run once online to cache them, set TORCH_HOME to a folder "
                          "that holds them, or add --random-weights") from None
     except (ValueError, FileNotFoundError) as exc:
         raise UsageError(str(exc)) from None

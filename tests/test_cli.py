@@ -52,7 +52,8 @@ def test_offline_weights_speak_of_random_weights(tmp_path, monkeypatch, capsys):
 
     def offline(url, label, **kwargs):  # what fetch raises where nothing can be downloaded
         raise aw.WeightsUnavailableError(f"pretrained weights for {label} (x.pth) are neither in "
-                                         "the cache folder nor downloadable from here. Ways out: ...")
+                                         "the cache folder nor downloadable from here",
+                                         "pass weights=None for random weights")
 
     monkeypatch.setattr(zoo, "fetch", offline)
     monkeypatch.delenv("ACTWIDGETS_RANDOM_WEIGHTS", raising=False)

@@ -31,7 +31,14 @@ _DAMAGED = (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, 
 
 
 class WeightsUnavailableError(RuntimeError):
-    """Pretrained weights could be neither found in the cache nor downloaded."""
+    """Pretrained weights could be neither found in the cache nor downloaded.
+
+    ``reason`` is the first sentence alone (what is missing, where it was looked for), for a
+    caller that offers its own ways out (the command line's ``--random-weights``)."""
+
+    def __init__(self, reason: str, ways_out: str) -> None:
+        super().__init__(f"{reason}. Ways out: {ways_out}")
+        self.reason = reason
 
 
 class WeightsFileError(ValueError):
@@ -51,7 +58,7 @@ def cache_path(filename: str) -> Path:
 
 def fetch(
     url: str, label: str, *, filename: str | None = None, sha1: str | None = None,
-    convert: Callable[[Path, Path], object] | None = None, how_to_random: str = "pass weights=None",
+    convert: Callable[[Path, Path], object] | None = None,
 ) -> Path:
     """The cached weights file for ``url``, downloading it when missing (and allowed).
 
@@ -66,10 +73,10 @@ def fetch(
         return path
     unavailable = WeightsUnavailableError(
         f"pretrained weights for {label} ({path.name}) are neither in the cache folder "
-        f"{path.parent} nor downloadable from here ({url}). Ways out: run once where the "
-        f"internet is reachable (the file is cached); put {path.name} into {path.parent} "
-        f"yourself (TORCH_HOME picks the cache root); {how_to_random} for random weights; or "
-        f"set {RANDOM_WEIGHTS_ENV}=1 to fall back to random weights."
+        f"{path.parent} nor downloadable from here ({url})",
+        f"run once where the internet is reachable (the file is cached); put {path.name} into "
+        f"{path.parent} yourself (TORCH_HOME picks the cache root); pass weights=None for "
+        f"random weights; or set {RANDOM_WEIGHTS_ENV}=1 to fall back to random weights.",
     )
     if random_fallback_allowed():
         raise unavailable  # the caller falls back at once, without waiting for a network
@@ -81,8 +88,8 @@ def fetch(
     except (OSError, RuntimeError) as exc:  # URLError, socket errors; a hash mismatch
         raise unavailable from exc
     try:
-        if sha1 is not None and _sha1(download) != sha1:
-            got = _sha1(download)
+        got = _sha1(download) if sha1 is not None else sha1
+        if got != sha1:
             download.unlink(missing_ok=True)
             raise WeightsFileError(f"{url} did not download intact: its SHA-1 is {got}, "
                                    f"not the published {sha1}. Try again later.")
