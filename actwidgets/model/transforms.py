@@ -172,6 +172,4 @@ class CustomPreprocess:
                 "this network's preprocessing hides its normalisation, which feature "
                 "visualisation needs; wrap it with a Compose that ends in Normalize(mean, std), "
                 "or with Preprocess(size=..., mean=..., std=...)")
-        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-        return (x - mean) / std
+        return Preprocess.normalize(self, x)  # type: ignore[arg-type]  # reads mean and std
