@@ -78,7 +78,7 @@ class ChannelView(StateWidget):
         self._shelf = ImageShelf(self._net)
         self._shelf.add_given(images)
         self._shelf.add_samples()
-        self._fv: dict[tuple[str, str, int], np.ndarray] = {}
+        self._fv: dict[tuple[str, str, int], bytes] = {}  # PNGs, encoded once per run
         self._patch_cache: dict[tuple[str, str, int], tuple[bytes, str, list[Any]]] = {}
         self._run: Run | None = None
         self._build()
@@ -180,9 +180,8 @@ class ChannelView(StateWidget):
     def _compute(self) -> dict[str, Any]:
         patches, patch_note, _ = self._patch_panel()
         act_png, act_note = self._activation_panel()
-        fv = self._fv.get((self.layer, self.stage, self.channel))
         return dict(patches=patches, patch_note=patch_note, act=act_png, act_note=act_note,
-                    fv=None if fv is None else _parts.to_png((fv * 255).round().astype(np.uint8), PATCH_SIDE * 2))
+                    fv=self._fv.get((self.layer, self.stage, self.channel)))
 
     def _apply(self, r: dict[str, Any]) -> None:
         info = self._net.layers[self.layer]
@@ -224,5 +223,6 @@ class ChannelView(StateWidget):
             self._report(error, "visualise")
         elif pictures is not None:
             job = pictures.job
-            self._fv[(job.layer, job.stage, job.channels[0])] = pictures.images[0]
+            self._fv[(job.layer, job.stage, job.channels[0])] = _parts.to_png(
+                pixels.to_uint8(pictures.images[0]), PATCH_SIDE * 2)
         self._request_render()
