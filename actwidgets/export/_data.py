@@ -30,21 +30,12 @@ from .. import analysis, pixels
 from ..capture import cached_activations
 from ..images import SAMPLE_IMAGES, sample_image
 from ..model.layers import LayerInfo
-from ..pixels.views import _GRID_LEVELS
+from ..pixels.views import _GRID_LEVELS, fmt
 
 __all__ = ["Selection", "PointData", "select", "collect", "point_data", "GRID_LEVELS", "fmt", "layer_groups"]
 
 #: Levels of the colormap in a grid picture: 0..253 (254 is the padding, 255 the outline).
 GRID_LEVELS = _GRID_LEVELS
-
-
-def fmt(x: float) -> str:
-    """A number as the explorer's stats line writes it: 4 significant digits, a real minus.
-
-    >>> fmt(-0.000123456), fmt(1234567.0)
-    ('−0.0001235', '1.235e+06')
-    """
-    return f"{x:.4g}".replace("-", "−")
 
 
 @dataclass(frozen=True)

@@ -29,26 +29,14 @@ from typing import Any
 import numpy as np
 
 from .. import pixels
-from ..pixels.views import PAD_RGB
+from ..pixels.views import CMAPS, CONTRAST_LABELS, OUTLINE_RGB, OVERLAY_ALPHA, PAD_RGB, VIEWS, overlay_cmap
 from . import _data, _size
 from ._data import GRID_LEVELS, Selection, layer_groups
 
 __all__ = ["export_html", "static_explorer", "StaticExplorer", "ExportResult", "CMAPS", "VIEWS"]
 
-#: The colormaps the page offers (the explorer's dropdown); any matplotlib name may be added.
-CMAPS: tuple[str, ...] = ("gray", "viridis", "inferno", "magma", "jet", "turbo", "hot", "bone")
-#: The explorer's three views.
-VIEWS: tuple[str, ...] = ("grid", "channel", "overlay")
-OUTLINE_RGB = (255, 64, 0)  # the selected tile's ring, as render_grid draws it
-OVERLAY_ALPHA = 0.5
-_CONTRAST_LABELS = {"minmax": "min-max", "stretch": "percentile"}
 DISPLAY_PX = 454  # small pictures are shown enlarged by an integer factor up to about this
 _ids = itertools.count(1)
-
-
-def overlay_cmap(cmap: str) -> str:
-    """The explorer's rule: a grey scale vanishes into a photo, so over it it becomes ``jet``."""
-    return "jet" if cmap in ("gray", "grey", "bone") else cmap
 
 
 def _asset(name: str) -> str:
@@ -170,7 +158,7 @@ class _Plan:
         top = sorted(self.by_layer.items(), key=lambda kv: -kv[1])[:3]
         costly = ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in top)
         return (f"{sel.net.name}, {n_img} image{'s' * (n_img != 1)} × {len(sel.layers)} layers, both "
-                f"stages, {' and '.join(_CONTRAST_LABELS[c] for c in sel.contrasts)} contrast: about {self.estimated_bytes / 1e6:.1f} MB"
+                f"stages, {' and '.join(CONTRAST_LABELS[c] for c in sel.contrasts)} contrast: about {self.estimated_bytes / 1e6:.1f} MB"
                 f" (most: {costly})")
 
 

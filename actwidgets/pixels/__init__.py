@@ -31,7 +31,7 @@ from .filters import filter_channels, filter_tiles
 from .png import to_pil, to_png
 from .resize import enlarge, enlarge_to, resize
 from .tiles import GridLayout, grid_layout, imtile, outline, tile_box, tile_grid
-from .views import overlay, render_channel, render_grid
+from .views import fmt, overlay, overlay_cmap, render_channel, render_grid
 
 __all__ = [
     # contrast
@@ -44,5 +44,6 @@ __all__ = [
     # resizing
     "resize", "enlarge", "enlarge_to",
     # views, filters, PNG
-    "render_grid", "render_channel", "overlay", "filter_tiles", "filter_channels", "to_png", "to_pil",
+    "render_grid", "render_channel", "overlay", "overlay_cmap", "fmt", "filter_tiles",
+    "filter_channels", "to_png", "to_pil",
 ]

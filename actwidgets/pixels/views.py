@@ -23,11 +23,42 @@ from .resize import enlarge, resize
 from .tiles import _montage, grid_layout
 from .tiles import outline as draw_outline
 
-__all__ = ["render_grid", "render_channel", "overlay", "PAD_RGB"]
+__all__ = ["render_grid", "render_channel", "overlay", "PAD_RGB", "OUTLINE_RGB", "VIEWS", "CMAPS",
+           "CONTRAST_LABELS", "OVERLAY_ALPHA", "overlay_cmap", "fmt"]
 
 #: Colour of the padding between the tiles of a grid.
 PAD_RGB = (255, 255, 255)
 _GRID_LEVELS = 254  # colours of the colormap in a grid; two more for padding and outline
+
+# The explorer's rules, shared by the widgets and the exported page (so the two cannot drift).
+#: The colour that marks the selected channel (the grid's outline).
+OUTLINE_RGB = (255, 64, 0)
+#: The three views: all channels as a grid, one channel at image size, one over the image.
+VIEWS: tuple[str, ...] = ("grid", "channel", "overlay")
+#: Colormaps offered (any matplotlib name can be set from code).
+CMAPS: tuple[str, ...] = ("gray", "viridis", "inferno", "magma", "jet", "turbo", "hot", "bone")
+#: Contrast values and their labels.
+CONTRAST_LABELS = {"minmax": "min-max", "stretch": "percentile"}
+#: Opacity of a channel drawn over the image.
+OVERLAY_ALPHA = 0.5
+
+
+def overlay_cmap(cmap: str) -> str:
+    """A grey scale vanishes into a photo: over the image it becomes a heat map (``jet``).
+
+    >>> overlay_cmap("gray"), overlay_cmap("viridis")
+    ('jet', 'viridis')
+    """
+    return "jet" if cmap in ("gray", "grey", "bone") else cmap
+
+
+def fmt(x: float) -> str:
+    """A number as the explorer's stats line writes it: 4 significant digits, a real minus.
+
+    >>> fmt(-0.000123456), fmt(1234567.0)
+    ('−0.0001235', '1.235e+06')
+    """
+    return f"{x:.4g}".replace("-", "−")
 
 
 def render_grid(
@@ -37,7 +68,7 @@ def render_grid(
     cmap: str = "gray",
     contrast: str = "minmax",
     padding: int = 1,
-    outline: tuple[int, int, int] = (255, 64, 0),
+    outline: tuple[int, int, int] = OUTLINE_RGB,
     max_side: int = 1024,
 ) -> Indexed:
     """All channels of ``(C, h, w)`` activations as one colour-mapped grid picture.

@@ -11,6 +11,7 @@ from torch import nn
 
 from .. import analysis, pixels
 from ..model.layers import LayerInfo
+from ..pixels.views import OUTLINE_RGB
 
 __all__ = ["NotAConvError", "conv_module", "conv_layers", "Weights", "filter_pictures"]
 
@@ -18,7 +19,7 @@ __all__ = ["NotAConvError", "conv_module", "conv_layers", "Weights", "filter_pic
 WEIGHT_CMAP = "RdBu_r"
 _TILE_SIDE = 360  # the filter grid is enlarged to about this many pixels
 _FREQ_ONE = 64  # frequency grid for one input channel
-_OUTLINE = (255, 64, 0)
+_OUTLINE = OUTLINE_RGB  # the explorer's selection colour
 _GAP = 2  # pixels between enlarged tiles
 
 

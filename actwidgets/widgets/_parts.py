@@ -19,6 +19,7 @@ import traitlets
 
 from .. import pixels
 from ..model.layers import LayerInfo, LayerNameError
+from ..pixels.views import CMAPS, CONTRAST_LABELS, OUTLINE_RGB, fmt
 
 __all__ = [
     "ErrorLine", "describe_error", "fmt", "plain_text", "png_image", "set_png", "labelled", "random_weights_banner",
@@ -30,19 +31,15 @@ __all__ = [
 #: Pictures whose shorter side is below this are enlarged (nearest neighbour) for display.
 MIN_DISPLAY_SIDE = 200
 
-#: Colormaps offered in the dropdowns (any matplotlib name can be set from code).
-CMAPS: tuple[str, ...] = ("gray", "viridis", "inferno", "magma", "jet", "turbo", "hot", "bone")
-
 #: Contrast choices (label, value) and their tooltips.
-CONTRAST_OPTIONS: tuple[tuple[str, str], ...] = (("min-max", "minmax"), ("percentile", "stretch"))
+CONTRAST_OPTIONS: tuple[tuple[str, str], ...] = tuple((label, value) for value, label in CONTRAST_LABELS.items())
 CONTRAST_TOOLTIPS = (
     "Scale the lowest value to black and the highest to white (MATLAB's mat2gray)",
     "Clip the lowest and highest 1% first, then scale (MATLAB's stretchlim + imadjust)",
 )
 STAGE_TOOLTIPS = ("The value before the activation", "The value after the activation")
 
-#: The colour that marks the selected channel (the grid's outline colour).
-SELECTED_RGB = (255, 64, 0)
+SELECTED_RGB = OUTLINE_RGB
 
 
 # --------------------------------------------------------------------------- messages
@@ -91,11 +88,6 @@ class ErrorLine(widgets.HTML):
     def message(self) -> str:
         """The text now shown (empty when there is no error)."""
         return plain_text(self.value).removeprefix("⚠ ").strip()
-
-
-def fmt(x: float) -> str:
-    """A number for a statistics line: 4 significant digits, a real minus sign."""
-    return f"{x:.4g}".replace("-", "−")
 
 
 def plain_text(markup: str) -> str:

@@ -22,22 +22,14 @@ import traitlets
 from traitlets import Enum, Unicode, validate
 
 from .. import analysis, pixels
+from ..pixels.views import OVERLAY_ALPHA, VIEWS, overlay_cmap
 from . import _parts
 from ._layered import LayerExplorerBase
 from ._shelf import MAX_UPLOAD_BYTES, ImageShelf, read_upload
 
 __all__ = ["ActivationExplorer", "VIEWS", "MAX_UPLOAD_BYTES"]
 
-#: The three views: all channels as a grid, one channel at image size, one over the image.
-VIEWS: tuple[str, ...] = ("grid", "channel", "overlay")
-
-_OVERLAY_ALPHA = 0.5
 _THUMB_WIDTH = "128px"
-
-
-def _overlay_cmap(cmap: str) -> str:
-    """A grey scale vanishes into a photo: over the image it becomes a heat map."""
-    return "jet" if cmap in ("gray", "grey", "bone") else cmap
 
 
 class ActivationExplorer(LayerExplorerBase):
@@ -229,8 +221,8 @@ class ActivationExplorer(LayerExplorerBase):
         ch = acts[c]
         if contrast == "stretch":
             ch = np.clip(ch, *pixels.stretchlim(ch))
-        return pixels.overlay(self._shelf.picture(self.image), ch, cmap=_overlay_cmap(cmap),
-                              alpha=_OVERLAY_ALPHA)
+        return pixels.overlay(self._shelf.picture(self.image), ch, cmap=overlay_cmap(cmap),
+                              alpha=OVERLAY_ALPHA)
 
     def _stats_line(self, acts: np.ndarray) -> str:
         info, c, s = self._info, self.channel, self._layer_stats(acts)
