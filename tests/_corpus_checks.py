@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from _reference import Capture, expected_name, point_key  # tests/ is on sys.path
+from _reference import Capture, expected_name, layout_from_sizes, point_key  # tests/ is on sys.path
 
 
 # ---------------------------------------------------------------------- model state
@@ -122,3 +122,34 @@ def check_coverage(ext: Any, cap: Capture, batch: int) -> list[str]:
     have = {point_key(ext, p.name) for p in ext.points if p.op != "input"}
     return [f"activation call {key} is no point" for key in cap.activations
             if key not in have and batched(cap.values.get(key), batch)]
+
+
+def check_aliases(ext: Any, x: torch.Tensor, cap: Capture, modules: set[str]) -> list[str]:
+    """A container's name gives the container's own output (one request for all of them)."""
+    names = [a for a in ext.aliases if a in modules and ("module", a, 0) in cap.values]
+    if not names:
+        return []
+    got = ext.run(x, names)
+    out = []
+    for name in names:
+        why = diff(got[name], cap.values[("module", name, 0)])
+        if why:
+            out.append(f"container {name!r} (alias of {ext.aliases[name]!r}): {why}")
+    return out
+
+
+def check_layouts(ext: Any, cap: Capture, wide: Capture) -> list[str]:
+    """Each point's layout is the one its shapes at two input sizes show (``_reference``)."""
+    claims = {"chw": {"chw"}, "hwc": {"hwc"}, "tokens": {"tokens"},
+              "channel_tokens": {"channel_tokens"}, "nomap": {"stacked", "matrix"}}
+    out = []
+    for p in ext.points:
+        key = point_key(ext, p.name)
+        a, b = cap.values.get(key), wide.values.get(key)
+        if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
+            continue
+        want = layout_from_sizes(tuple(a.shape[1:]), tuple(b.shape[1:]))
+        if want is not None and p.layout.kind not in claims[want]:
+            out.append(f"layout {p.name!r} {tuple(a.shape[1:])}: {p.layout.kind}, but its "
+                       f"shape at another input size ({tuple(b.shape[1:])}) shows {want}")
+    return out

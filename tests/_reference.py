@@ -189,6 +189,9 @@ class HookCapture:
     def __init__(self, model: nn.Module) -> None:
         self.model = _eval_copy(model)
         self.names = {m: q for q, m in self.model.named_modules()}
+        scripts = [q for q, m in self.model.named_modules() if isinstance(m, torch.jit.ScriptModule)]
+        self.scripted = {m for q, m in self.model.named_modules()  # TorchScript, and inside it
+                         if any(q == s or q.startswith(s + ".") for s in scripts)}
         self.stack: list[tuple[str, bool, bool, Any]] = []  # (qualname, leaf, ignored, ctx)
         self.capture = Capture()
 
@@ -222,6 +225,8 @@ class HookCapture:
         handles = []
         try:
             for m in self.model.modules():
+                if m in self.scripted:
+                    continue  # TorchScript takes no hooks: its calls are no points
                 handles.append(m.register_forward_pre_hook(self._pre, with_kwargs=True))
                 handles.append(m.register_forward_hook(self._post, with_kwargs=True))
             with torch.no_grad(), _ActivationMode(self):
@@ -322,6 +327,38 @@ def fx_capture(model: nn.Module, x: torch.Tensor) -> Capture:
 def capture(model: nn.Module, x: torch.Tensor, backend: str) -> Capture:
     """The reference for ``backend``: our fx Interpreter, or our hooks."""
     return fx_capture(model, x) if backend == "fx" else HookCapture(model).run(x)
+
+
+# ---------------------------------------------------------------------- layouts
+#: The second input size of the layout reference, as factors of the first: taller, narrower.
+WIDE = (1.5, 0.75)
+
+
+def layout_from_sizes(a: tuple[int, ...], b: tuple[int, ...]) -> str | None:
+    """The layout a value's shapes (no batch axis) show at an S×S input (``a``) and at a
+    1.5S × 0.75S input (``b``): the axis that grows is height, the one that shrinks is width.
+
+    "chw"/"hwc": (C, H, W)/(H, W, C); "tokens"/"channel_tokens": the token axis first/last;
+    "nomap": the shape follows the input some other way (query × key, heads × tokens);
+    None: too small to tell, or no axis follows the input.
+    """
+    if len(a) != len(b) or len(a) not in (2, 3) or min(a) < 4:
+        return None
+    ratios = [y / x for x, y in zip(a, b)]
+    same = [abs(r - 1) < 1e-9 for r in ratios]
+    tall = [abs(r - WIDE[0]) <= 0.2 for r in ratios]
+    narrow = [abs(r - WIDE[1]) <= 0.15 for r in ratios]
+    if all(same):
+        return None
+    if len(a) == 3:
+        if same[0] and tall[1] and narrow[2]:
+            return "chw"
+        if tall[0] and narrow[1] and same[2]:
+            return "hwc"
+        return "nomap"
+    if not same[0] and same[1]:
+        return "tokens"
+    return "channel_tokens" if same[0] and not same[1] else "nomap"
 
 
 def point_key(ext: Any, name: str) -> tuple:

@@ -24,11 +24,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 import _corpus_checks as checks  # tests/ is on sys.path (pytest's rootdir import, or python tests/...)
 import _reference as ref
+from _corpus_models import (AttentionRelu, BatchFree, DataWrite, DigitNames, FrozenPart,
+                            Functional, GainBetween, PooledTokens, Reused, ScriptedPart,
+                            SkippedBlock, SquareChannelsLast, TalkingHeads, Unassigned,
+                            Untraceable, pre_hooked,
+                            sequential)
 
 import actwidgets as aw
 from actwidgets.extract import ExtractionError, Extractor
@@ -38,135 +42,6 @@ pytestmark = pytest.mark.corpus
 BACKENDS = ("fx", "hooks")
 CROSS = "fx~hooks"
 SINGLE_RUNS = 12  # one-layer requests per big model (all layers of a small one)
-
-
-# ---------------------------------------------------------------------- hand-written models
-class DigitNames(nn.Module):
-    """``conv_1``/``conv_2`` (names must not shift), ``act`` called twice next to a module
-    ``act_1`` (its second call is ``act#1``), ``F.relu`` next to a module ``relu`` (``relu_fn``)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv_1, self.conv_2 = nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1)
-        self.act, self.act_1, self.relu = nn.ReLU(), nn.ReLU(), nn.ReLU()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.act(self.conv_1(x))
-        x = self.act(self.conv_2(x) - 0.1)
-        return self.relu(F.relu(self.act_1(x) - 0.05) + 0.1)
-
-
-class Unassigned(nn.Module):
-    """An in-place activation whose result is not assigned: ``self.relu(y); c2(y)``; then
-    an activation whose input is ``y`` after that ReLU, not the conv's output."""
-
-    def __init__(self, functional: bool) -> None:
-        super().__init__()
-        self.functional = functional
-        self.conv, self.c2 = nn.Conv2d(3, 4, 3), nn.Conv2d(4, 4, 3, padding=1)
-        self.relu, self.act = nn.ReLU(inplace=True), nn.Sigmoid()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv(x)
-        if self.functional:
-            F.relu(y, inplace=True)
-        else:
-            self.relu(y)
-        return self.c2(y) + self.act(y)
-
-
-class Functional(nn.Module):
-    """ResNet's ``out += identity``; ``F.relu``, ``torch.relu_``, ``clamp``/``clamp_``,
-    ``F.gelu``, ``F.silu``; values changed through views; the module ``relu`` used twice."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.stem, self.conv = nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1)
-        self.bn, self.relu = nn.BatchNorm2d(4), nn.ReLU(inplace=True)
-        self.c = nn.ModuleList(nn.Conv2d(4, 4, 3, padding=1) for _ in range(8))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = self.stem(x)
-        out = self.bn(self.conv(s))
-        out += s
-        out = self.relu(out)
-        a = F.relu(self.c[0](out))
-        b = torch.relu_(self.c[1](a))
-        c = self.c[2](b).clamp(min=-1.0, max=1.0).clamp(min=0)  # only the 2nd clamp is one
-        c = self.c[3](c).clamp_(min=0)
-        d = F.silu(F.gelu(self.c[4](c)))
-        y = self.c[5](d)
-        y.view(y.shape[0], -1).relu_()  # changes y through a view, result not assigned
-        z = self.c[6](y)
-        z.view(-1).relu_()  # the same through a flat view (no batch axis: no point)
-        return self.relu(self.c[7](z))
-
-
-class Reused(nn.Module):
-    """One ReLU module called twice."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.a, self.b, self.relu = nn.Conv2d(3, 4, 3), nn.Conv2d(4, 4, 3), nn.ReLU()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.relu(self.b(self.relu(self.a(x))))
-
-
-class Untraceable(nn.Module):
-    """A data-dependent ``if``: torch.fx cannot trace it. The package's example input (randn)
-    takes the out-of-place branch, the test's images the in-place one, so the discovery
-    pass never saw the write into the conv's value. ``F.relu`` in a block too."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv, self.block = nn.Conv2d(3, 4, 3), Unassigned(functional=True)
-        self.head = nn.Sequential(nn.Conv2d(4, 4, 1), nn.Hardswish())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv(x)
-        y = F.relu(y, inplace=True) if x.mean() > 0.25 else F.relu(y)
-        return self.head(F.relu(self.block(torch.cat([y[:, :1], y[:, 1:]], 1)[:, :3])))
-
-
-class AttentionRelu(nn.Module):
-    """``nn.MultiheadAttention`` (a fused fast path in eval mode without grad), then
-    ``F.relu``. Any ``TorchFunctionMode`` turns the fast path off, changing the values in
-    the last bits: a value must not depend on which other points a request asks for."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.embed, self.proj = nn.Linear(3, 16), nn.Linear(16, 16)
-        self.attn = nn.MultiheadAttention(16, 2, batch_first=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        t = self.embed(x.flatten(2).transpose(1, 2))
-        return F.relu(self.proj(self.attn(t, t, t, need_weights=False)[0]))
-
-
-class BatchFree(nn.Module):
-    """A value that does not depend on the input (like swin v2's position-bias MLP): with a
-    batch of one it has a leading 1 that looks like a batch axis, but it is none."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.table = nn.Parameter(torch.randn(1, 4, 8, 8))
-        self.conv, self.relu = nn.Conv2d(3, 4, 1), nn.ReLU()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x) + self.relu(self.table)
-
-
-def _sequential(middle: nn.Module) -> nn.Module:
-    return nn.Sequential(nn.Conv2d(3, 4, 3), middle, nn.ReLU(inplace=True), nn.Conv2d(4, 4, 3))
-
-
-def _pre_hooked() -> nn.Module:
-    """A forward pre-hook that changes a ReLU's input: its "pre" is conv - 0.5, not the conv's
-    output (fx's graph cannot see it, so fx refuses and "auto" takes hooks)."""
-    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.ReLU())
-    model[1].register_forward_pre_hook(lambda _m, args: (args[0] - 0.5,))
-    return model
 
 
 # ---------------------------------------------------------------------- the corpus
@@ -180,6 +55,7 @@ class Spec:
     batch: int = 1
     traceable: bool = True
     train: bool = False  # kept in train mode with some parameters frozen
+    layouts: bool = False  # check every layout against the shapes at a 1.5S × 0.75S input
 
 
 def _tv(name: str, **kwargs: object) -> Callable[[], nn.Module]:
@@ -197,20 +73,48 @@ def _timm(name: str, **kwargs: object) -> Callable[[], nn.Module]:
     return build
 
 
+def _tv_convnext_square() -> nn.Module:
+    """torchvision's ConvNeXt, 16 channels of 16×16 in stage one at 64 pixels."""
+    from torchvision.models.convnext import CNBlockConfig, ConvNeXt
+
+    return ConvNeXt([CNBlockConfig(16, 32, 1), CNBlockConfig(32, None, 1)])
+
+
+def _tv_swin_square() -> nn.Module:
+    """torchvision's Swin, 16 channels of 16×16 in stage one at 64 pixels."""
+    from torchvision.models.swin_transformer import SwinTransformer
+
+    return SwinTransformer([4, 4], 16, [1, 1], [1, 2], [4, 4])
+
+
 _NO_AUX = dict(aux_logits=False, init_weights=False)
 SPECS = [
     Spec("digit_names", DigitNames, 16),
-    Spec("seq_identity", lambda: _sequential(nn.Identity()), 16),
-    Spec("seq_dropout", lambda: _sequential(nn.Dropout(0.5)), 16),
+    Spec("seq_identity", lambda: sequential(nn.Identity()), 16),
+    Spec("seq_dropout", lambda: sequential(nn.Dropout(0.5)), 16),
     Spec("seq_relu_first", lambda: nn.Sequential(nn.GELU(), nn.Conv2d(3, 4, 3)), 16),
     Spec("unassigned_module", lambda: Unassigned(False), 16),
     Spec("unassigned_functional", lambda: Unassigned(True), 16),
     Spec("functional", Functional, 16, batch=2),
     Spec("reused", Reused, 16),
     Spec("untraceable", Untraceable, 16, traceable=False),
-    Spec("pre_hooked", _pre_hooked, 16, traceable=False),
+    Spec("pre_hooked", pre_hooked, 16, traceable=False),
     Spec("attention_relu", AttentionRelu, 8),
     Spec("batch_free", BatchFree, 8, batch=2),
+    # what the hooks backend's example input decides must hold for the images (issue 19)
+    Spec("gain_between", GainBetween, 16, traceable=False),
+    Spec("skipped_block", SkippedBlock, 16, traceable=False),
+    Spec("data_write", DataWrite, 16),
+    Spec("scripted_part", ScriptedPart, 16),
+    Spec("frozen_part", FrozenPart, 16),
+    # layouts the shape alone cannot tell
+    Spec("square_channels_last", SquareChannelsLast, 32, layouts=True),
+    Spec("pooled_tokens", PooledTokens, 96, layouts=True),
+    Spec("talking_heads", TalkingHeads, 16, layouts=True),
+    Spec("tv_convnext_square", _tv_convnext_square, layouts=True),
+    Spec("tv_swin_square", _tv_swin_square, layouts=True),
+    Spec("timm_convnext_nhwc_square", _timm("convnext_atto", depths=(1, 1, 1, 1),
+                                            dims=(16, 32, 64, 128), conv_mlp=False), layouts=True),
     *(Spec(f"tv_{n}", _tv(n)) for n in (
         "alexnet", "convnext_tiny", "densenet121", "efficientnet_b0", "efficientnet_v2_s",
         "mnasnet0_5", "mobilenet_v2", "mobilenet_v3_small", "regnet_x_400mf", "regnet_y_400mf",
@@ -326,20 +230,30 @@ def _check_backend(spec: Spec, backend: str, res: Result) -> None:
     native = ext.run(x, names)
     res.layers, res.compared = len(layers), 2 * len(layers)
     res.values = {ly.name: (native[ly.pre], native[ly.post]) for ly in layers}
+    modules = set(dict(model.named_modules()))
     todo = [
-        lambda: checks.check_names(ext, set(dict(model.named_modules()))),
+        lambda: checks.check_names(ext, modules),
+        lambda: checks.check_aliases(ext, x, cap, modules),
         lambda: checks.check_values(ext, layers, native, cap, x.shape[0]),
         lambda: checks.check_stages(ext, layers, native, cap, x.shape[0]),
         lambda: checks.check_coverage(ext, cap, x.shape[0]),
         lambda: _check_maps(net, ext, layers, images, native),
         lambda: _check_single(ext, x, layers, native),
     ]
+    if spec.layouts:
+        todo.append(lambda: checks.check_layouts(ext, cap, _wide_capture(spec, model, backend)))
     for check in todo:  # one crashing check does not hide the others' findings
         try:
             res.problems += check()
         except Exception as exc:
             res.problems.append(_crash(exc))
     res.problems += checks.state_changes(before, checks.snapshot(model))
+
+
+def _wide_capture(spec: Spec, model: nn.Module, backend: str) -> ref.Capture:
+    """The reference's values at a 1.5S × 0.75S input (random pixels: only shapes count)."""
+    h, w = (round(spec.size * f) for f in ref.WIDE)
+    return ref.capture(model, torch.rand(spec.batch + (spec.batch == 1), 3, h, w), backend)
 
 
 def _check_cross(spec: Spec, res: Result) -> None:

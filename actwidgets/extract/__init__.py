@@ -46,7 +46,7 @@ from ._base import INVISIBLE_KINDS, ExtractionError, Point, preserve_model_state
 from ._eager import EagerBackend
 from ._fx import FxBackend
 from ._kinds import module_kind
-from ._layout import Layout, infer_layouts
+from ._layout import Layout, infer_layouts, layout_hints
 
 __all__ = ["Extractor", "Point", "Layout", "ExtractionError", "preserve_model_state",
            "module_kind", "BACKENDS"]
@@ -95,7 +95,8 @@ class Extractor:
         self._lock = threading.RLock()
 
     def _make_points(self, records: list[dict]) -> list[Point]:
-        layouts = infer_layouts({r["name"]: r["shape"] for r in records}, self.input_size)
+        layouts = infer_layouts({r["name"]: r["shape"] for r in records}, self.input_size,
+                                layout_hints(self.model, records))
         points = []
         for i, r in enumerate(records):
             layout = layouts[r["name"]]

@@ -4,10 +4,18 @@ Module calls are seen through forward hooks and pre-hooks; activation functions 
 (``F.relu``, ``x.clamp_(min=0)``, ``torch.sigmoid``) through a ``TorchFunctionMode``, named
 by the module they are called in, by the same rule as the fx backend. A discovery pass on
 the example input learns every point, which values a later op writes into (version
-counters), and which activation consumes which value unchanged. A request clones the values
-that are written into later; every other captured value is checked by its version counter
-after the run and taken again with a clone if it changed. Hooks are registered in ``try``
-and removed in ``finally``; the forward pass stops once the last value is in hand.
+counters, and a checksum for writes they miss: ``y.data.mul_(2)``), and which activation
+consumes which value unchanged. A request clones the values that are written into later;
+every other captured value is checked by its version counter after the run and taken again
+with a clone if it changed. Hooks are registered in ``try`` and removed in ``finally``; the
+forward pass stops once the last value is in hand.
+
+What the example input decides must hold for every input. Where the forward pass reads a
+tensor's values into Python (``if y.mean() > 0``, ``.item()``) between a value and the
+activation that takes it, or inside a block, that branch may go another way for a real
+image: the activation's input is then a point of its own (``relu:in``) and the block's output
+its own value, never a stand-in. A request for both stages also checks, on every run, that
+the activation took the paired value, and says so where it did not.
 """
 
 from __future__ import annotations
@@ -29,6 +37,31 @@ class _Stop(Exception):
     """Raised inside a hook once every requested value is captured."""
 
 
+#: Calls that read a tensor's values into Python: control flow may depend on them.
+_DATA_READS = {"bool", "item", "tolist", "int", "float", "index", "numpy", "is_nonzero",
+               "equal", "allclose"}
+
+
+def _version(t: torch.Tensor) -> int:
+    """``t``'s version counter; -1 for an inference tensor (``torch.inference_mode``), which
+    has none: such a value is always cloned."""
+    return -1 if t.is_inference() else t._version
+
+
+def _checksum(t: torch.Tensor) -> torch.Tensor | None:
+    """Sum and norm in float64: a write that bypasses the version counter changes them."""
+    if not t.is_floating_point() or t.numel() == 0:
+        return None
+    return torch.stack([t.sum(dtype=torch.float64),
+                        torch.linalg.vector_norm(t, dtype=torch.float64)])
+
+
+def _hookable(named: dict[str, nn.Module]) -> set[str]:
+    """The modules hooks can be put on: not TorchScript ones, nor anything inside them."""
+    script = [q for q, m in named.items() if isinstance(m, torch.jit.ScriptModule)]
+    return {q for q in named if not any(q == s or q.startswith(s + ".") for s in script)}
+
+
 class _Session:
     """One forward pass: counts calls, names them, and hands each value to ``on_value``.
 
@@ -45,6 +78,7 @@ class _Session:
         # (qualname, point name, call, ops inside are not points, ignored call)
         self.stack: list[tuple[str, str, int, bool, bool]] = []
         self.paused: list[Any] = []  # torch-function switches turned off inside leaf modules
+        self.reads = 0  # calls so far that read tensor values into Python (see _DATA_READS)
 
     def _count(self, key: tuple[str, ...]) -> int:
         k = self.counts[key] = self.counts.get(key, -1) + 1
@@ -61,7 +95,8 @@ class _Session:
             name = module_call_name(qualname, call, self.owner.module_names)
             self.stack.append((qualname, name, call, leaf, False))
             inp = next((a for a in args if isinstance(a, torch.Tensor)), None)
-            self.on_value("start", name, inp, dict(qualname=qualname, module=module, call=call))
+            self.on_value("start", name, inp, dict(qualname=qualname, module=module, call=call,
+                                                   reads=self.reads))
             if leaf and self.track_ops:
                 # Nothing inside a leaf is a point; and an active mode would change what it
                 # computes (MultiheadAttention's fast path checks for one).
@@ -76,21 +111,24 @@ class _Session:
             if leaf and not ignored and self.paused:
                 self.paused.pop().__exit__(None, None, None)
             if not ignored:
-                self.on_value("end", name, output, dict(qualname=qualname, module=module, call=call))
+                self.on_value("end", name, output, dict(qualname=qualname, module=module,
+                                                        call=call, reads=self.reads))
         return hook
 
     def function(self, func: Any, args: tuple, kwargs: dict) -> Any:
         op = op_name(func)
+        if op in _DATA_READS:
+            self.reads += 1
         if op not in ACTIVATION_OPS or not self.stack or self.stack[-1][3]:
             return func(*args, **kwargs)
         scope = self.stack[-1][0]
         call = self._count((scope, op))
         name = function_call_name(scope, op, call, self.owner.module_names)
         inp = args[0] if args else kwargs.get("input")
-        info = dict(scope=scope, op=op, call=call, kind=op_kind(op, args, kwargs))
+        info = dict(scope=scope, op=op, call=call, kind=op_kind(op, args, kwargs), reads=self.reads)
         self.on_value("start", name, inp, info)
         out = func(*args, **kwargs)
-        self.on_value("end", name, out, info)
+        self.on_value("end", name, out, dict(info, reads=self.reads))
         return out
 
     def run(self, model: nn.Module, x: torch.Tensor) -> None:
@@ -103,7 +141,7 @@ class _Session:
                 return session.function(func, args, kwargs or {})
 
         try:
-            for qualname in self.modules:
+            for qualname in self.modules & self.owner.hookable:
                 module = self.owner.named[qualname]
                 handles.append(module.register_forward_pre_hook(self.pre_hook(qualname)))
                 handles.append(module.register_forward_hook(self.post_hook(qualname)))
@@ -128,18 +166,32 @@ class EagerBackend:
     name = "hooks"
 
     def __init__(self, model: nn.Module, example: torch.Tensor) -> None:
+        if isinstance(model, torch.jit.ScriptModule):
+            raise ExtractionError(
+                f"{type(model).__name__} is a TorchScript module (torch.jit.script or "
+                "torch.jit.trace): neither hooks nor torch.fx can see inside it. Wrap the "
+                "original nn.Module, the one you scripted.")
         self.model = model
         self.named = dict(model.named_modules())
         self.module_names = set(self.named)
+        self.hookable = _hookable(self.named)
         self.leaves = {q for q, m in self.named.items() if q and is_leaf_module(m)}
         self.aliases: dict[str, str] = {}
         self._forced: set[str] = set()
         self.records, self.skipped, self._written = self._discover(example)
         self._by_name = {r["name"]: r for r in self.records}
+        # (activation, the point it was paired with): checked on every run asking for both
+        self._pairs = [(r["name"], r["pre"]) for r in self.records
+                       if is_activation(r["kind"]) and r["pre"] and r["pre"] != input_name(r["name"])]
 
     # ------------------------------------------------------------------ discovery
     def _discover(self, example: torch.Tensor) -> tuple[list[dict], dict[str, str], set[str]]:
         found = _Discovery(self, example.shape[0])
+        for q in sorted(self.module_names - self.hookable):
+            if q.rpartition(".")[0] in self.hookable:  # the outermost TorchScript module
+                found.skipped[q] = (
+                    "it is a TorchScript module (torch.jit.script): hooks cannot be put on it "
+                    "or inside it. Wrap the model with the original module to see its layers")
         with preserve_model_state(self.model), torch.no_grad():
             _Session(self, self.module_names, True, found.on_value).run(self.model, example)
         return found.finish()
@@ -148,7 +200,7 @@ class EagerBackend:
     def run(self, x: torch.Tensor, names: tuple[str, ...]) -> dict[str, torch.Tensor]:
         """The values of ``names`` (known point names) for batch ``x``."""
         out = self._run(x, names, self._forced.union(self._written))
-        stale = {n for n, (_, v) in out.items() if v is not None and out[n][0]._version != v}
+        stale = {n for n, (_, v) in out.items() if v is not None and _version(out[n][0]) != v}
         if stale:  # an op the discovery pass did not see wrote into a value: take it again
             self._forced |= stale
             out = self._run(x, names, self._forced.union(self._written))
@@ -163,20 +215,38 @@ class EagerBackend:
     def _run(self, x: torch.Tensor, names: tuple[str, ...], clone: set[str]) -> dict:
         wanted = set(names)
         out: dict[str, tuple[torch.Tensor, int | None]] = {}
+        check = {act: pre for act, pre in self._pairs if pre in wanted and act in wanted}
+        made: dict[str, tuple[torch.Tensor, int]] = {}  # the paired values, as they were made
         recs = [self._by_name[n[: -len(INPUT_SUFFIX)]] if n.endswith(INPUT_SUFFIX)
                 else self._by_name[n] for n in names]
         track_ops = any(r["op"] != "module" for r in recs)
         modules = self.module_names if track_ops else {r["module"] for r in recs}
 
         def on_value(event: str, name: str, value: object, info: dict) -> None:
+            if event == "start" and name in check and isinstance(value, torch.Tensor):
+                self._check_pairing(check[name], name, made.get(check[name]), value)
             key = name if event == "end" else input_name(name)
             if key in wanted and isinstance(value, torch.Tensor) and key not in out:
-                out[key] = (value.clone(), None) if key in clone else (value, value._version)
+                if key in check.values():
+                    made[key] = (value, _version(value))
+                out[key] = ((value.clone(), None) if key in clone or value.is_inference()
+                            else (value, value._version))
                 if len(out) == len(wanted):
                     raise _Stop
 
         _Session(self, modules, track_ops, on_value).run(self.model, x)
         return out
+
+    @staticmethod
+    def _check_pairing(pre: str, act: str, made: tuple[torch.Tensor, int] | None,
+                       value: torch.Tensor) -> None:
+        """The activation ``act`` must take ``pre``'s value unchanged, as on the example."""
+        if made is None or made[0] is not value or made[1] != _version(value):
+            raise ExtractionError(
+                f"for this input, {act!r} did not take {pre!r}'s value unchanged, as it did "
+                "for the example input: the model's control flow depends on the input there. "
+                f"Ask for {act + INPUT_SUFFIX!r} (the activation's input) and {pre!r} apart, "
+                'or use backend="fx" where the model traces.')
 
 
 class _Discovery:
@@ -189,12 +259,14 @@ class _Discovery:
         self.skipped: dict[str, str] = {}
         self.first: dict[tuple[int, int], dict] = {}  # (id, version) -> first record holding it
         self.inputs: dict[str, tuple[torch.Tensor, int]] = {}
+        self.started: dict[str, int] = {}  # data reads before each call began
         self.keep: list[torch.Tensor] = []  # keeps ids unique while the pass runs
 
     def on_value(self, event: str, name: str, value: object, info: dict) -> None:
         if event == "start":
+            self.started[name] = info["reads"]
             if isinstance(value, torch.Tensor):
-                self.inputs[name] = (value, value._version)
+                self.inputs[name] = (value, _version(value))
                 self.keep.append(value)
             return
         module = info.get("module")
@@ -211,28 +283,39 @@ class _Discovery:
             self.skipped[name] = why
             return
         assert isinstance(value, torch.Tensor)
-        state = (id(value), value._version)
-        if kind == "block" and state in self.first:  # a container handing on a value
+        state = (id(value), _version(value))
+        # A container handing on a value is that value, unless its own path read tensor
+        # values into Python (it may hand on another one for another input).
+        if kind == "block" and state in self.first and info["reads"] == self.started[name]:
             self.owner.aliases[name] = self.first[state]["name"]
             return
         rec = dict(name=name, kind=kind, shape=tuple(value.shape[1:]), pre=None, post=None,
-                   value=value, version=value._version, **where)
+                   src=self._source(name), reads=info["reads"], value=value,
+                   version=_version(value), checksum=_checksum(value), **where)
         self.keep.append(value)
         self.first.setdefault(state, rec)
         if is_activation(kind):
             self._pair(rec)
         self.records.append(rec)
 
+    def _source(self, name: str) -> str | None:
+        """The point that made the input of the call ``name`` (for its layout)."""
+        inp = self.inputs.get(name)
+        producer = self.first.get((id(inp[0]), inp[1])) if inp is not None else None
+        return None if producer is None else producer["name"]
+
     def _pair(self, rec: dict) -> None:
         inp = self.inputs.get(rec["name"])
         producer = self.first.get((id(inp[0]), inp[1])) if inp is not None else None
+        if producer is not None and producer["reads"] != self.started[rec["name"]]:
+            producer = None  # values were read in between: the path may differ per input
         if producer is None or producer is rec:
             if inp is None or capturable(inp[0], self.batch) is not None:
                 return
             rec["pre"] = input_name(rec["name"])
             self.records.append(dict(rec, name=rec["pre"], kind="input", op="input", pre=None,
                                      shape=tuple(inp[0].shape[1:]), value=inp[0], version=inp[1],
-                                     of=rec["name"]))
+                                     checksum=_checksum(inp[0]), of=rec["name"]))
             return
         rec["pre"] = producer["name"]
         if not is_activation(producer["kind"]) and producer["kind"] not in ("input", "identity",
@@ -241,8 +324,13 @@ class _Discovery:
                 producer["post"] = rec["name"]
 
     def finish(self) -> tuple[list[dict], dict[str, str], set[str]]:
-        written = {r["name"] for r in self.records if r["value"]._version != r["version"]}
+        """Records, skipped points, and the points whose value a later op wrote into."""
+        written = set()
         for r in self.records:
-            del r["value"], r["version"]
+            value, was = r.pop("value"), r.pop("checksum")
+            now = _checksum(value)
+            if (r.pop("version") != _version(value) or value.is_inference()
+                    or (was is not None and not torch.equal(was, now))):
+                written.add(r["name"])
+            del r["reads"]
         return self.records, self.skipped, written
-

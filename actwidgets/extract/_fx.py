@@ -229,9 +229,10 @@ class FxBackend:
         by_node: dict[torch.fx.Node, dict] = {}
         for n, kind in kinds.items():
             module, op, call = self._where[n]
-            rec = dict(name=self._names[n], kind=kind, op=op, module=module, call=call,
-                       shape=tuple(values[n].shape[1:]), pre=None, post=None)
             src = _first_node(n)
+            rec = dict(name=self._names[n], kind=kind, op=op, module=module, call=call,
+                       shape=tuple(values[n].shape[1:]), pre=None, post=None,
+                       src=self._names.get(src))  # for the layout: the input's point
             if is_activation(kind) and src in kinds:
                 producer = self._producer(src, self._pos[n], kinds)
                 if producer is None:  # the input changed since it was made: capture it here

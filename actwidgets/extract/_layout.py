@@ -16,7 +16,16 @@ layout              the model's value (per image)   becomes
 ==================  ==============================  =======================================
 
 A token grid h×w is found from the token count and the input's aspect ratio, at each call,
-so the same layer reads right at another input size.
+so the same layer reads right at another input size; a count that is a grid of one of the
+model's convolutions after a few leading tokens (PiT's 1 + 27×27 at 224 pixels) is that grid.
+
+Where the shape alone cannot tell (H == W == C: ConvNeXt-T at 384 pixels), the module
+decides (:func:`layout_hints`): a Linear or LayerNorm works on the last axis (channels last),
+a convolution, BatchNorm or pooling on (C, H, W), timm's ``output_fmt`` and a ``Permute``
+module's ``dims`` say it outright, a permute flips its input's layout, and anything else
+keeps its input's. A 3-D value is a map only where its grid is one of the model's (a
+convolution's) or could be; one whose axes are a token count (CaiT's query × key × head
+attention) is ``stacked``.
 
 >>> import torch
 >>> lay = infer_layouts({"patches": (768, 14, 14), "vit": (197, 768), "convnext": (56, 56, 96)},
@@ -34,8 +43,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
-__all__ = ["Layout", "infer_layouts", "MAX_EXTRA_TOKENS"]
+__all__ = ["Layout", "Hint", "LayoutHints", "infer_layouts", "layout_hints", "MAX_EXTRA_TOKENS"]
 
 #: At most this many class, distillation and register tokens precede a token grid.
 MAX_EXTRA_TOKENS = 8
@@ -60,8 +70,7 @@ def _token_grid(n: int, hw: tuple[int, int]) -> tuple[int, int] | None:
         if hh < 1 or n % hh:
             continue
         ww = n // hh
-        stride = round(H / hh)
-        if stride >= 1 and H // stride == hh and _is_grid(hh, ww, hw):
+        if _is_grid(hh, ww, hw):
             return hh, ww
     return None
 
@@ -73,9 +82,12 @@ def _tokens(n: int, hw: tuple[int, int], known: set[tuple[int, int]]) -> tuple[i
     embedding): a bare count is too easily read as some grid plus a few tokens.
     """
     found = []
+    areas = {h * w for h, w in known}
     for k in range(min(MAX_EXTRA_TOKENS, n - 1) + 1):
         grid = _token_grid(n - k, hw)
-        if grid is not None and (k == 0 or grid in known):
+        if grid is not None and (n - k) in areas:
+            found.append((False, k))
+        elif grid is not None and k == 0:
             found.append((grid not in known, k))
     if not found:
         return None
@@ -146,30 +158,140 @@ def _known_grids(shapes: Mapping[str, tuple[int, ...]], hw: tuple[int, int]) -> 
     return known
 
 
-def _infer(s: tuple[int, ...], hw: tuple[int, int], known: set[tuple[int, int]],
-           channels_last: bool) -> Layout:
+@dataclass(frozen=True)
+class Hint:
+    """What a point's module says of its layout: ``fixed`` ("chw" or "hwc"), else the layout
+    of the point ``src`` (its input) where the shapes agree, swapped when ``flip`` (a permute)."""
+
+    fixed: str | None = None
+    src: str | None = None
+    flip: bool = False
+
+
+@dataclass(frozen=True)
+class LayoutHints:
+    """Per-point hints, the grids of the model's convolutions and pools (surely maps), and
+    the layout a model declares for itself (timm's ``output_fmt``)."""
+
+    points: Mapping[str, Hint]
+    conv_grids: frozenset[tuple[int, int]] = frozenset()
+    default: str = "chw"
+
+
+_CHW_MODULES = (nn.modules.conv._ConvNd, nn.modules.batchnorm._NormBase, nn.GroupNorm,
+                nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd,
+                nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd)
+_CHW_OPS = {"conv2d", "batch_norm", "group_norm", "max_pool2d", "avg_pool2d",
+            "adaptive_avg_pool2d", "adaptive_max_pool2d", "interpolate", "pad"}
+_LAST_AXIS_OPS = {"linear", "layer_norm"}
+_PERMUTE_OPS = {"permute", "transpose", "movedim", "moveaxis", "swapaxes", "swapdims"}
+_PERMUTES = {(0, 2, 3, 1): "hwc", (0, 3, 1, 2): "chw"}
+
+
+def _declared(module: object) -> str | None:
+    """The layout timm's ``output_fmt`` (a ``Format`` or its string) declares."""
+    fmt = getattr(module, "output_fmt", None)
+    fmt = getattr(fmt, "value", fmt)
+    return {"NHWC": "hwc", "NCHW": "chw"}.get(fmt) if isinstance(fmt, str) else None
+
+
+def _module_hint(m: nn.Module) -> str | None:
+    """The layout module ``m``'s output has, where the module says so."""
+    declared = _declared(m)
+    if declared is not None:
+        return declared
+    dims = getattr(m, "dims", None)
+    if type(m).__name__ == "Permute" and isinstance(dims, (list, tuple)):
+        return _PERMUTES.get(tuple(dims))
+    if isinstance(m, nn.LayerNorm):  # LayerNorm2d subclasses normalise over channels first
+        if "2d" in type(m).__name__.lower():
+            return "chw"
+        return "hwc" if len(m.normalized_shape) == 1 else None
+    if isinstance(m, nn.Linear):
+        return "hwc"
+    return "chw" if isinstance(m, _CHW_MODULES) else None
+
+
+def layout_hints(model: nn.Module, records: list[dict]) -> LayoutHints:
+    """Hints from each record's module or op (``module``, ``op``, ``kind``, ``shape``,
+    optional ``src``: the point holding its first input), for :func:`infer_layouts`."""
+    named = dict(model.named_modules())
+    points, grids = {}, set()
+    for r in records:
+        fixed = None
+        if r["op"] == "module":
+            module = named.get(r["module"])
+            fixed = _module_hint(module) if module is not None else None
+        elif r["op"] in _LAST_AXIS_OPS:
+            fixed = "hwc"
+        elif r["op"] in _CHW_OPS:
+            fixed = "chw"
+        points[r["name"]] = Hint(fixed, r.get("src"), r["op"] in _PERMUTE_OPS)
+        if r["kind"] in ("conv", "pool") and fixed == "chw" and len(r["shape"]) == 3:
+            grids.add(tuple(r["shape"][1:]))
+    return LayoutHints(points, frozenset(grids), _declared(model) or "chw")
+
+
+def _map_reading(h: int, w: int, hw: tuple[int, int], hints: LayoutHints) -> bool:
+    """Whether an h×w plane can be a map: a convolution's grid, or a grid whose sides are
+    no token count of one (CaiT's attention is query × key: 196 = 14·14)."""
+    if (h, w) in hints.conv_grids:
+        return True
+    areas = {a * b for a, b in hints.conv_grids} - {a for g in hints.conv_grids for a in g}
+    return _is_grid(h, w, hw) and h not in areas and w not in areas
+
+
+def _resolve(name: str, s: tuple[int, ...], hints: LayoutHints,
+             done: Mapping[str, tuple[tuple[int, ...], Layout]]) -> str:
+    """chw or hwc for a value whose shape reads both ways, from its module or its input."""
+    hint = hints.points.get(name, Hint())
+    if hint.fixed is not None:
+        return hint.fixed
+    src = done.get(hint.src) if hint.src is not None else None
+    if src is not None and src[0] == s and src[1].kind in ("chw", "hwc"):
+        kind = src[1].kind
+        return ({"chw": "hwc", "hwc": "chw"}[kind]) if hint.flip else kind
+    return hints.default
+
+
+def _infer(name: str, s: tuple[int, ...], hw: tuple[int, int], known: set[tuple[int, int]],
+           hints: LayoutHints, done: Mapping[str, tuple[tuple[int, ...], Layout]]) -> Layout:
     if len(s) <= 1:
         return Layout("vector")
     if len(s) == 2:
         tokens = _tokens(s[0], hw, known)  # (tokens, C): ViT
         flat = _token_grid(s[1], hw)  # (C, tokens): a flattened map
+        if tokens is not None and tokens[1] and _tokens(s[1], hw, known) == tokens:
+            return Layout("matrix")  # query × key: tokens on both axes
         if tokens is not None and (tokens[1] or flat not in known):
             return Layout("tokens", tokens[0])
         return Layout("channel_tokens") if flat is not None else Layout("matrix")
     if len(s) == 3:
-        chw, hwc = _is_grid(s[1], s[2], hw), _is_grid(s[0], s[1], hw)
-        return Layout("hwc") if hwc and (not chw or channels_last) else Layout("chw")
+        chw, hwc = _map_reading(s[1], s[2], hw, hints), _map_reading(s[0], s[1], hw, hints)
+        if chw and hwc:
+            return Layout(_resolve(name, s, hints, done))
+        return Layout("hwc") if hwc else Layout("chw") if chw else Layout("stacked")
     return Layout("stacked")
 
 
 def infer_layouts(
     shapes: Mapping[str, tuple[int, ...]], input_hw: tuple[int, int],
-    channels_last: frozenset[str] = frozenset(),
+    hints: LayoutHints | None = None,
 ) -> dict[str, Layout]:
     """The layout of each value from its shape (no batch axis) and the input's (H, W).
 
-    ``channels_last`` names values known to be (H, W, C) where the shape alone is ambiguous.
+    ``shapes`` in forward order; ``hints`` (:func:`layout_hints`) decide where the shape
+    alone cannot (without them, such a value is read as (C, H, W)).
+
+    >>> hints = LayoutHints({"fc2": Hint("hwc"), "act": Hint(src="fc2")})
+    >>> lay = infer_layouts({"fc2": (96, 96, 96), "act": (96, 96, 96)}, (384, 384), hints)
+    >>> lay["fc2"].kind, lay["act"].kind
+    ('hwc', 'hwc')
     """
     hw = (int(input_hw[0]), int(input_hw[1]))
+    hints = hints or LayoutHints({})
     known = _known_grids(shapes, hw)
-    return {name: _infer(tuple(s), hw, known, name in channels_last) for name, s in shapes.items()}
+    done: dict[str, tuple[tuple[int, ...], Layout]] = {}
+    for name, s in shapes.items():
+        done[name] = (tuple(s), _infer(name, tuple(s), hw, known, hints, done))
+    return {name: lay for name, (_, lay) in done.items()}
