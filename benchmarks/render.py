@@ -5,8 +5,9 @@ A script that prints, not a test::
     TORCH_HOME=$PWD/../shared/torch-home PYTHONPATH=. python benchmarks/render.py
 
 For each interaction it times the bare render (numpy → PNG bytes with
-:mod:`actwidgets.pixels`) and the whole widget path (set ``explorer.channel = k`` and wait
-until the picture's bytes change), medians of many runs, with the activations already
+:mod:`actwidgets.pixels`) and the whole headless widget path (set ``explorer.channel = k`` and
+read ``explorer.png``; in a browser the explorer's page draws flips itself:
+``benchmarks/frontend.py``), medians of many runs, with the activations already
 cached (no forward pass is timed). Beside them: the matplotlib equivalents that the
 walkthroughs and most tutorials use (``imshow`` into a new figure saved as PNG, an 8×8
 ``subplot`` grid saved as PNG, an ``imshow`` overlay), and the ratios.
@@ -79,22 +80,21 @@ def timed(fn: Callable[[int], object], repeat: int, warmup: int = 3) -> Timing:
 
 
 def widget_timed(explorer: aw.ActivationExplorer, channels: int, repeat: int) -> Timing:
-    """Time from ``explorer.channel = k`` until the picture's bytes have changed."""
-    picture = explorer._picture  # the one widgets.Image the explorer writes
-    stamp: list[float] = []
-    picture.observe(lambda change: stamp.append(time.perf_counter()), "value")
+    """Time from ``explorer.channel = k`` until ``explorer.png`` holds the new picture (the
+    headless path: in a browser the page draws the flip itself, see benchmarks/frontend.py)."""
     times = []
     k = explorer.channel
     for i in range(repeat + 3):
         k = (k + 1) % channels
-        before = picture.value
-        stamp.clear()
+        before = explorer.png
         t0 = time.perf_counter()
         explorer.channel = k
-        if not stamp or picture.value == before:
+        after = explorer.png
+        t1 = time.perf_counter()
+        if after == before:
             raise RuntimeError(f"channel {k}: the picture did not change ({explorer.error})")
         if i >= 3:
-            times.append(stamp[-1] - t0)
+            times.append(t1 - t0)
     return _timing(times)
 
 
@@ -278,8 +278,8 @@ def print_rows(rows: list[Row], pretrained: bool, n: int, n_mpl: int) -> None:
         ratio = f"{m.median / w.median:7.0f}×" if m is not None else f"{'-':>8}"
         print(f"{name:<58} {b.median:6.2f}ms {w.median:6.2f}ms {w.best:6.2f}ms {mtext} {ratio}")
     print()
-    print("render: numpy → PNG bytes alone; widget: from `explorer.channel = k` until the")
-    print("picture's bytes changed; (best): the widget path's fastest run. matplotlib: imshow of")
+    print("render: numpy → PNG bytes alone; widget: from `explorer.channel = k` until")
+    print("`explorer.png` holds the new picture; (best): the widget path's fastest run. matplotlib: imshow of")
     print("one channel into a new figure saved as PNG; an 8×8 plt.subplots grid of the 64 channels")
     print("saved as PNG; imshow of the image and the channel (jet, alpha 0.5) saved as PNG.")
     print("'× faster' = matplotlib / widget path (medians).")

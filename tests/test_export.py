@@ -81,12 +81,20 @@ def grid_index(levels: np.ndarray, grid: list[int], selected: int) -> np.ndarray
     return canvas
 
 
+def point_of(d: dict, layer: str, stage: str) -> int:
+    """The index of the point the page shows for ``layer`` at ``stage``."""
+    li = [l["name"] for l in d["meta"]["layers"]].index(layer)
+    return d["layerPoints"][li][0 if stage == "pre" else 1]
+
+
 def channel_of(page_html: str, image: str, layer: str, stage: str, contrast: str) -> tuple[np.ndarray, dict]:
+    """The (C, h, w) levels of a layer in the page, and what the page knows of the layer (its
+    entry in the module's meta, with the point's grid)."""
     d = payload(page_html)
-    i = [im["name"] for im in d["images"]].index(image)
-    L = next(l for l in d["layers"] if l["name"] == layer)
-    p = L[stage]
-    sheet = png_of(d["sheets"][i][p][d["contrasts"].index(contrast)])
+    i = d["meta"]["images"].index(image)
+    p = point_of(d, layer, stage)
+    sheet = png_of(d["sheets"][i][p][d["meta"]["contrasts"].index(contrast)])
+    L = {**next(l for l in d["meta"]["layers"] if l["name"] == layer), "grid": d["points"][p]["grid"]}
     return tiles_of(sheet, d["points"][p]["shape"], d["points"][p]["cols"]), L
 
 
@@ -107,7 +115,7 @@ def test_levels_and_colours_equal_the_widgets_grid(net, page, contrast):
                     want = pixels.render_grid(acts, selected=c, cmap="viridis", contrast=contrast)
                     got = grid_index(levels, L["grid"], c)
                     np.testing.assert_array_equal(got, want.index, err_msg=f"{image} {layer} {stage} {c}")
-                    rgb = table(d["cmaps"]["viridis"]["grid"])[got]  # the page's lookup, in numpy
+                    rgb = table(d["meta"]["cmaps"]["viridis"]["grid"])[got]  # the page's lookup, in numpy
                     np.testing.assert_array_equal(rgb, np.asarray(want))
             assert L["stages"] == info.has_stages
 
@@ -121,7 +129,7 @@ def test_levels_are_the_normalised_channels(net, page):
 
 
 def test_colour_tables_are_the_widgets(page):
-    d = payload(page.html)
+    d = payload(page.html)["meta"]
     assert set(CMAPS) <= set(d["cmaps"]) and {"gray", "viridis"} <= {n for n, t in d["cmaps"].items() if t["offer"]}
     for name, t in d["cmaps"].items():
         np.testing.assert_array_equal(table(t["lut"]), pixels.colormap_lut(name))
@@ -138,7 +146,7 @@ def test_the_grid_equals_the_explorers_picture(net):
                                      contrast="stretch")
     exported = static_explorer(net, {"face": face}, ["fire6-squeeze1x1"], cmaps=["hot"])
     levels, L = channel_of(exported.html, "face", "fire6-squeeze1x1", explorer.stage, "stretch")
-    got = table(payload(exported.html)["cmaps"]["hot"]["grid"])[grid_index(levels, L["grid"], 5)]
+    got = table(payload(exported.html)["meta"]["cmaps"]["hot"]["grid"])[grid_index(levels, L["grid"], 5)]
     with Image.open(io.BytesIO(explorer.png)) as im:
         np.testing.assert_array_equal(got, np.asarray(im.convert("RGB")))
     assert isinstance(explorer, widgets.Widget)
@@ -146,56 +154,69 @@ def test_the_grid_equals_the_explorers_picture(net):
 
 def test_images_are_what_the_network_sees(net, page):
     d = payload(page.html)
-    assert [im["name"] for im in d["images"]] == ["face", "cat"]
-    np.testing.assert_array_equal(png_of(d["images"][1]["src"]), net.image(aw.sample_image("cat")))
+    assert d["meta"]["images"] == ["face", "cat"]
+    np.testing.assert_array_equal(png_of(d["images"][1]), net.image(aw.sample_image("cat")))
 
 
-# --------------------------------------------------------------------------- the explorer's labels
+# --------------------------------------------------------------------------- one front end
 
 
-def _walk(w):
-    yield w
-    for child in getattr(w, "children", ()) or ():
-        yield from _walk(child)
+def module_script(page_html: str) -> str:
+    found = re.search(r'<script type="module">\n(.*?)</script>', page_html, re.S)
+    assert found, "the page has no module script"
+    return found.group(1)
 
 
-def _labels(dropdown) -> list[str]:
-    return [o[0] if isinstance(o, tuple) else str(o) for o in dropdown.options]
+def test_the_page_runs_the_widgets_module(page):
+    """One front end: the exported page's script is the widget's ES module, verbatim, then the
+    page's model over the inlined data; no second copy of the views or the UI strings."""
+    from actwidgets import frontend
+    from actwidgets.export import html as export_html_module
+
+    esm = aw.ActivationExplorer._esm
+    esm = esm if isinstance(esm, str) else str(esm)
+    script = module_script(page.html)
+    assert script.startswith(esm) and esm == frontend.module_text()
+    rest = script[len(esm):]
+    assert "export default" not in rest and "function render" not in rest
+    assert rest.strip() == (Path(export_html_module.__file__).parent / "page.js").read_text(encoding="utf-8").strip()
+    root = Path(frontend.__file__).parent
+    assert esm == "".join((root / n).read_text(encoding="utf-8").strip() + "\n\n" for n in frontend.PARTS)[:-1]
+    assert not (Path(export_html_module.__file__).parent / "pictures.js").exists()
+    # The UI strings are the module's: none in the page template.
+    template = (Path(export_html_module.__file__).parent / "template.html").read_text(encoding="utf-8")
+    for words in ("strongest channel", "pre-ReLU", "percentile", "Click a tile"):
+        assert words not in template and words in esm
 
 
-def test_labels_and_stats_line_are_the_explorers(net):
-    widgets = pytest.importorskip("ipywidgets")
+def test_the_page_and_the_widget_describe_the_network_alike(net):
     explorer = aw.ActivationExplorer(net, layer="fire6-relu_squeeze1x1", channel=13)
-    exported = static_explorer(net, "face", None)
-    d = payload(exported.html)
-    dropdowns = [w for w in _walk(explorer) if isinstance(w, widgets.Dropdown)]
-    labels = {label for w in dropdowns for label in _labels(w)}
-    groups = [g["label"] for g in d["groups"]]
-    assert groups in [_labels(w) for w in dropdowns], "the layer groups differ from the explorer's"
-    assert {l["label"] for l in d["layers"] if l["name"].startswith("fire6")} <= labels
-    assert list(CMAPS) in [_labels(w) for w in dropdowns], "the colormaps differ from the explorer's"
-    # The stats line, written by the page from the exported numbers, as the explorer writes it.
-    line = next(re.sub(r"<[^>]+>", "", w.value) for w in _walk(explorer)
-                if isinstance(w, widgets.HTML) and "zeros" in w.value)
-    L = next(l for l in d["layers"] if l["name"] == "fire6-relu_squeeze1x1")
-    st, shape = d["stats"][0][L[explorer.stage]], d["points"][L[explorer.stage]]["shape"]
-    page_line = (f"{L['name']} ({explorer.stage}-ReLU) · {'×'.join(map(str, shape))} · min {st['min']} · "
-                 f"max {st['max']} · zeros {st['zeros']}% · channel 13: max {st['cmax'].split()[13]}, "
-                 f"mean {st['cmean'].split()[13]}")
-    assert html.unescape(line) == page_line
+    d = payload(static_explorer(net, "face", None).html)
+    same = ("net", "layers", "groups", "outline", "alpha", "display")
+    assert {k: d["meta"][k] for k in same} == {k: explorer._meta[k] for k in same}
+    assert d["meta"]["upload"] is False and explorer._meta["upload"] is True
+    p = point_of(d, "fire6-relu_squeeze1x1", explorer.stage)
+    assert d["stats"][0][p] == explorer._layer["stats"]  # the stats line's numbers
+    assert d["points"][p] == {k: explorer._layer[k] for k in d["points"][p]}
+    values = np.frombuffer(base64.b64decode(d["values"][0][p]), "<f4")
+    np.testing.assert_array_equal(values, np.frombuffer(explorer._levels[-4 * len(values):], "<f4"))
+    st = d["stats"][0][p]
+    assert explorer.stats == (f"fire6-relu_squeeze1x1 (post-ReLU) · 48×14×14 · min {st['min']} · "
+                              f"max {st['max']} · zeros {st['zeros']}% · channel 13: max {st['cmax'].split()[13]}, "
+                              f"mean {st['cmean'].split()[13]}")
     explorer.select_strongest()
     assert st["strongest"] == explorer.channel
 
 
 def test_every_layer_and_block_as_in_the_catalogue(net, page):
     d = payload(page.html)
-    assert [l["name"] for l in d["layers"]] == LAYERS
-    assert [l["label"] for l in d["layers"]] == [net.layers[n].label for n in LAYERS]
-    conv1 = d["layers"][0]
-    assert d["groups"][conv1["home"]]["label"] == "conv1 (3)"
+    layers = d["meta"]["layers"]
+    assert [l["name"] for l in layers] == LAYERS
+    assert [l["label"] for l in layers] == [net.layers[n].label for n in LAYERS]
+    assert d["meta"]["groups"][layers[0]["home"]]["label"] == "conv1 (3)"
     # conv1 and relu_conv1 share their two points: stored once
-    assert (conv1["pre"], conv1["post"]) == (d["layers"][1]["pre"], d["layers"][1]["post"])
-    assert len(d["points"]) == 9 and d["layers"][2]["stages"] is False
+    assert d["layerPoints"][0] == d["layerPoints"][1]
+    assert len(d["points"]) == 9 and layers[2]["stages"] is False
 
 
 # --------------------------------------------------------------------------- sizes
@@ -282,11 +303,11 @@ def payload_text(text: str) -> str:
 
 def test_the_page_says_what_it_shows(net, page):
     d = payload(page.html)
-    assert d["net"] == {"name": "squeezenet", "weights": "RANDOM weights", "pretrained": False,
+    assert d["meta"]["net"] == {"name": "squeezenet", "weights": "RANDOM weights", "pretrained": False,
                         "input": [227, 227]}
     assert "<title>What squeezenet sees, layer by layer</title>" in page.html
     assert 'name="viewport"' in page.html and 'lang="en"' in page.html
-    assert d["initial"] == {"image": 0, "layer": 0, "stage": "pre", "channel": 0, "view": "grid",
+    assert d["initial"] == {"image": "face", "layer": "conv1", "stage": "pre", "channel": 0, "view": "grid",
                             "cmap": "viridis", "contrast": "minmax"}
 
 
@@ -340,6 +361,21 @@ def test_the_path_must_be_html(net, tmp_path):
         export_html(net, "face", "pool10", tmp_path / "page.png", verbose=False)
 
 
+def test_a_missing_folder_is_named_before_any_work(net, tmp_path, monkeypatch):
+    monkeypatch.setattr(_data, "collect", lambda sel: pytest.fail("worked before checking the folder"))
+    with pytest.raises(FileNotFoundError, match=r"the folder .*nope.* does not exist; create it first"):
+        export_html(net, "face", "pool10", tmp_path / "nope" / "page.html", verbose=False)
+    assert not (tmp_path / "nope").exists()
+
+
+@pytest.mark.parametrize("max_mb", [0, -5, float("nan"), "25"])
+def test_max_mb_must_be_a_positive_number(net, tmp_path, max_mb):
+    with pytest.raises(ValueError, match=r"max_mb must be a positive number of megabytes"):
+        export_html(net, "face", "pool10", tmp_path / "page.html", max_mb=max_mb, verbose=False)
+    with pytest.raises(ValueError, match=r"max_mb must be a positive number"):
+        static_explorer(net, "face", "pool10", max_mb=max_mb)
+
+
 def test_importing_actwidgets_does_not_import_the_export():
     code = ("import sys, actwidgets as aw; assert 'actwidgets.export' not in sys.modules; "
             "aw.export_html; assert 'actwidgets.export' in sys.modules; "
@@ -349,7 +385,7 @@ def test_importing_actwidgets_does_not_import_the_export():
 
 def test_module_sizes_follow_the_house_rules():
     root = Path(aw.__file__).parent / "export"
-    for path in root.glob("*.js"):
+    for path in [*root.glob("*.js"), *(root.parent / "frontend").glob("*.js")]:
         assert len(path.read_text(encoding="utf-8").splitlines()) <= 400, path.name
     for path in root.glob("*.py"):
         lines = path.read_text(encoding="utf-8").splitlines()

@@ -2,8 +2,10 @@
 
 Setting a trait or a control's value runs the observers synchronously, so every interaction
 can be checked without a browser. Tests drive the widgets through their traits, their public
-``controls`` (setting a control's value is what a person does) and their public state
-(``png``, ``error``, ``stats``, ``render_guard``). Behaviour tests run on SqueezeNet with
+``controls`` (setting a control's value is what a person does), for the ActivationExplorer
+(an anywidget whose page draws) what its page sends (:func:`page_sets`, :func:`upload`: the
+messages ipywidgets hands the widget), and their public state (``png``, ``error``, ``stats``,
+``render_guard``) and what the page is sent (``_meta``, ``_layer``, ``_levels``). Behaviour tests run on SqueezeNet with
 random weights or tiny wrapped models, so they pass without ``../shared``; tests about the
 trained network are marked ``weights`` (the ``squeezenet`` fixture skips where the file is
 missing). The state machine: ``test_widgets_state.py``; the other widgets:
@@ -12,7 +14,6 @@ missing). The state machine: ``test_widgets_state.py``; the other widgets:
 
 from __future__ import annotations
 
-import datetime
 import io
 
 import ipywidgets as widgets
@@ -38,11 +39,18 @@ def png_of(data: bytes) -> Image.Image:
 
 
 def upload(widget: widgets.Widget, name: str, content: bytes) -> None:
-    """What the browser sends when the person picks a file in the upload control."""
-    widget.controls["upload"].value = (
-        {"name": name, "type": "", "size": len(content), "content": memoryview(content),
-         "last_modified": datetime.datetime.now(datetime.timezone.utc)},
-    )
+    """What the page sends when the person picks a file in the upload control."""
+    widget._handle_custom_msg({"event": "upload", "name": name}, [memoryview(content)])
+
+
+def page_sets(widget: widgets.Widget, **state) -> None:
+    """What the page sends when the person changes the state (ipywidgets' update message)."""
+    widget.set_state(state)
+
+
+def layer_meta(explorer, name: str) -> dict:
+    """What the page is told about layer ``name``."""
+    return next(l for l in explorer._meta["layers"] if l["name"] == name)
 
 
 def encoded(array: np.ndarray, fmt: str = "PNG", **kw) -> bytes:
@@ -94,64 +102,100 @@ def explorer(random_squeezenet):
 # --------------------------------------------------------------------------- controls and state
 
 
-def test_layer_change_sets_slider_range_and_clamps_channel(explorer):
-    slider = explorer.controls["channel"]
+def test_layer_change_clamps_channel_and_sends_the_layer_once(explorer):
     explorer.channel = 60
-    assert slider.max == 63 and slider.value == 60
+    sent = []
+    explorer.observe(lambda change: sent.append(change.new), "_layer")
     explorer.layer = "fire2-squeeze1x1"  # 16 channels
-    assert slider.max == 15
-    assert explorer.channel == 15 and slider.value == 15
+    assert explorer.channel == 15
     assert explorer.activations.shape == (16, 56, 56)
-    # The dropdown pair follows: the block and the layer, labelled with channels and size.
-    assert explorer.controls["layer_group"].value == ("block", "fire2")
-    assert explorer.controls["layer"].value == "fire2-squeeze1x1"
-    assert "fire2-squeeze1x1 · 16 ch · 56×56" in explorer.controls["layer"].options[0][0]
-    # A larger layer widens the range and keeps the channel.
+    assert len(sent) == 1 and sent[0]["layer"] == "fire2-squeeze1x1" and sent[0]["shape"] == [16, 56, 56]
+    assert layer_meta(explorer, "fire2-squeeze1x1")["label"] == "fire2-squeeze1x1 · 16 ch · 56×56"
+    # Its block is the layer's home group in the page's picker.
+    home = explorer._meta["groups"][layer_meta(explorer, "fire2-squeeze1x1")["home"]]
+    assert home["label"] == "fire2 (7)"
+    # A larger layer keeps the channel.
     explorer.layer = "fire2-concat"
-    assert slider.max == 127 and explorer.channel == 15
+    assert explorer.channel == 15 and len(sent) == 2
 
 
-def test_controls_drive_the_state(explorer):
-    c = explorer.controls
-    c["layer_group"].value = ("block", "fire6")  # picking a block picks its first layer
-    assert explorer.layer == "fire6-squeeze1x1"
-    c["layer"].value = "fire6-relu_squeeze1x1"
-    assert explorer.layer == "fire6-relu_squeeze1x1" and explorer.stage == "post"
-    c["channel"].value = 13
-    assert explorer.channel == 13
-    c["view"].value = "channel"
+def test_the_page_drives_the_state(explorer):
+    page_sets(explorer, layer="fire6-relu_squeeze1x1", stage="post", channel=13)
+    assert (explorer.layer, explorer.stage, explorer.channel) == ("fire6-relu_squeeze1x1", "post", 13)
+    page_sets(explorer, view="channel")
     assert explorer.view == "channel"
-    c["layer_group"].value = ("kind", "relu")  # grouping by kind keeps the layer
-    assert explorer.layer == "fire6-relu_squeeze1x1"
-    c["image"].value = "cat"
-    assert explorer.image == "cat" and explorer.error == ""
+    page_sets(explorer, image="cat")
+    assert explorer.image == "cat" and explorer.error == "" and explorer._layer["image"] == "cat"
+    # A value that fails its check shows in the page's error line; the state stays.
+    page_sets(explorer, channel=500)
+    assert "0..47" in explorer.error and explorer.channel == 13
+    page_sets(explorer, channel=12)
+    assert explorer.error == "" and explorer.channel == 12
 
 
-def test_stage_toggle_changes_the_picture(explorer):
+def test_channel_view_colormap_and_contrast_changes_send_no_pictures(explorer):
+    """Only a new image, layer or stage sends data; the page draws everything else."""
+    sent = []
+    for name in ("_layer", "_levels", "_picture"):
+        explorer.observe(lambda change: sent.append(change.name), name)
+    for c in range(1, 21):
+        page_sets(explorer, channel=c)
+    page_sets(explorer, view="channel")
+    page_sets(explorer, cmap="viridis")
+    page_sets(explorer, contrast="stretch")
+    assert sent == [] and explorer.channel == 20
+    page_sets(explorer, stage="post")
+    assert sent == ["_layer", "_levels"]
+
+
+def test_the_layer_sent_is_the_exports_data(explorer):
+    from actwidgets.export import _data, _size
+
+    meta, data = explorer._layer, explorer._levels
+    pd = _data.point_data(explorer.activations, ("minmax", "stretch"))
+    c, h, w = explorer.activations.shape
+    rows, cols = meta["sheet"][0] // h, meta["sheet"][1] // w
+    n = rows * h * cols * w
+    assert len(data) == 2 * n + 4 * c and meta["stats"] == pd.stats
+    assert data[:n] == _size.sheet(pd.levels["minmax"]).tobytes()
+    assert data[n:2 * n] == _size.sheet(pd.levels["stretch"]).tobytes()
+    np.testing.assert_array_equal(np.frombuffer(data[2 * n:], "<f4"), explorer.activations.max(axis=(1, 2)))
+    assert explorer._picture == explorer.picture.tobytes()
+
+
+def test_stage_changes_the_picture(explorer):
     assert explorer.stage == "pre"  # MATLAB's conv1 is the value before its ReLU
     assert explorer.activations.min() < 0
     before = explorer.png
-    explorer.controls["stage"].value = "post"
+    page_sets(explorer, stage="post")
     assert explorer.stage == "post"
     assert explorer.activations.min() == 0.0
     assert explorer.png != before
 
 
-def test_stage_toggle_is_disabled_on_a_pool_layer(explorer):
-    toggle = explorer.controls["stage"]
-    assert not toggle.disabled
+def test_a_pool_layer_has_one_stage(explorer):
+    assert layer_meta(explorer, "conv1")["stages"]
+    assert not layer_meta(explorer, "pool1")["stages"]
     explorer.layer = "pool1"
-    assert toggle.disabled
-    assert "pool1" in toggle.tooltip and "no activation" in toggle.tooltip
-    explorer.layer = "fire2-relu_expand1x1"
-    assert not toggle.disabled
+    assert explorer._layer["layer"] == "pool1"
 
 
-def test_strongest_channel_button(explorer):
+def test_strongest_channel(explorer):
     explorer.layer = "fire6-relu_squeeze1x1"
-    explorer.controls["strongest"].click()
+    explorer.select_strongest()
     assert explorer.channel == analysis.strongest_channel(explorer.activations)
+    assert explorer._layer["stats"]["strongest"] == explorer.channel  # what the page's button picks
     assert explorer.error == ""
+
+
+def test_wrong_types_get_a_sentence(explorer):
+    with pytest.raises(traitlets.TraitError, match=r"ActivationExplorer.channel must be a whole number .*int\(x\)"):
+        explorer.channel = 3.5
+    with pytest.raises(traitlets.TraitError, match=r"got the text '7': write ActivationExplorer.channel = 7"):
+        explorer.channel = "7"
+    with pytest.raises(traitlets.TraitError, match="must be a whole number"):
+        explorer.channel = True
+    assert explorer.channel == 0
 
 
 def test_view_and_cmap_change_the_picture(explorer):
@@ -164,11 +208,12 @@ def test_view_and_cmap_change_the_picture(explorer):
     overlay = explorer.png
     assert len({grid, channel, overlay}) == 3
     explorer.cmap = "viridis"
-    assert explorer.png != overlay and explorer.controls["cmap"].value == "viridis"
-    explorer.cmap = "plasma"  # any matplotlib colormap, added to the dropdown
-    assert "plasma" in explorer.controls["cmap"].options
+    assert explorer.png != overlay
+    assert "plasma" not in explorer._meta["cmaps"]
+    explorer.cmap = "plasma"  # any matplotlib colormap: its colour tables go to the page
+    assert "plasma" in explorer._meta["cmaps"] and not explorer._meta["cmaps"]["plasma"]["offer"]
     explorer.contrast = "stretch"
-    assert explorer.controls["contrast"].value == "stretch"
+    assert explorer.png != overlay
     with pytest.raises(traitlets.TraitError, match="unknown colormap"):
         explorer.cmap = "no-such-map"
     with pytest.raises(traitlets.TraitError):
@@ -221,7 +266,7 @@ def test_upload_that_is_not_an_image_shows_an_error_and_keeps_state(explorer):
     upload(explorer, "notes.txt", b"this is not a picture")
     assert "not an image" in explorer.error and "notes.txt" in explorer.error
     assert repr(explorer) == state and explorer.png == picture
-    assert "notes.txt" not in explorer.controls["image"].options
+    assert "notes.txt" not in explorer._meta["images"]
     # Still working afterwards; a good render clears the message.
     explorer.channel = 4
     assert explorer.png != picture and explorer.error == ""
@@ -239,7 +284,6 @@ def test_a_broken_upload_shows_the_image_error_and_keeps_the_picture(explorer, d
     assert f"is {damage}" in explorer.error
     assert isinstance(explorer.last_exception, aw.ImageError)
     assert repr(explorer) == state and explorer.png == picture
-    assert explorer.controls["upload"].value == ()  # ready for the next file
 
 
 def test_a_big_photo_upload_is_accepted_and_shown(explorer):
@@ -259,7 +303,7 @@ def test_upload_of_a_photo_is_selected(explorer):
     assert explorer.image == "my cat.png" and explorer.error == ""
     assert explorer.png != before
     np.testing.assert_array_equal(explorer.picture, explorer.net.image(photo))
-    assert explorer.controls["upload"].value == ()  # ready for the next file
+    assert explorer._picture == explorer.picture.tobytes()  # the page's overlay and thumbnail
     upload(explorer, "my cat.png", encoded(photo))  # the same name again is made unique
     assert explorer.image == "my cat.png (2)"
 
@@ -271,30 +315,31 @@ def test_images_passed_in(tiny):
     rng = np.random.default_rng(1)
     pics = {"noise": rng.integers(0, 255, (40, 50, 3), dtype=np.uint8), "flat": np.full((32, 32, 3), 90, np.uint8)}
     e = ActivationExplorer(tiny, pics)
-    options = e.controls["image"].options
+    options = e._meta["images"]
     assert list(options[:2]) == ["noise", "flat"] and e.image == "noise"
     assert "face" in options  # the samples are offered too
     e.image = "flat"
-    assert e.controls["image"].value == "flat"
+    assert e._layer["image"] == "flat"
     with pytest.raises(traitlets.TraitError, match="no image named"):
         e.image = "nope"
     name = e.add_image("noise", pics["noise"])  # names are made unique
-    assert name == "noise (2)" and e.image == name
+    assert name == "noise (2)" and e.image == name and name in e._meta["images"]
     assert ActivationExplorer(tiny, [pics["flat"]]).image == "image 1"
 
 
 def test_wrapped_user_model(tiny):
     e = ActivationExplorer(tiny)
-    assert e.layer == "0" and e.controls["channel"].max == 7
-    assert e.controls["layer_group"].value == ("all", "")  # a flat Sequential: no "blocks"
+    assert e.layer == "0" and layer_meta(e, "0")["channels"] == 8
+    labels = [g["label"] for g in e._meta["groups"]]
+    assert labels[0] == "all layers (5)"  # a flat Sequential: no "blocks"
     first = e.png
     e.layer = "3"
-    assert e.controls["channel"].max == 3 and e.activations.shape == (4, 16, 16)
+    assert e.activations.shape == (4, 16, 16)
     for view in ("grid", "channel", "overlay"):
         e.view = view
         assert png_of(e.png).size[0] >= 200  # small pictures are enlarged for display
     e.layer = "2"
-    assert e.controls["stage"].disabled
+    assert not layer_meta(e, "2")["stages"]
     assert e.png != first and e.error == ""
     np.testing.assert_array_equal(e.activations, aw.activations(tiny, aw.sample_image("face"), "2"))
 
@@ -345,19 +390,27 @@ def test_save_png_and_repr(explorer, tmp_path):
         explorer.save_png(tmp_path / "conv1.jpg")
     text = repr(explorer)
     assert text == "ActivationExplorer(squeezenet, image='face', layer='conv1', stage='pre', channel=0, view='grid')"
-    bundle = explorer._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in bundle
-    assert bundle["text/plain"] == text
+
+def test_the_mimebundle_has_a_picture_beside_the_widget_view(explorer):
+    """A notebook converted to HTML, or saved without widget state, shows the picture."""
+    import base64
+
+    explorer.channel = 9
+    data, _ = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert data["text/plain"] == repr(explorer)
+    assert base64.b64decode(data["image/png"]) == explorer.png
+    assert png_of(explorer.png).size == (913, 913)
 
 
 def test_random_weights_banner(explorer):
-    assert "Random weights" in texts(explorer)
+    assert explorer._meta["net"]["pretrained"] is False  # the page shows the banner
 
 
 @pytest.mark.weights
 def test_no_banner_for_pretrained(squeezenet):
     e = ActivationExplorer(squeezenet, layer="conv1")
-    assert "Random weights" not in texts(e) and e.error == ""
+    assert e._meta["net"]["pretrained"] is True and e.error == ""
 
 
 def test_not_a_network():
@@ -379,10 +432,7 @@ def test_a_click_on_a_grid_tile_picks_its_channel():
     assert explorer.select_tile((x0 + x1) / 2 * scale, (y0 + y1) / 2 * scale) == 11
     assert explorer.channel == 11
     assert explorer.select_tile(0, 0) is None and explorer.channel == 11  # the padding
-    click = {"event": "click", "dataX": x0 * scale + 1, "dataY": y0 * scale + 1}
-    x0, y0, _, _ = layout.box(9)
-    click.update(dataX=x0 * scale + 1, dataY=y0 * scale + 1)
-    explorer._clicks._handle_mouse_msg(None, click, [])  # what ipyevents does with a browser click
-    assert explorer.channel == 9 and explorer.error == ""
+    assert explorer._layer["grid"] == [layout.rows, layout.cols, layout.scale, layout.padding,
+                                       layout.height, layout.width]  # the page's clicks: the same
     explorer.view = "channel"
     assert explorer.select_tile(5, 5) is None

@@ -40,8 +40,8 @@ def test_a_change_from_code_drops_a_pending_render_from_a_control(tiny):
     drawn = e.render_guard.drawn
 
     async def scenario() -> None:
-        # In a kernel, a change from a control waits for the event loop ...
-        e.controls["channel"].value = 1
+        # In a kernel, a change from the page waits for the event loop ...
+        e.set_state({"channel": 1})
         assert e.channel == 1 and e.render_guard.drawn == drawn
         e.channel = 2  # ... a change from code draws at once, a newer generation ...
         assert e.render_guard.drawn == drawn + 1
@@ -52,16 +52,15 @@ def test_a_change_from_code_drops_a_pending_render_from_a_control(tiny):
     assert e.png == ActivationExplorer(tiny, layer="0", view="channel", channel=2).png
 
 
-def test_fast_slider_drag_draws_only_the_newest_channel(tiny):
+def test_fast_changes_from_the_page_draw_only_the_newest(tiny):
     e = ActivationExplorer(tiny, layer="0", view="channel")
-    slider = e.controls["channel"]
     drawn = e.render_guard.drawn
-    slider.set_state({"value": 1})  # a browser message; without an event loop: drawn at once
+    e.set_state({"channel": 1})  # a browser message; without an event loop: drawn at once
     assert e.channel == 1 and e.render_guard.drawn == drawn + 1
 
     async def drag() -> None:
-        for k in range(2, 8):  # the messages of a fast drag, handled before the loop turns
-            slider.set_state({"value": k})
+        for k in range(2, 8):  # messages handled before the loop turns
+            e.set_state({"channel": k})
         assert e.channel == 7 and e.render_guard.drawn == drawn + 1
         await asyncio.sleep(0)  # the loop runs the queued render requests
 
@@ -84,12 +83,12 @@ def test_a_failing_layer_shows_an_error_and_keeps_state():
     e.channel = 2
     state, picture = repr(e), e.png
     flaky.broken = True
-    e.controls["layer"].value = "3"  # needs a new forward pass, which raises
+    sent = e._layer
+    e.set_state({"layer": "3"})  # the page asks for a layer whose forward pass raises
     assert "failed on purpose" in e.error
     assert isinstance(e.last_exception, RuntimeError)  # its traceback is kept for a closer look
     assert repr(e) == state and e.png == picture
-    assert e.controls["layer"].value == "0" and e.controls["channel"].max == 3
-    assert e.controls["channel"].value == 2
+    assert e.layer == "0" and e.channel == 2 and e._layer is sent  # the page snaps back
     flaky.broken = False
     e.layer = "3"
     assert e.error == "" and e.activations.shape == (2, 20, 20)

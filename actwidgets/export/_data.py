@@ -52,10 +52,12 @@ class Selection:
 
 @dataclass(frozen=True)
 class PointData:
-    """One image at one point: per contrast the (C, h, w) uint8 grid levels, and the stats."""
+    """One image at one point: per contrast the (C, h, w) uint8 grid levels, the stats line's
+    numbers, and each channel's largest value (float32: the bars of a layer of 1×1 maps)."""
 
     levels: dict[str, np.ndarray]
     stats: dict[str, Any]
+    values: np.ndarray
 
 
 def _image_items(images: Any) -> list[tuple[str, Any]]:
@@ -140,9 +142,8 @@ def select(net: Any, images: Any = None, layers: Any = None,
     return Selection(net, _pictures(net, images), infos, points, chosen)
 
 
-def _stats(acts: np.ndarray) -> dict[str, Any]:
+def _stats(acts: np.ndarray, per: dict[str, np.ndarray]) -> dict[str, Any]:
     """The stats line's numbers, formatted as the explorer formats them."""
-    per = analysis.channel_stats(acts)
     return {
         "min": fmt(float(per["min"].min())),
         "max": fmt(float(per["max"].max())),
@@ -158,7 +159,8 @@ def point_data(acts: np.ndarray, contrasts: Sequence[str]) -> PointData:
     levels = {
         c: pixels.to_levels(pixels.normalize_channels(acts, c), GRID_LEVELS) for c in contrasts
     }
-    return PointData(levels, _stats(acts))
+    per = analysis.channel_stats(acts)
+    return PointData(levels, _stats(acts, per), np.asarray(per["max"], np.float32))
 
 
 def collect(sel: Selection) -> dict[str, dict[str, PointData]]:

@@ -29,13 +29,13 @@ from typing import Any
 import numpy as np
 
 from .. import pixels
-from ..pixels.views import CMAPS, CONTRAST_LABELS, OUTLINE_RGB, OVERLAY_ALPHA, PAD_RGB, VIEWS, overlay_cmap
+from ..pixels.views import CMAPS, CONTRAST_LABELS, VIEWS
 from . import _data, _size
-from ._data import GRID_LEVELS, Selection, layer_groups
+from ._data import Selection
 
 __all__ = ["export_html", "static_explorer", "StaticExplorer", "ExportResult", "CMAPS", "VIEWS"]
 
-DISPLAY_PX = 454  # small pictures are shown enlarged by an integer factor up to about this
+DISPLAY_PX = 454  # as the module: small pictures enlarged by an integer factor up to about this
 _ids = itertools.count(1)
 
 
@@ -43,22 +43,12 @@ def _asset(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
 
-def _b64(table: np.ndarray) -> str:
-    return base64.b64encode(table.tobytes()).decode("ascii")
+def page_script() -> str:
+    """The page's one script: the explorer's ES module (the widget's ``_esm``, verbatim),
+    then ``page.js``, which gives the module a model over the inlined data."""
+    from .. import frontend
 
-
-def _cmap_tables(offer: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    """name → 256 colours ("lut"), the grid's 254 + padding + outline ("grid"), overlay name."""
-    names = list(dict.fromkeys([*offer, *(overlay_cmap(c) for c in offer)]))
-    return {
-        name: {
-            "lut": _b64(pixels.colormap_lut(name)),
-            "grid": _b64(pixels.palette(name, GRID_LEVELS, [PAD_RGB, OUTLINE_RGB])),
-            "overlay": overlay_cmap(name),
-            "offer": name in offer,
-        }
-        for name in names
-    }
+    return frontend.module_text() + "\n" + _asset("page.js").strip() + "\n"
 
 
 def _initial(sel: Selection, image: str | None, layer: Any, stage: str | None,
@@ -87,59 +77,42 @@ def _initial(sel: Selection, image: str | None, layer: Any, stage: str | None,
     pixels.colormap_lut(cmap)  # a ValueError naming close colormaps
     if contrast not in sel.contrasts:
         raise ValueError(f"contrast {contrast!r} is not among the exported contrasts {sel.contrasts}")
-    return {"image": names.index(image), "layer": chosen.index(layer), "stage": stage,
+    return {"image": image, "layer": layer, "stage": stage,
             "channel": int(channel), "view": view, "cmap": cmap, "contrast": contrast}
-
-
-def _layers_json(sel: Selection, shapes: dict[str, tuple[int, ...]]) -> list[dict[str, Any]]:
-    groups = layer_groups(sel.layers)
-    blocks = {g["block"]: i for i, g in enumerate(groups) if g["block"]}
-    everything = next(i for i, g in enumerate(groups) if g["label"].startswith("all layers"))
-    index = {p: i for i, p in enumerate(sel.points)}
-    out = []
-    for l in sel.layers:
-        c, h, w = shapes[l.post]
-        g = pixels.grid_layout(c, (h, w), padding=1, max_side=1024)
-        out.append({
-            "name": l.name, "label": l.label, "kind": l.kind, "channels": c, "stages": l.has_stages,
-            "pre": index[l.pre], "post": index[l.post], "default": l.default_stage,
-            "home": blocks.get(l.group, everything),
-            "grid": [g.rows, g.cols, g.scale, g.padding, g.height, g.width],
-        })
-    return out
 
 
 def _payload(sel: Selection, data: dict[str, dict[str, Any]], initial: dict[str, Any],
              cmaps: tuple[str, ...]) -> dict[str, Any]:
-    """Everything the page reads, with every sheet an empty string (filled in later)."""
+    """Everything the page reads, with every sheet an empty string (filled in later): the
+    module's ``_meta`` and first state, and per image and point what the kernel would send."""
+    from .. import frontend
+
     first = data[next(iter(data))]
+    index = {p: i for i, p in enumerate(sel.points)}
     shapes = {p: first[p].levels[sel.contrasts[0]].shape for p in sel.points}
-    net = sel.net
     return {
-        "net": {"name": net.name, "weights": net.weights, "pretrained": bool(net.pretrained),
-                "input": list(net.input_size)},
-        "images": [{"name": n, "src": _size.data_uri(_size.png_bytes(p))} for n, p in sel.images.items()],
-        "points": [{"name": p, "shape": list(shapes[p]), "cols": pixels.tile_grid(shapes[p][0])[1]}
-                   for p in sel.points],
-        "layers": _layers_json(sel, shapes),
-        "groups": [{"label": g["label"], "layers": g["layers"]} for g in layer_groups(sel.layers)],
-        "contrasts": list(sel.contrasts),
-        "cmaps": _cmap_tables(cmaps),
+        "meta": frontend.network_meta(sel.net, sel.layers, list(sel.images), contrasts=sel.contrasts,
+                                      cmaps=cmaps),
+        "initial": initial,
+        "images": [_size.data_uri(_size.png_bytes(p)) for p in sel.images.values()],
+        "layerPoints": [[index[l.pre], index[l.post]] for l in sel.layers],
+        "points": [frontend.point_meta(shapes[p], sel.contrasts) for p in sel.points],
         "stats": [[data[n][p].stats for p in sel.points] for n in sel.images],
+        "values": [[base64.b64encode(np.asarray(data[n][p].values, "<f4").tobytes()).decode("ascii")
+                    for p in sel.points] for n in sel.images],
         "sheets": [[["" for _ in sel.contrasts] for _ in sel.points] for _ in sel.images],
-        "initial": initial, "outline": list(OUTLINE_RGB), "alpha": OVERLAY_ALPHA, "display": DISPLAY_PX,
     }
 
 
 def _page(payload: dict[str, Any]) -> str:
-    """The HTML page: template, CSS, JavaScript and the payload as JSON (no ``</script>``)."""
-    from .. import __version__
+    """The HTML page: template, CSS, the script and the payload as JSON (no ``</script>``)."""
+    from .. import __version__, frontend
 
-    title = _html.escape(f"What {payload['net']['name']} sees, layer by layer")
+    title = _html.escape(f"What {payload['meta']['net']['name']} sees, layer by layer")
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
-    page = _asset("template.html").replace("{{CSS}}", _asset("page.css").strip())
-    script = _asset("pictures.js").strip() + "\n\n" + _asset("page.js").strip()
-    page = page.replace("{{JS}}", script).replace("{{TITLE}}", title)
+    css = frontend.stylesheet().strip() + "\n" + _asset("page.css").strip()
+    page = _asset("template.html").replace("{{CSS}}", css)
+    page = page.replace("{{JS}}", page_script()).replace("{{TITLE}}", title)
     return page.replace("{{VERSION}}", __version__).replace("{{DATA}}", data)
 
 
@@ -175,6 +148,22 @@ def _plan(net: Any, images: Any, layers: Any, state: dict[str, Any], contrasts: 
                         for d in data.values() for c in sel.contrasts) for p in sel.points}
     by_layer = _size.share_by_layer(per_point, [(l.name, (l.pre, l.post)) for l in sel.layers])
     return _Plan(sel, data, payload, int(round(fixed + sum(per_point.values()))), by_layer)
+
+
+def _check_max_mb(max_mb: Any) -> None:
+    """``max_mb`` is None or a positive number, else a ValueError that says so."""
+    number = isinstance(max_mb, (int, float, np.integer, np.floating)) and not isinstance(max_mb, bool)
+    if max_mb is not None and not (number and max_mb > 0):
+        raise ValueError(f"max_mb must be a positive number of megabytes, such as 25, or None for no "
+                         f"limit; got {max_mb!r}")
+
+
+def _check_folder(path: str | os.PathLike) -> None:
+    """The folder the page goes into exists (checked before any work), else a clear sentence."""
+    folder = Path(path).expanduser().parent
+    if not folder.is_dir():
+        raise FileNotFoundError(f"cannot write {Path(path).name!r}: the folder {str(folder)!r} does not "
+                                "exist; create it first (os.makedirs(folder)) or choose another path")
 
 
 def _check(plan: _Plan, max_mb: float | None) -> None:
@@ -245,9 +234,11 @@ class StaticExplorer:
 
 def _height(plan: _Plan) -> int:
     """About how tall the page is on a wide screen: controls, the tallest picture, stats."""
-    layer = plan.payload["layers"][plan.payload["initial"]["layer"]]
-    h, w = layer["grid"][4], layer["grid"][5]
-    ih, iw = plan.payload["net"]["input"]
+    payload = plan.payload
+    li = [l["name"] for l in payload["meta"]["layers"]].index(payload["initial"]["layer"])
+    point = payload["points"][payload["layerPoints"][li][1]]
+    h, w = point["grid"][4], point["grid"][5]
+    ih, iw = payload["meta"]["net"]["input"]
     tall = max(h * max(1, DISPLAY_PX // w), ih * max(1, DISPLAY_PX // iw))
     return int(tall) + 330
 
@@ -270,6 +261,7 @@ def static_explorer(net: Any, images: Any = None, layers: Any = None, *, image: 
     >>> aw.static_explorer(net, "cat", "pool10").bytes < 500_000
     True
     """
+    _check_max_mb(max_mb)
     plan = _plan(net, images, layers, _state(image, layer, stage, channel, view, cmap, contrast), contrasts, cmaps)
     if verbose:
         print(f"static_explorer: {plan.summary()}")
@@ -305,6 +297,8 @@ def export_html(net: Any, images: Any, layers: Any, path: str | os.PathLike, *, 
       the pictures). ``cmaps``: the colormaps offered (default the explorer's).
     - ``max_mb``: refuse a page larger than this (the estimate, made before anything is
       written), naming the layers that cost most. ``verbose``: print the estimate.
+    - ``path``: the page's file (``.html``); its folder must exist (a FileNotFoundError says
+      so before any work; the folder is not created for you).
 
     >>> import actwidgets as aw, tempfile, os
     >>> net = aw.load_model("squeezenet", weights=None)
@@ -313,6 +307,10 @@ def export_html(net: Any, images: Any, layers: Any, path: str | os.PathLike, *, 
     >>> out.path.name, abs(out.bytes / out.estimated_bytes - 1) < 0.1
     ('x.html', True)
     """
+    _check_max_mb(max_mb)
+    if Path(path).suffix.lower() not in (".html", ".htm"):
+        StaticExplorer("").save(path)  # the sentence about the suffix
+    _check_folder(path)
     plan = _plan(net, images, layers, _state(image, layer, stage, channel, view, cmap, contrast), contrasts, cmaps)
     if verbose:
         print(f"export_html: {plan.summary()}")

@@ -1,5 +1,6 @@
 """What the two activation explorers share: a layer, its stage, a channel, a colormap and a
-contrast, each a trait linked to a control, and the activations of the shown layer."""
+contrast (traits, :class:`LayerState`), the activations of the shown layer, and for widgets
+drawn in Python the controls linked to those traits (:class:`LayerExplorerBase`)."""
 
 from __future__ import annotations
 
@@ -8,30 +9,25 @@ from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
-from traitlets import Enum, Int, Unicode, validate
+from traitlets import Enum, Unicode, validate
 
 from ..capture import cached_activations
 from ..model.layers import LayerInfo
 from . import _parts
 from ._netlock import network_lock
 from ._picker import LayerPicker
-from ._state import StateWidget
+from ._state import StateMachine, StateWidget
 
-__all__ = ["LayerExplorerBase"]
+__all__ = ["LayerState", "LayerExplorerBase"]
 
 
-class LayerExplorerBase(StateWidget):
-    """The state shared by the activation explorers. Subclasses call
-    :meth:`_build_layer_controls` before setting any state, and implement the render.
-
-    Controls (``controls[...]``): ``layer`` (the layer dropdown), ``layer_group`` (the
-    dropdown of blocks and kinds), ``stage``, ``channel`` (the slider), ``cmap`` and
-    ``contrast``.
-    """
+class LayerState(StateMachine):
+    """The state shared by the activation explorers: the traits, their checks, a new layer
+    setting its default stage and clamping the channel, and the shown layer's activations."""
 
     layer = Unicode(help="Name of the layer shown (net.layers.names; aliases are accepted)")
     stage = Enum(("pre", "post"), "post", help='"pre": before the activation (ReLU); "post": after it')
-    channel = Int(0, help="The selected channel, 0..channels-1 of the layer")
+    channel = _parts.Index(0, help="The selected channel, 0..channels-1 of the layer")
     cmap = Unicode("gray", help="Matplotlib colormap name for the activation maps")
     contrast = Enum(
         ("minmax", "stretch"), "minmax",
@@ -43,22 +39,6 @@ class LayerExplorerBase(StateWidget):
         self.add_class("aw-explorer")  # a stable handle for pages and browser tests
         self._infos: dict[str, LayerInfo] = {l.name: l for l in self._net.layers}
         self._last_acts: tuple[Any, list[dict[str, np.ndarray]], list[np.ndarray]] | None = None
-
-    def _build_layer_controls(self) -> None:
-        layers = list(self._net.layers)
-        self._picker = LayerPicker(layers, lambda name: self._person_sets("layer", name), self._mute)
-        self._slider = widgets.IntSlider(
-            value=0, min=0, max=max(0, layers[0].channels - 1), description="channel",
-            continuous_update=True, layout=widgets.Layout(width="420px"),
-        )
-        self._stage_tb = _parts.stage_toggle("post")
-        self._cmap_dd = _parts.cmap_dropdown("gray")
-        self._link("layer", self._picker.layer, lambda name: self._picker.show(self._infos[name]))
-        self._controls["layer_group"] = self._picker.group
-        self._link("stage", self._stage_tb)
-        self._link("channel", self._slider)
-        self._link("cmap", self._cmap_dd, lambda value: _parts.show_cmap(self._cmap_dd, value))
-        self._link("contrast", _parts.contrast_toggle("minmax"))
 
     def _default_layer(self) -> str:
         layers = self._net.layers
@@ -96,10 +76,10 @@ class LayerExplorerBase(StateWidget):
             self.stage = info.default_stage
             if self.channel >= info.channels:
                 self.channel = info.channels - 1
-        with self._mute(), self._slider.hold_sync():
-            self._slider.max = info.channels - 1
-            self._slider.value = min(self.channel, info.channels - 1)
-        _parts.update_stage_toggle(self._stage_tb, info)
+        self._layer_followed(info)
+
+    def _layer_followed(self, info: LayerInfo) -> None:
+        """The controls follow a new layer (none here)."""
 
     # ------------------------------------------------------------ data
     @property
@@ -125,6 +105,39 @@ class LayerExplorerBase(StateWidget):
                 found = cached_activations(self._net, list(pictures), [info.pre, info.post])
             self._last_acts = (key, found, list(pictures))  # the pictures keep their ids unique
         return [f[self.point] for f in self._last_acts[1]]
+
+
+class LayerExplorerBase(LayerState, StateWidget):
+    """A layer explorer drawn in Python, with ipywidgets controls linked to the traits.
+    Subclasses call :meth:`_build_layer_controls` before setting any state, and implement
+    the render.
+
+    Controls (``controls[...]``): ``layer`` (the layer dropdown), ``layer_group`` (the
+    dropdown of blocks and kinds), ``stage``, ``channel`` (the slider), ``cmap`` and
+    ``contrast``.
+    """
+
+    def _build_layer_controls(self) -> None:
+        layers = list(self._net.layers)
+        self._picker = LayerPicker(layers, lambda name: self._person_sets("layer", name), self._mute)
+        self._slider = widgets.IntSlider(
+            value=0, min=0, max=max(0, layers[0].channels - 1), description="channel",
+            continuous_update=True, layout=widgets.Layout(width="420px"),
+        )
+        self._stage_tb = _parts.stage_toggle("post")
+        self._cmap_dd = _parts.cmap_dropdown("gray")
+        self._link("layer", self._picker.layer, lambda name: self._picker.show(self._infos[name]))
+        self._controls["layer_group"] = self._picker.group
+        self._link("stage", self._stage_tb)
+        self._link("channel", self._slider)
+        self._link("cmap", self._cmap_dd, lambda value: _parts.show_cmap(self._cmap_dd, value))
+        self._link("contrast", _parts.contrast_toggle("minmax"))
+
+    def _layer_followed(self, info: LayerInfo) -> None:
+        with self._mute(), self._slider.hold_sync():
+            self._slider.max = info.channels - 1
+            self._slider.value = min(self.channel, info.channels - 1)
+        _parts.update_stage_toggle(self._stage_tb, info)
 
     @property
     def stats(self) -> str:

@@ -23,7 +23,7 @@ from ..pixels.views import CMAPS, CONTRAST_LABELS, OUTLINE_RGB, fmt
 
 __all__ = [
     "ErrorLine", "describe_error", "fmt", "plain_text", "png_image", "set_png", "labelled", "random_weights_banner",
-    "check_layer_name", "check_index", "check_cmap", "cmap_dropdown",
+    "check_layer_name", "check_index", "Index", "check_cmap", "cmap_dropdown",
     "show_cmap", "contrast_toggle", "stage_toggle", "update_stage_toggle", "limits_of",
     "to_png", "value_bars", "MIN_DISPLAY_SIDE", "CMAPS",
 ]
@@ -212,6 +212,32 @@ def check_layer_name(net: Any, name: Any, owner: str) -> LayerInfo:
         f"{owner}.layer: {name!r} is a point the layer catalogue hides (it is folded into "
         "another layer); pick one of net.layers.names"
     )
+
+
+class Index(traitlets.Int):
+    """An ``Int`` trait (a channel, a filter) whose value of another type gets a sentence
+    that names the widget and the way out, not traitlets' generic message.
+
+    >>> class W(traitlets.HasTraits):
+    ...     channel = Index(0)
+    >>> W().channel = "7"
+    Traceback (most recent call last):
+    traitlets.traitlets.TraitError: W.channel must be a whole number (an int), got the text '7': write W.channel = 7
+    """
+
+    def validate(self, obj: Any, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            where = f"{type(obj).__name__}.{self.name}"
+            got = f"the text {value!r}" if isinstance(value, str) else f"{value!r} ({type(value).__name__})"
+            text = value.strip() if isinstance(value, str) else ""
+            if text.isdigit():
+                way = f"write {where} = {int(text)}"
+            elif isinstance(value, float) and value.is_integer():
+                way = f"write {where} = {int(value)}"
+            else:
+                way = "indices are whole numbers 0, 1, 2, …; round it first, e.g. int(x)"
+            raise traitlets.TraitError(f"{where} must be a whole number (an int), got {got}: {way}")
+        return int(value)
 
 
 def check_index(owner: str, name: str, value: Any, count: int, what: str) -> int:

@@ -49,11 +49,12 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import ipywidgets as widgets
+import traitlets
 
 from ..model.network import check_network
 from ._parts import ErrorLine, random_weights_banner
 
-__all__ = ["StateWidget", "RenderGuard", "running_loop"]
+__all__ = ["StateMachine", "StateWidget", "RenderGuard", "running_loop"]
 
 
 def running_loop() -> asyncio.AbstractEventLoop | None:
@@ -96,39 +97,37 @@ class RenderGuard:
         return True
 
 
-class StateWidget(widgets.VBox):
-    """A ``VBox`` whose state lives in traitlets, mirrored in controls, drawn by one render
-    per batch of changes (see the module documentation).
-
-    Subclasses list their state traits in ``_state_names``, build their controls and
-    ``_link`` them, set the initial state, then call :meth:`_start`. They implement
-    ``_compute()`` and ``_apply(result)``, and may define ``_follow_<name>(change)`` hooks and
-    ``_notice()`` (a standing message shown after a good render, '' for none).
-    """
+class StateMachine(traitlets.HasTraits):
+    """The state machine itself (see the module documentation), for any widget class: a
+    subclass of it and of an ipywidgets (or anywidget) class lists its state traits in
+    ``_state_names``, sets the initial state, then calls :meth:`_start`. It implements
+    ``_compute()`` and ``_apply(result)``, and may define ``_follow_<name>(change)`` hooks,
+    ``_notice()`` (a standing message shown after a good render, '' for none) and
+    ``_error_line()`` (where messages show)."""
 
     _state_names: ClassVar[tuple[str, ...]] = ()
     _repr_names: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, net: Any, **kwargs: Any) -> None:
         self._net = check_network(net, type(self).__name__)
-        self._controls: dict[str, widgets.Widget] = {}
-        self._shows: dict[str, Callable[[Any], None]] = {}
         self._lock = threading.RLock()
         self._ready = False
         self._batch_depth = 0
         self._dirty = False
-        self._muted = 0
         self._from_control = False
         self._restoring = False
         self._shown: dict[str, Any] | None = None
         self._guard = RenderGuard()
-        self._error = ErrorLine("")
-        self._banner = random_weights_banner(net)
         #: The exception behind the message now shown, for a closer look (its traceback).
         self.last_exception: BaseException | None = None
         super().__init__(**kwargs)
-        self.add_class("aw-widget")
+        self._error = self._error_line()
         self.observe(self._changed, names=list(self._state_names))
+
+    def _error_line(self) -> Any:
+        """Where messages show: an object with ``show(error, context)``, ``clear()`` and
+        ``message``."""
+        return ErrorLine("")
 
     # ------------------------------------------------------------ public
     @property
@@ -140,13 +139,6 @@ class StateWidget(widgets.VBox):
     def error(self) -> str:
         """The error message now shown in the widget ('' when there is none)."""
         return self._error.message
-
-    @property
-    def controls(self) -> Mapping[str, widgets.Widget]:
-        """The widget's controls by name (read-only mapping): a linked control under its
-        trait's name (``controls["channel"]`` is the channel slider), buttons and the like
-        under theirs. Setting a control's ``value`` acts as a person would."""
-        return types.MappingProxyType(self._controls)
 
     @property
     def render_guard(self) -> RenderGuard:
@@ -169,7 +161,7 @@ class StateWidget(widgets.VBox):
     @contextlib.contextmanager
     def hold_sync(self) -> Iterator[None]:
         """ipywidgets' ``hold_sync``, which also makes the changes inside one batch."""
-        with super().hold_sync(), self.batch():
+        with super().hold_sync(), self.batch():  # type: ignore[misc]
             yield
 
     def _repr_state(self) -> str:
@@ -180,53 +172,9 @@ class StateWidget(widgets.VBox):
         text = f"{type(self).__name__}({getattr(self._net, 'name', '?')}, {self._repr_state()})"
         return text if len(text) < 190 else text[:186] + "…)"
 
-    # ------------------------------------------------------------ linking controls
-    def _link(self, name: str, control: widgets.Widget,
-              show: Callable[[Any], None] | None = None) -> None:
-        """Link trait ``name`` and ``control`` both ways; ``show(value)`` writes the trait's
-        value into the control (default: ``control.value = value``)."""
-        self._controls[name] = control
-        self._shows[name] = show or (lambda value: setattr(control, "value", value))
-        if "value" in control.trait_names():
-            control.observe(lambda change: self._person_sets(name, change.new), "value")
-
-    def _person_sets(self, name: str, value: Any) -> None:
-        """A person chose ``value`` for trait ``name`` in its control."""
-        if self._muted or value is None or value == getattr(self, name):
-            return
-        try:
-            with self._lock:
-                before, self._from_control = self._from_control, True
-                try:
-                    setattr(self, name, value)
-                finally:
-                    self._from_control = before
-        except Exception as exc:  # noqa: BLE001 - shown in the widget; the control snaps back
-            self._report(exc)
-            self._show(name)
-
-    @contextlib.contextmanager
-    def _mute(self) -> Iterator[None]:
-        """Control changes made inside are not a person's (new options, a synced value)."""
-        self._muted += 1
-        try:
-            yield
-        finally:
-            self._muted -= 1
-
     def _show(self, name: str) -> None:
-        """Write trait ``name``'s value into its control (muted)."""
-        show = self._shows.get(name)
-        if show is not None:
-            with self._mute():
-                show(getattr(self, name))
+        """Write trait ``name``'s value into its control (none here)."""
 
-    def _set_options(self, control: widgets.Widget, options: Any, value: Any) -> None:
-        """Replace a dropdown's options and keep showing ``value`` (ipywidgets would jump
-        to the first option, which must not change the state)."""
-        with self._mute(), control.hold_sync():
-            control.options = list(options)
-            control.value = value
 
     # ------------------------------------------------------------ changes
     def _changed(self, change: Any) -> None:
@@ -329,3 +277,74 @@ class StateWidget(widgets.VBox):
     def _notice(self) -> str:
         """A standing message to show after a good render ('' for none)."""
         return ""
+
+
+class StateWidget(StateMachine, widgets.VBox):
+    """A ``VBox`` whose state lives in traitlets, mirrored in ipywidgets controls, drawn by one
+    render per batch of changes (see the module documentation).
+
+    Subclasses build their controls and ``_link`` them before setting the state.
+    """
+
+    def __init__(self, net: Any, **kwargs: Any) -> None:
+        self._controls: dict[str, widgets.Widget] = {}
+        self._shows: dict[str, Callable[[Any], None]] = {}
+        self._muted = 0
+        super().__init__(net, **kwargs)
+        self._banner = random_weights_banner(net)
+        self.add_class("aw-widget")
+
+    @property
+    def controls(self) -> Mapping[str, widgets.Widget]:
+        """The widget's controls by name (read-only mapping): a linked control under its
+        trait's name (``controls["channel"]`` is the channel slider), buttons and the like
+        under theirs. Setting a control's ``value`` acts as a person would."""
+        return types.MappingProxyType(self._controls)
+
+    # ------------------------------------------------------------ linking controls
+    def _link(self, name: str, control: widgets.Widget,
+              show: Callable[[Any], None] | None = None) -> None:
+        """Link trait ``name`` and ``control`` both ways; ``show(value)`` writes the trait's
+        value into the control (default: ``control.value = value``)."""
+        self._controls[name] = control
+        self._shows[name] = show or (lambda value: setattr(control, "value", value))
+        if "value" in control.trait_names():
+            control.observe(lambda change: self._person_sets(name, change.new), "value")
+
+    def _person_sets(self, name: str, value: Any) -> None:
+        """A person chose ``value`` for trait ``name`` in its control."""
+        if self._muted or value is None or value == getattr(self, name):
+            return
+        try:
+            with self._lock:
+                before, self._from_control = self._from_control, True
+                try:
+                    setattr(self, name, value)
+                finally:
+                    self._from_control = before
+        except Exception as exc:  # noqa: BLE001 - shown in the widget; the control snaps back
+            self._report(exc)
+            self._show(name)
+
+    @contextlib.contextmanager
+    def _mute(self) -> Iterator[None]:
+        """Control changes made inside are not a person's (new options, a synced value)."""
+        self._muted += 1
+        try:
+            yield
+        finally:
+            self._muted -= 1
+
+    def _show(self, name: str) -> None:
+        """Write trait ``name``'s value into its control (muted)."""
+        show = self._shows.get(name)
+        if show is not None:
+            with self._mute():
+                show(getattr(self, name))
+
+    def _set_options(self, control: widgets.Widget, options: Any, value: Any) -> None:
+        """Replace a dropdown's options and keep showing ``value`` (ipywidgets would jump
+        to the first option, which must not change the state)."""
+        with self._mute(), control.hold_sync():
+            control.options = list(options)
+            control.value = value

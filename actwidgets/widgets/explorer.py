@@ -10,47 +10,92 @@
 
 from __future__ import annotations
 
+import base64
+import copy
+import itertools
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import anywidget
 import ipywidgets as widgets
-from ipyevents import Event
 import numpy as np
 import traitlets
-from traitlets import Enum, Unicode, validate
+from traitlets import Bytes, Dict, Enum, Unicode, validate
 
-from .. import analysis, pixels
-from ..pixels.views import OVERLAY_ALPHA, VIEWS, overlay_cmap
+from .. import analysis, frontend, pixels
+from ..pixels.views import CMAPS, OVERLAY_ALPHA, VIEWS, overlay_cmap
 from . import _parts
-from ._layered import LayerExplorerBase
+from ._layered import LayerState
 from ._shelf import MAX_UPLOAD_BYTES, ImageShelf, read_upload
 
 __all__ = ["ActivationExplorer", "VIEWS", "MAX_UPLOAD_BYTES"]
 
-_THUMB_WIDTH = "128px"
+
+def _synced(trait: traitlets.TraitType) -> traitlets.TraitType:
+    """A copy of a trait of :class:`LayerState`, synced with the page."""
+    out = copy.copy(trait)
+    out.metadata = {**trait.metadata, "sync": True}
+    return out
 
 
-class ActivationExplorer(LayerExplorerBase):
+class _MessageLine:
+    """The error line of a widget drawn by its ES module: the message is a synced trait."""
+
+    def __init__(self, widget: "ActivationExplorer") -> None:
+        self._widget = widget
+
+    def show(self, error: BaseException | str, context: str = "") -> None:
+        message = error if isinstance(error, str) else _parts.describe_error(error)
+        if len(message) > 1200:
+            message = message[:1200] + " …"
+        self._widget._message = f"{context}: {message}" if context else message
+
+    def clear(self) -> None:
+        self._widget._message = ""
+
+    @property
+    def message(self) -> str:
+        return self._widget._message
+
+
+class ActivationExplorer(LayerState, anywidget.AnyWidget):
     """Explore the activations of every layer and channel of ``net`` for an image.
 
     ``images``: extra pictures to offer besides the samples, a dict name → image or a list
     (anything :func:`actwidgets.load_image` reads). The person can also upload a photo.
     The state lives in traitlets (``image``, ``layer``, ``stage``, ``channel``, ``view``,
-    ``cmap``, ``contrast``): set them from code, observe them, or use the controls
-    (``explorer.controls``: those names, plus ``layer_group``, ``upload`` and ``strongest``).
-    ``explorer.activations`` is the ``(C, h, w)`` array now shown, ``explorer.png`` the
-    picture. A layer whose maps are 1×1 (a global pool, a linear layer) has one value per
-    channel: its channel and overlay views show all channels' values as bars, the selected
-    one highlighted, and the statistics line gives its value and rank.
+    ``cmap``, ``contrast``), synced with the page: set them from code, observe them, or use
+    the controls. The page (an ES module, :mod:`actwidgets.frontend`) draws the pictures: the
+    kernel sends a layer's 8-bit levels once per image, layer or stage change, and channel,
+    view, colormap and contrast changes are drawn in the browser (the channel is sent back
+    when a drag ends). ``explorer.activations`` is the ``(C, h, w)`` array now shown,
+    ``explorer.png`` the picture (drawn in Python on demand). A layer whose maps are 1×1 (a
+    global pool, a linear layer) has one value per channel: its channel and overlay views show
+    all channels' values as bars, the selected one highlighted, and the statistics line gives
+    its value and rank.
     """
 
-    image = Unicode(help="Name of the picked image: a sample, one passed in, or an upload")
-    view = Enum(VIEWS, "grid", help='"grid": all channels; "channel": one at image size; "overlay": one over the image')
+    _esm = frontend.module_text()
+    _css = frontend.stylesheet()
+
+    image = Unicode(help="Name of the picked image: a sample, one passed in, or an upload").tag(sync=True)
+    view = Enum(VIEWS, "grid", help='"grid": all channels; "channel": one at image size; "overlay": one over the image').tag(sync=True)
+    layer = _synced(LayerState.layer)
+    stage = _synced(LayerState.stage)
+    channel = _synced(LayerState.channel)
+    cmap = _synced(LayerState.cmap)
+    contrast = _synced(LayerState.contrast)
+    _meta = Dict(help="The network, its layers and groups, the images' names, colour tables").tag(sync=True)
+    _layer = Dict(help="The shown layer: image, layer, stage, geometry, stats line numbers").tag(sync=True)
+    _levels = Bytes(help="The shown layer's 8-bit levels (a sheet per contrast) and float32 maxima").tag(sync=True)
+    _picture = Bytes(help="The image's (H, W, 3) uint8 pixels at the input size").tag(sync=True)
+    _message = Unicode("", help="The error message shown in the page ('' for none)").tag(sync=True)
 
     _state_names = ("image", "layer", "stage", "channel", "view", "cmap", "contrast")
     _repr_names = ("image", "layer", "stage", "channel", "view")
+    _serials = itertools.count(1)
 
     def __init__(
         self,
@@ -70,57 +115,47 @@ class ActivationExplorer(LayerExplorerBase):
         self._shelf.add_given(images)
         self._shelf.add_samples()
         self._stats_cache: dict[int, tuple[np.ndarray, dict[str, Any]]] = {}
-        self._thumb_for: str | None = None
-        self._build_controls(view)
+        self._sent: tuple[str, str, str] | None = None
+        self._picture_of: str | None = None
+        self._png_cache: tuple[Any, bytes] | None = None
+        self._update_meta()
+        self.on_msg(self._on_message)
         self.image = image if image is not None else self._shelf.names[0]
         self.view = view
         self._set_layer_state(layer, stage, channel, cmap, contrast)
         if not self._start():
             raise ValueError(f"ActivationExplorer cannot show {self.layer!r}: {self.error}")
 
-    def _build_controls(self, view: str) -> None:
-        names = self._shelf.names
-        image_dd = widgets.Dropdown(options=names, value=names[0], description="image",
-                                    layout=widgets.Layout(width="auto", min_width="200px"))
-        upload = widgets.FileUpload(
-            accept="image/*", multiple=False, description="Upload photo",
-            tooltip="Your own picture (PNG, JPEG, ...); it is resized and cropped to the input size",
-        )
-        self._build_layer_controls()
-        strongest = widgets.Button(description="strongest channel", icon="bolt",
-                                   tooltip="Select the channel with the largest activation")
-        view_tb = widgets.ToggleButtons(
-            options=list(VIEWS), value=view if view in VIEWS else "grid",
-            tooltips=["All channels (the selected one outlined)",
-                      "The selected channel at image size", "The selected channel over the image"],
-            style={"button_width": "70px"}, layout=widgets.Layout(width="auto"),
-        )
-        self._picture = _parts.png_image()
-        self._thumb = _parts.png_image(width=_THUMB_WIDTH)
-        self._thumb_caption = widgets.HTML("")
-        self._stats = widgets.HTML("")
-        self._link("image", image_dd)
-        self._link("view", view_tb)
-        self._controls.update(upload=upload, strongest=strongest)
-        # A click on a grid tile picks its channel (ipyevents: the click's pixel in the PNG).
-        self._clicks = Event(source=self._picture, watched_events=["click"])
-        self._clicks.on_dom_event(
-            lambda e: self._guarded("click", self.select_tile, e.get("dataX", -1), e.get("dataY", -1)))
-        upload.observe(self._upload_changed, "value")
-        strongest.on_click(lambda _: self._guarded("strongest channel", self.select_strongest))
-        c = self._controls
-        self.children = [
-            self._banner,
-            widgets.HBox([image_dd, upload]),
-            widgets.HBox([self._picker.box, c["stage"]]),
-            widgets.HBox([c["channel"], strongest]),
-            widgets.HBox([_parts.labelled("view", view_tb), c["cmap"],
-                          _parts.labelled("contrast", c["contrast"])]),
-            widgets.HBox([self._picture, widgets.VBox(
-                [self._thumb, self._thumb_caption], layout=widgets.Layout(margin="0 0 0 8px"))]),
-            self._stats,
-            self._error,
-        ]
+    def _error_line(self) -> _MessageLine:
+        return _MessageLine(self)
+
+    def _update_meta(self) -> None:
+        extra = [] if self.cmap in CMAPS else [self.cmap]
+        self._meta = frontend.network_meta(self._net, list(self._net.layers), self._shelf.names,
+                                           extra_cmaps=extra, upload=True)
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """A change from the page (ipywidgets calls this): like a person's, a value that fails
+        its check shows in the page's error line and the page snaps back."""
+        with self._lock:
+            before, self._from_control = self._from_control, True
+            try:
+                super().set_state(sync_data)
+            except Exception as exc:  # noqa: BLE001 - shown in the widget; the page snaps back
+                self._report(exc)
+                self.send_state([k for k in sync_data if k in self.keys])
+            finally:
+                self._from_control = before
+
+    def _on_message(self, _widget: Any, content: Any, buffers: list[Any]) -> None:
+        """A custom message from the page: ``{"event": "upload", "name": ...}`` and the file."""
+        if isinstance(content, dict) and content.get("event") == "upload":
+            item = {"name": content.get("name"), "content": buffers[0] if buffers else None}
+            self._upload(item)
+
+    def _follow_cmap(self, change: Any) -> None:
+        if change.new not in self._meta.get("cmaps", {}):
+            self._update_meta()
 
     # ------------------------------------------------------------------ images
     def add_image(self, name: str, image: Any, *, select: bool = True) -> str:
@@ -129,7 +164,7 @@ class ActivationExplorer(LayerExplorerBase):
         ``image`` is anything :func:`actwidgets.load_image` reads, or a sample's name.
         """
         key = self._shelf.add(name, image)
-        self._set_options(self._controls["image"], self._shelf.names, self.image)
+        self._update_meta()
         if select:
             self.image = key
         return key
@@ -139,21 +174,14 @@ class ActivationExplorer(LayerExplorerBase):
         """What the network sees of the picked image: (H, W, 3) uint8 at the input size."""
         return self._shelf.picture(self.image).copy()
 
-    def _upload_changed(self, change: Any) -> None:
-        """A file from the FileUpload: offered and selected, or its problem shown (the
-        picture and the state stay as they were)."""
-        if not change.new:
-            return
-        item = change.new[-1]
+    def _upload(self, item: Mapping[str, Any]) -> None:
+        """A file sent by the page's upload control: offered and selected, or its problem
+        shown (the picture and the state stay as they were)."""
         try:
             name, rgb = read_upload(item)
             self.add_image(name, rgb)
         except Exception as exc:  # noqa: BLE001 - shown in the widget
             self._report(exc, f"upload {str(item.get('name') or 'upload')!r}")
-        finally:
-            upload = self._controls["upload"]
-            with upload.hold_sync():
-                upload.value = ()  # so the same file can be uploaded again
 
     @validate("image")
     def _valid_image(self, proposal: Any) -> str:
@@ -242,28 +270,54 @@ class ActivationExplorer(LayerExplorerBase):
             f"max {_parts.fmt(s['max'])} · zeros {100 * s['frac_zero']:.1f}% · {channel}</span>"
         )
 
-    def _compute(self) -> tuple[bytes, str, str]:
+    def _compute(self) -> tuple[Any, ...]:
+        """The shown layer's payload when the image, layer or stage changed since it was sent
+        (else None: the page draws channel, view, colormap and contrast itself), and the
+        image's pixels when the image changed."""
         acts = self._layer_acts()
-        png = _parts.to_png(self._view_picture(acts))
-        return png, self._stats_line(acts), self.image
+        key = (self.image, self.layer, self.stage)
+        payload = None
+        if key != self._sent:
+            payload = frontend.layer_payload(acts, image=self.image, layer=self.layer, stage=self.stage,
+                                             serial=next(self._serials))
+        picture = None if self._picture_of == self.image else self._shelf.picture(self.image)
+        return key, payload, picture
 
-    def _apply(self, result: tuple[bytes, str, str]) -> None:
-        png, stats, image = result
-        self._picture.value = png
-        self._stats.value = stats
-        if self._thumb_for != image:
-            self._thumb.value = self._shelf.thumbnail(image)
-            h, w = self._net.input_size
-            self._thumb_caption.value = (
-                f'<span style="font-size:85%">what {self._net.name} sees ({h}×{w})</span>'
-            )
-            self._thumb_for = image
+    def _apply(self, result: tuple[Any, ...]) -> None:
+        key, payload, picture = result
+        with widgets.Widget.hold_sync(self):  # one message
+            if picture is not None:
+                self._picture, self._picture_of = np.ascontiguousarray(picture).tobytes(), key[0]
+            if payload is not None:
+                self._layer, self._levels = payload
+                self._sent = key
 
     # ------------------------------------------------------------------ output
     @property
+    def stats(self) -> str:
+        """The statistics line under the picture, as plain text."""
+        return _parts.plain_text(self._stats_line(self._layer_acts()))
+
+    @property
     def png(self) -> bytes:
-        """The PNG bytes of the picture now shown."""
-        return bytes(self._picture.value)
+        """The PNG bytes of the picture now shown (drawn in Python when asked for)."""
+        key = tuple(getattr(self, n) for n in self._state_names)
+        if self._png_cache is None or self._png_cache[0] != key:
+            self._png_cache = (key, _parts.to_png(self._view_picture(self._layer_acts())))
+        return self._png_cache[1]
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The widget view, and beside it a PNG of the picture now shown (what a notebook
+        converted to HTML, or saved without its widget state, shows instead of a blank)."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data, metadata = bundle
+        try:
+            data = {**data, "image/png": base64.b64encode(self.png).decode("ascii")}
+        except Exception:  # noqa: BLE001 - the widget view alone is still worth showing
+            pass
+        return data, metadata
 
     def export_html(self, path: str | os.PathLike, *, layers: Any = None, images: Any = None,
                     max_mb: float | None = None, verbose: bool = True) -> Any:

@@ -1,0 +1,312 @@
+/* actwidgets explorer, part 2 of 2: the controls, the state and the model. The state is the
+   widget's traits (image, layer, stage, channel, view, cmap, contrast); `_meta` describes the
+   network, `_layer` + `_levels` hold the shown layer (sent once per image/layer/stage change),
+   `_picture` the image's RGB pixels, `_error` the message to show. Channel, view, colormap and
+   contrast changes are drawn here at once; the kernel (or the exported page's data) is asked
+   only for a new layer. The same module runs in a notebook (anywidget) and in exported pages. */
+const STATE = ["image", "layer", "stage", "channel", "view", "cmap", "contrast"];
+const SEND_CHANNEL_MS = 120;  // a drag sends its last channel, not every step
+const TEMPLATE = `
+<p class="aw-banner" hidden></p>
+<p class="aw-caption"></p>
+<div class="aw-row"><label>image <select class="aw-image"></select></label>
+  <label class="aw-upload" title="Your own picture (PNG, JPEG, ...); it is resized and cropped to the input size">Upload photo
+  <input class="aw-upload-input" type="file" accept="image/*"></label></div>
+<div class="aw-row"><label>layer <select class="aw-group" title="A block of the network, every layer of one kind, or all layers"></select></label>
+  <select class="aw-layer" aria-label="layer" title="The layer shown: name · channels · height×width"></select>
+  <span class="aw-stage aw-toggle" role="group" aria-label="stage"><button type="button" data-value="pre">pre-ReLU</button><button type="button" data-value="post">post-ReLU</button></span></div>
+<div class="aw-row"><label>channel <input class="aw-channel" type="range" min="0" max="0" step="1" value="0"></label>
+  <output class="aw-channel-out">0</output>
+  <button class="aw-strongest" type="button" title="Select the channel with the largest activation">⚡ strongest channel</button></div>
+<div class="aw-row"><span class="aw-field">view <span class="aw-view aw-toggle" role="group" aria-label="view">
+  <button type="button" data-value="grid" title="All channels (the selected one outlined)">grid</button><button type="button" data-value="channel" title="The selected channel at image size">channel</button><button type="button" data-value="overlay" title="The selected channel over the image">overlay</button></span></span>
+  <label class="aw-field">colormap <select class="aw-cmap"></select></label>
+  <span class="aw-field">contrast <span class="aw-contrast aw-toggle" role="group" aria-label="contrast">
+  <button type="button" data-value="minmax" title="Scale the lowest value to black and the highest to white (MATLAB's mat2gray)">min-max</button><button type="button" data-value="stretch" title="Clip the lowest and highest 1% first, then scale (MATLAB's stretchlim + imadjust)">percentile</button></span></span></div>
+<div class="aw-pictures"><canvas class="aw-picture" tabindex="0" role="img" aria-label="activations"></canvas>
+  <figure class="aw-thumb"><canvas class="aw-thumb-picture"></canvas><figcaption class="aw-thumb-caption"></figcaption></figure></div>
+<p class="aw-stats" aria-live="polite"></p>
+<p class="aw-error" role="alert" hidden></p>
+<p class="aw-help">Click a tile of the grid to pick its channel; ← → move the channel, ↑ ↓ a row of the grid, Home and End the first and last.</p>`;
+
+function render({model, el}) {
+  const root = document.createElement("div");
+  root.className = "aw-explorer-view";
+  root.innerHTML = TEMPLATE;
+  el.appendChild(root);
+  const q = (name) => root.querySelector(".aw-" + name);
+  const ui = {};
+  ["banner", "caption", "image", "upload", "upload-input", "group", "layer", "stage", "channel", "channel-out",
+   "strongest", "view", "cmap", "contrast", "picture", "thumb-picture", "thumb-caption", "stats", "error"]
+    .forEach((n) => { ui[n.replace(/-(\w)/g, (_, c) => c.toUpperCase())] = q(n); });
+  const S = {}, flips = [], bases = new Map();
+  let meta = null, data = null, rgb = null, version = 0, sendTimer = 0, jsError = "";
+  STATE.forEach((k) => { S[k] = model.get(k); });
+
+  const layerIndex = () => meta.layers.findIndex((l) => l.name === S.layer);
+  const info = () => meta.layers[layerIndex()];
+  const fresh = () => !!data && data.image === S.image && data.layer === S.layer && data.stage === S.stage;
+  const sheetContrast = () => (S.view === "grid" || data.contrasts.indexOf("minmax") < 0 ? S.contrast : "minmax");
+
+  // ------------------------------------------------------------------ drawing
+  function size(canvas, W, H, display) {
+    if (canvas.width !== W || canvas.height !== H) { canvas.width = W; canvas.height = H; }
+    canvas.style.width = W * Math.max(1, Math.floor(display / W)) + "px";
+  }
+
+  function gridCanvas() {
+    const key = [data.serial, S.contrast, S.cmap].join("|");
+    if (!bases.has(key)) {
+      if (bases.size >= 6) bases.delete(bases.keys().next().value);
+      bases.set(key, gridBase(data, S.contrast, wordTable(meta.cmaps, S.cmap, "grid")));
+    }
+    return bases.get(key);
+  }
+
+  function draw() {  // synchronous: the layer's levels are here
+    root.classList.toggle("aw-busy", !fresh());
+    if (!fresh()) return;
+    const c = Math.min(S.channel, data.shape[0] - 1), ctx = ui.picture.getContext("2d"), canvas = ui.picture;
+    const flat = data.shape[1] === 1 && data.shape[2] === 1;
+    ctx.imageSmoothingEnabled = false;
+    if (S.view === "grid") {
+      size(canvas, data.grid[5], data.grid[4], meta.display);
+      drawGrid(ctx, gridCanvas(), data, c, meta.outline);
+    } else if (flat) {
+      const im = paintBars(data.values, c, meta.outline, 200, 640);
+      size(canvas, im.width, im.height, meta.display);
+      ctx.putImageData(im, 0, 0);
+    } else {
+      const [H, W] = meta.net.input, overlay = S.view === "overlay";
+      if (overlay && !rgb) return;
+      const stretch = S.contrast === "stretch" && sheetContrast() !== "stretch";
+      const lev = channelLevels(data, data.levels[sheetContrast()], c, [H, W], overlay, stretch);
+      size(canvas, W, H, meta.display);
+      const im = new ImageData(W, H);
+      if (overlay) paintOverlay(im, lev, rgb.pixels, rgbTable(meta.cmaps, meta.cmaps[S.cmap].overlay, "lut"), meta.alpha);
+      else paintChannel(im, lev, wordTable(meta.cmaps, S.cmap, "lut"));
+      ctx.putImageData(im, 0, 0);
+    }
+    canvas.classList.toggle("aw-grid", S.view === "grid");
+    describe(c, flat);
+    root.dataset.shown = [S.image, S.layer, S.stage, S.channel, S.view, S.cmap, S.contrast].join("|");
+    root.dataset.version = String(++version);
+  }
+
+  function describe(c, flat) {
+    const L = info(), st = data.stats, stage = L.stages ? " (" + S.stage + "-ReLU)" : "";
+    if (!st.split) st.split = {max: st.cmax.split(" "), mean: st.cmean.split(" ")};
+    const b = (text) => { const e = document.createElement("b"); e.textContent = text; return e; };
+    let tail = ": max " + st.split.max[c] + ", mean " + st.split.mean[c];
+    if (flat) {
+      let rank = 1;
+      for (const v of data.values) if (v > data.values[c]) rank++;
+      tail = ": value " + st.split.max[c] + ", rank " + rank + " of " + data.shape[0] +
+        " (1×1 maps: one value per channel, shown as bars)";
+    }
+    ui.stats.replaceChildren(b(L.name), stage + " · " + data.shape.join("×") + " · min " + st.min +
+      " · max " + st.max + " · zeros " + st.zeros + "% · ", b("channel " + c), tail);
+    const what = S.view === "grid" ? "all " + data.shape[0] + " channels of " + L.name + ", channel " + c + " outlined"
+      : "channel " + c + " of " + L.name + (S.view === "overlay" ? " over the image" : " at image size");
+    ui.picture.setAttribute("aria-label", what + stage + ", " + S.cmap + " colormap");
+  }
+
+  function showError() {
+    const text = jsError || model.get("_error");
+    ui.error.hidden = !text;
+    ui.error.textContent = text ? "⚠ " + text : "";
+  }
+
+  // ------------------------------------------------------------------ controls
+  function options(select, items) {
+    select.replaceChildren(...items.map(([label, value]) => {
+      const o = document.createElement("option");
+      o.textContent = label;
+      o.value = String(value);
+      return o;
+    }));
+  }
+  const press = (group, value) => group.querySelectorAll("button").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.value === value)));
+
+  function layerOptions(g) { options(ui.layer, meta.groups[g].layers.map((i) => [meta.layers[i].label, meta.layers[i].name])); }
+
+  function readMeta() {
+    meta = model.get("_meta");
+    options(ui.image, meta.images.map((n) => [n, n]));
+    options(ui.group, meta.groups.map((g, i) => [g.label, i]));
+    options(ui.cmap, Object.keys(meta.cmaps).filter((n) => meta.cmaps[n].offer || n === S.cmap).map((n) => [n, n]));
+    ui.contrast.querySelectorAll("button").forEach((b) => { b.hidden = meta.contrasts.indexOf(b.dataset.value) < 0; });
+    ui.upload.hidden = !meta.upload;
+    ui.banner.hidden = meta.net.pretrained;
+    ui.banner.innerHTML = "<b>Random weights:</b> ";
+    ui.banner.append(meta.net.name + " was not loaded with trained weights, so what it shows is not what a " +
+      "trained network sees. Load it with weights=\"DEFAULT\" (or a weights file) for real features.");
+    ui.thumbCaption.textContent = "what " + meta.net.name + " sees (" + meta.net.input.join("×") + ")";
+    ui.group.value = "";
+  }
+
+  function syncControls() {
+    const L = info();
+    if (!L) return;
+    ui.image.value = S.image;
+    const g = meta.groups[+ui.group.value];
+    if (ui.group.value === "" || !g || g.layers.indexOf(layerIndex()) < 0) {
+      ui.group.value = String(L.home);
+      layerOptions(L.home);
+    }
+    ui.layer.value = S.layer;
+    ui.channel.max = String(L.channels - 1);
+    ui.channel.value = String(S.channel);
+    ui.channelOut.textContent = S.channel + " / " + (L.channels - 1);
+    press(ui.stage, S.stage);
+    ui.stage.querySelectorAll("button").forEach((b) => {
+      b.disabled = !L.stages;
+      b.title = L.stages ? L.name + ": show the value " + (b.dataset.value === "pre" ? "before" : "after") + " its activation"
+        : L.name + " is a " + L.kind + " layer with no activation (ReLU) right after it: before and after are the same value";
+    });
+    press(ui.view, S.view);
+    if (!meta.cmaps[S.cmap]) options(ui.cmap, [[S.cmap, S.cmap]]);
+    ui.cmap.value = S.cmap;
+    press(ui.contrast, S.contrast);
+    ui.caption.textContent = meta.net.name + " · " + meta.net.weights + " · image “" + S.image + "” (" + meta.net.input.join("×") + ")";
+  }
+
+  function readPicture() {  // the image's RGB pixels: the overlay's background and the thumbnail
+    const view = model.get("_picture"), [H, W] = meta.net.input;
+    if (!view || view.byteLength !== H * W * 3) { rgb = null; return; }
+    rgb = {pixels: new Uint8Array(view.buffer, view.byteOffset, view.byteLength)};
+    const im = new ImageData(W, H);
+    for (let i = 0, p = 0; i < H * W; i++, p += 4) {
+      im.data.set(rgb.pixels.subarray(3 * i, 3 * i + 3), p);
+      im.data[p + 3] = 255;
+    }
+    ui.thumbPicture.width = W;
+    ui.thumbPicture.height = H;
+    ui.thumbPicture.getContext("2d").putImageData(im, 0, 0);
+  }
+
+  function readLayer() {
+    const m = model.get("_layer"), view = model.get("_levels");
+    data = m && m.shape && view ? unpack(m, view) : null;
+    bases.clear();
+  }
+
+  // ------------------------------------------------------------------ changes
+  function send(names) {  // write state to the model; the kernel (or the page) follows
+    names.forEach((k) => model.set(k, S[k]));
+    model.save_changes();
+  }
+
+  function setChannel(c) {
+    const t0 = performance.now(), L = info();
+    S.channel = Math.min(Math.max(0, c | 0), L.channels - 1);
+    ui.channel.value = String(S.channel);
+    ui.channelOut.textContent = S.channel + " / " + (L.channels - 1);
+    draw();
+    flips.push(performance.now() - t0);
+    clearTimeout(sendTimer);
+    sendTimer = setTimeout(() => { sendTimer = 0; send(["channel"]); }, SEND_CHANNEL_MS);
+  }
+
+  function setLayer(name) {
+    const L = meta.layers.find((l) => l.name === name);
+    Object.assign(S, {layer: name, stage: L.default, channel: Math.min(S.channel, L.channels - 1)});
+    syncControls();
+    draw();
+    send(["layer", "stage", "channel"]);
+  }
+
+  function set(name, value) {
+    S[name] = value;
+    syncControls();
+    draw();
+    send([name]);
+  }
+
+  function pull() {  // the model's state (from Python, or snapped back after an error)
+    STATE.forEach((k) => { if (!(k === "channel" && sendTimer)) S[k] = model.get(k); });
+  }
+
+  function onTile(e) {  // a click on a grid tile selects that channel
+    if (S.view !== "grid" || !fresh()) return;
+    const r = ui.picture.getBoundingClientRect();
+    const c = tileAt(data, ((e.clientX - r.left) * ui.picture.width) / r.width, ((e.clientY - r.top) * ui.picture.height) / r.height);
+    if (c >= 0) setChannel(c);
+  }
+
+  function onKey(e) {  // arrow keys move the channel (up and down: a row of the grid)
+    const t = e.target, tag = t && t.tagName;
+    if (e.altKey || e.ctrlKey || e.metaKey || tag === "SELECT" || tag === "TEXTAREA" || (tag === "INPUT" && t !== ui.channel) || t === ui.channel) return;
+    const L = info(), row = S.view === "grid" && fresh() ? data.grid[1] : 1;
+    const step = {ArrowRight: 1, ArrowLeft: -1, ArrowDown: row, ArrowUp: -row}[e.key];
+    const to = e.key === "Home" ? 0 : e.key === "End" ? L.channels - 1 : step === undefined ? null : S.channel + step;
+    if (to === null) return;
+    e.preventDefault();
+    e.stopPropagation();  // not the notebook's: arrows would move between cells
+    setChannel(to);
+  }
+
+  async function onUpload() {
+    const file = ui.uploadInput.files[0];
+    if (!file) return;
+    const buffer = await file.arrayBuffer();
+    ui.uploadInput.value = "";
+    model.send({event: "upload", name: file.name}, undefined, [buffer]);
+  }
+
+  const clicks = (group, fn) => group.addEventListener("click", (e) => { const b = e.target.closest("button"); if (b && !b.disabled) fn(b.dataset.value); });
+  ui.image.addEventListener("change", () => set("image", ui.image.value));
+  ui.group.addEventListener("change", () => {
+    const members = meta.groups[+ui.group.value].layers;
+    layerOptions(+ui.group.value);
+    if (members.indexOf(layerIndex()) < 0) setLayer(meta.layers[members[0]].name);
+    else ui.layer.value = S.layer;
+  });
+  ui.layer.addEventListener("change", () => setLayer(ui.layer.value));
+  ui.channel.addEventListener("input", () => setChannel(+ui.channel.value));
+  ui.strongest.addEventListener("click", () => { if (fresh()) setChannel(data.stats.strongest); });
+  clicks(ui.stage, (v) => set("stage", v));
+  clicks(ui.view, (v) => set("view", v));
+  clicks(ui.contrast, (v) => set("contrast", v));
+  ui.cmap.addEventListener("change", () => set("cmap", ui.cmap.value));
+  ui.picture.addEventListener("click", onTile);
+  ui.uploadInput.addEventListener("change", onUpload);
+  root.addEventListener("keydown", onKey);
+
+  let queued = false;
+  let pullNeeded = false;
+  function redraw() {
+    queued = false;
+    try {
+      if (pullNeeded) pull();
+      pullNeeded = false;
+      syncControls();
+      draw();
+      jsError = "";
+    } catch (err) {
+      jsError = String(err && err.message ? err.message : err);
+    }
+    showError();
+  }
+  // One message may change several keys: read each, draw once they are all in.
+  const later = (fn) => () => { fn(); if (!queued) { queued = true; queueMicrotask(redraw); } };
+  const handlers = {
+    "change:_meta": later(readMeta),
+    "change:_layer": later(readLayer), "change:_levels": later(readLayer),
+    "change:_picture": later(readPicture), "change:_error": showError,
+  };
+  STATE.forEach((k) => { handlers["change:" + k] = later(() => { pullNeeded = true; }); });
+  Object.entries(handlers).forEach(([ev, fn]) => model.on(ev, fn));
+  readMeta();
+  readPicture();
+  readLayer();
+  redraw();
+  root.awExplorer = {flips: flips, state: () => Object.assign({}, S), key: onKey, meta: () => meta};
+  return () => {
+    clearTimeout(sendTimer);
+    Object.entries(handlers).forEach(([ev, fn]) => model.off(ev, fn));
+  };
+}
+
+const explorer = {render};
+export default explorer;
