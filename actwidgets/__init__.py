@@ -47,6 +47,8 @@ __all__ = [
     "visualize_channels", "deep_dream",
     # the channel atlas over an image collection (imported on first use)
     "channel_atlas", "ChannelAtlas",
+    # a layer's concepts by matrix factorisation (imported on first use)
+    "layer_concepts", "Concepts",
     "ActivationExplorer", "CompareExplorer", "FilterExplorer", "FeatureVisualizer", "ChannelView",
     # pages without a server (imported on first use)
     "export_html", "static_explorer", "StaticExplorer", "ExportTooLargeError",
@@ -57,6 +59,8 @@ _LAZY = {
     "deep_dream": "featurevis",
     "channel_atlas": "atlas",
     "ChannelAtlas": "atlas",
+    "layer_concepts": "concepts",
+    "Concepts": "concepts",
     "ActivationExplorer": "widgets",
     "CompareExplorer": "widgets",
     "FilterExplorer": "widgets",

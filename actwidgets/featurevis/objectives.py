@@ -69,3 +69,52 @@ class _RedirectedReLU(torch.autograd.Function):
 def redirected_relu(x: torch.Tensor) -> torch.Tensor:
     """``relu(x)`` with lucid's redirected gradient (see :class:`_RedirectedReLU`)."""
     return _RedirectedReLU.apply(x)
+
+
+# ---------------------------------------------------------------------- directions (concepts)
+
+__all__ += ["as_directions", "direction_mean", "weighted_channels"]
+
+
+def as_directions(value: object, count: int, layer: str) -> torch.Tensor | None:
+    """Channel weights as (k, C) float32 directions, from a floating numpy array or tensor
+    of shape (C,) or (k, C); None for anything else (channel indices).
+
+    >>> import numpy as np
+    >>> as_directions(np.array([0.0, 1.0, 0.5]), 3, "x").shape, as_directions([0, 2], 3, "x")
+    (torch.Size([1, 3]), None)
+    """
+    import numpy as np
+
+    if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating):
+        value = torch.from_numpy(np.array(value, dtype=np.float32))
+    if not (isinstance(value, torch.Tensor) and value.is_floating_point()):
+        return None
+    weights = value.detach().float().reshape(1, -1) if value.dim() == 1 else value.detach().float()
+    if weights.dim() != 2 or weights.shape[1] != count or weights.shape[0] == 0:
+        raise ValueError(f"a direction is one weight per channel of {layer!r}: shape ({count},) or "
+                         f"(k, {count}), got {tuple(value.shape)}")
+    if not bool(torch.isfinite(weights).all()):
+        raise ValueError("a direction's weights must be finite numbers")
+    return weights.clone()
+
+
+def direction_mean(acts: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """(N,) image i's mean over positions of Σ_c ``weights[i, c]`` · channel c: the weighted
+    sum of channels (a concept's direction); a one-hot row is :func:`channel_mean`.
+
+    >>> acts = torch.arange(24.0).view(2, 3, 2, 2)
+    >>> direction_mean(acts, torch.tensor([[0.0, 0, 1], [1, 0, 0]])).tolist()
+    [9.5, 13.5]
+    """
+    n, c = acts.shape[:2]
+    flat = acts.reshape(n, c, -1)
+    return torch.einsum("ncp,nc->n", flat, weights.to(flat.device, flat.dtype)) / flat.shape[2]
+
+
+def weighted_channels(acts: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``acts`` with image i's channels that ``weights[i]`` leaves out (weight 0) set to 0:
+    what :func:`redirected_relu` should see, so that it asks whether a channel of the
+    direction is live, as it asks of the one channel of :func:`channel_mean`."""
+    keep = (weights != 0).to(acts.device, acts.dtype)
+    return acts * keep.view(*keep.shape, *([1] * (acts.dim() - 2)))

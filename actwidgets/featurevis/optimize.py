@@ -91,8 +91,10 @@ class _Job:
     """One optimisation: the checked arguments, and the step function of its method."""
 
     def __init__(self, net: Network, point: str, chans: list[int], hw: tuple[int, int],
-                 start: torch.Tensor | None, device: torch.device) -> None:
+                 start: torch.Tensor | None, device: torch.device,
+                 weights: torch.Tensor | None = None) -> None:
         self.net, self.point, self.hw, self.start, self.dev = net, point, hw, start, device
+        self.weights = None if weights is None else weights.to(device)  # (k, C) directions
         self.n = len(chans)
         self.idx = torch.tensor(chans, dtype=torch.long, device=device)
         self.chans = chans
@@ -111,7 +113,9 @@ class _Job:
         p = image.param
 
         def step(_: int) -> None:
-            obj = objectives.channel_mean(self.run(torch.addcmul(b, p, a), self.point), self.idx)
+            acts = self.run(torch.addcmul(b, p, a), self.point)
+            obj = (objectives.channel_mean(acts, self.idx) if self.weights is None
+                   else objectives.direction_mean(acts, self.weights))
             (g,) = torch.autograd.grad(obj.float().sum(), p)
             rms = g.square().mean(dim=(1, 2, 3), keepdim=True).sqrt_().add_(1e-5)
             with torch.no_grad():
@@ -138,10 +142,15 @@ class _Job:
 
         def step(i: int) -> None:
             x = net_input(i)
-            picked = objectives.pick_channels(self.run(x, relu_in or self.point), self.idx)
+            acts = self.run(x, relu_in or self.point)
+            picked = (objectives.pick_channels(acts, self.idx) if self.weights is None
+                      else objectives.weighted_channels(acts, self.weights))
             if relu_in is not None:
                 picked = objectives.redirected_relu(picked)
-            loss = -picked.reshape(self.n, -1).float().mean(dim=1).sum()
+            if self.weights is not None:
+                loss = -objectives.direction_mean(picked.float(), self.weights).sum()
+            else:
+                loss = -picked.reshape(self.n, -1).float().mean(dim=1).sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -170,7 +179,9 @@ def visualize_channels(
     """The pictures that make each channel of ``layer`` respond most, (N, H, W, 3) float32 in [0, 1].
 
     One picture per entry of ``channels``, all optimised as one batch (picture i maximises
-    the mean of channel i). ``stage`` as in :func:`activations`; ``method``: ``"regularized"``
+    the mean of channel i). ``channels`` may also be directions, a floating array (C,) or
+    (k, C) of channel weights (a concept's, :meth:`Concepts.direction`): picture i maximises
+    the mean of Σ_c weights[i, c] · channel c. ``stage`` as in :func:`activations`; ``method``: ``"regularized"``
     (lucid's, default: 256 Adam steps of ``lr`` 0.05 at the network's input size) or
     ``"basic"`` (the Keras walkthrough's: 20 steps of 1.0 in 0..255 units, 128×128); ``size``
     an int or (h, w) (default as said, or ``start``'s own size, at most 512); ``start`` a
@@ -190,12 +201,14 @@ def visualize_channels(
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
     layer_name, point, count = resolve_point(net, layer, stage)
-    chans, defaults = channel_list(channels, count, layer_name), DEFAULTS[method]
+    weights = objectives.as_directions(channels, count, layer_name)  # a concept's direction
+    chans = channel_list(channels, count, layer_name) if weights is None else list(range(len(weights)))
+    defaults = DEFAULTS[method]
     steps = positive_int(defaults["steps"] if steps is None else steps, "steps")
     lr, seed = positive_float(defaults["lr"] if lr is None else lr, "lr"), seed_int(seed)
     every, show = _preview(preview, callback)
     start_t, hw = _start_and_size(net, start, size, defaults["size"])
-    job = _Job(net, point, chans, hw, start_t, check_device(net, device))
+    job = _Job(net, point, chans, hw, start_t, check_device(net, device), weights)
     with preserve_model_state(net.model, eval_mode=True, freeze=True), torch.enable_grad():
         step, picture = job.basic(lr, seed) if method == "basic" else job.regularized(lr, seed, steps)
 

@@ -1,0 +1,358 @@
+""":func:`layer_concepts`: a layer's concepts over one image or a collection (sample, fit, project).
+
+Two ways, chosen by the collection's size:
+
+- **every position**: when all the images' map cells together are at most ``positions``
+  (one photo; tens of photos at 14×14), one pass keeps them all, the factorisation is fitted
+  on all of them, and its coefficients are the maps;
+- **a sample, then a projection**: otherwise, ``fit_images`` images drawn at random (seeded)
+  give ``ceil(positions / fit_images)`` cells each, drawn at random per image (a seeded draw
+  of its own, so that batches and workers do not change it): at most ``positions`` rows of
+  C values, on which the loadings are fitted. A second pass over every image projects its
+  activations onto the fixed loadings (:func:`.factor.project`) and keeps its maps, the
+  running top-k per concept (:mod:`actwidgets.atlas.topk`) and the error sums, so memory is
+  the sample plus n·h·w floats per image (none with ``keep_maps=False``).
+
+Both passes stream the images as the channel atlas does (:mod:`actwidgets.atlas.sources`: a
+``DataLoader`` decoding in its workers, unreadable images skipped and counted, a tqdm bar);
+Ctrl-C stops a pass between batches and gives the concepts of what is done.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..atlas.scan import _loader_defaults, progress_bar
+from ..atlas.sources import Collection, PreparedImages, collate, collection, is_uri, prepare
+from ..atlas.store import Skipped
+from ..atlas.topk import candidates, empty, merge, to_numpy
+from ..model.network import Network, check_network
+from . import factor
+from .record import Concepts, Sample
+
+__all__ = ["layer_concepts", "POSITIONS", "FIT_IMAGES"]
+
+#: Map cells the loadings are fitted on, at most.
+POSITIONS = 50_000
+#: Images those cells are drawn from, at most (when the collection has more cells).
+FIT_IMAGES = 256
+
+
+@dataclass
+class _Plan:
+    """The checked arguments of one run."""
+
+    layer: str
+    stage: str
+    point: str
+    channels: int
+    size: tuple[int, int]
+    n: int
+    seed: int
+    positions: int
+    top: int
+    keep_maps: bool
+
+
+@dataclass
+class _Pass:
+    """What a pass has gathered: sampled rows, maps, the top-k table, error sums."""
+
+    rows: list[np.ndarray] = field(default_factory=list)
+    index: list[int] = field(default_factory=list)
+    sizes: list[np.ndarray] = field(default_factory=list)
+    done: int = 0
+    skipped: int = 0
+    names: list[str] = field(default_factory=list)
+    err2: float = 0.0
+    norm2: float = 0.0
+    table: Any = None
+    scale: np.ndarray | None = None
+
+    def count(self, batch: dict[str, Any]) -> None:
+        self.done += len(batch["index"])
+        self.skipped += len(batch["errors"])
+        self.names = (self.names + list(batch["errors"]))[:10]
+
+
+class _Subset(torch.utils.data.Dataset):
+    """The images ``indices`` of a collection, prepared for the network."""
+
+    def __init__(self, images: Collection, preprocess: Any, indices: list[int]) -> None:
+        self.images, self.preprocess, self.indices = images, preprocess, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, j: int) -> dict[str, Any]:
+        return prepare(self.images, self.preprocess, self.indices[j])
+
+
+def _plan(net: Network, layer: Any, n: Any, stage: Any, seed: Any, positions: Any,
+          top: Any, keep_maps: bool) -> _Plan:
+    info = net.layers.get(layer)
+    if stage is None:
+        stage = "post"
+    if stage not in ("pre", "post"):
+        raise ValueError(f'stage must be "post" (or None), got {stage!r}')
+    if stage == "pre" and info.has_stages:
+        raise ValueError(
+            f"concepts are a non-negative factorisation, and {info.name!r} before its ReLU has "
+            "negative values: use stage='post' (what the next layer sees; a negative value is "
+            "a channel that does not fire)")
+    point = info.point(stage)
+    p = net.extractor.point(point)
+    for value, name in ((seed, "seed"), (positions, "positions"), (top, "top")):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an int, got {value!r}")
+    if positions < 1 or top < 0:
+        raise ValueError(f"positions must be >= 1 and top >= 0, got {positions} and {top}")
+    n = factor.check_counts(n, p.channels, info.name)
+    return _Plan(info.name, stage, point, p.channels, tuple(p.size), n, int(seed),
+                 int(positions), int(top), bool(keep_maps))
+
+
+def _values(net: Network, plan: _Plan, batch: dict[str, Any]) -> tuple[Any, Any, Any] | None:
+    """(index, size, values (B, C, h, w) float32) of a batch's readable images, or None."""
+    ok = batch["ok"]
+    if not bool(ok.any()):
+        return None
+    pixels, index, size = batch["pixels"][ok], batch["index"][ok], batch["size"][ok]
+    x = pixels.to(net.device, net.dtype, non_blocking=True)
+    values = net.extractor.run(x, [plan.point], maps=True)[plan.point].float()
+    factor.check_values(values, plan.layer)
+    return index, size, values
+
+
+def _stream(net: Network, dataset: Any, loader_args: tuple[int, int], progress: bool,
+            desc: str, step: Callable[[dict[str, Any]], None]) -> bool:
+    """``step(batch)`` for every collated batch of ``dataset``; True when Ctrl-C stopped it."""
+    batch_size, num_workers = loader_args
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=num_workers,
+                                         collate_fn=collate, pin_memory=net.device.type == "cuda")
+    with progress_bar(len(dataset), 0, progress, desc) as bar:
+        try:
+            for batch in loader:
+                step(batch)
+                bar.update(len(batch["index"]))
+        except KeyboardInterrupt:
+            return True
+    return False
+
+
+def _sampler(net: Network, plan: _Plan, got: _Pass, quota: int) -> Callable[[dict], None]:
+    """The step that keeps ``quota`` random cells of each image (all cells: in order)."""
+    cells = plan.size[0] * plan.size[1]
+
+    def step(batch: dict[str, Any]) -> None:
+        out = _values(net, plan, batch)
+        if out is not None:
+            index, size, values = out
+            flat = values.reshape(values.shape[0], plan.channels, cells).cpu().numpy()
+            for i, v in zip(index.tolist(), flat):
+                pick = slice(None) if quota >= cells else np.sort(
+                    np.random.default_rng([plan.seed, i]).choice(cells, quota, replace=False))
+                got.rows.append(np.ascontiguousarray(v[:, pick].T))
+            got.index.extend(index.tolist())
+            got.sizes.append(size.numpy())
+        got.count(batch)
+
+    return step
+
+
+def _projector(net: Network, plan: _Plan, got: _Pass, loadings: np.ndarray,
+               maps: np.ndarray) -> Callable[[dict], None]:
+    """The step that projects each image onto the loadings: maps, top-k, error sums."""
+    h, w = plan.size
+
+    def step(batch: dict[str, Any]) -> None:
+        out = _values(net, plan, batch)
+        if out is not None:
+            index, size, values = out
+            x = values.permute(0, 2, 3, 1).reshape(-1, plan.channels)
+            ld = torch.as_tensor(loadings, device=x.device)
+            coef = factor.project(x, ld)
+            err2, norm2 = factor.residual(x, coef, ld)
+            got.err2, got.norm2 = got.err2 + err2, got.norm2 + norm2
+            m = coef.reshape(len(index), h, w, plan.n).permute(0, 3, 1, 2).contiguous()
+            _record(got, plan, maps, index, size, m)
+        got.count(batch)
+
+    return step
+
+
+def _record(got: _Pass, plan: _Plan, maps: np.ndarray, index: torch.Tensor,
+            size: torch.Tensor, m: torch.Tensor) -> None:
+    """Keep a batch's concept maps ``m`` (B, n, h, w): stored, ranked, their maxima."""
+    if plan.keep_maps:
+        maps[index.numpy()] = m.cpu().numpy()
+    if plan.top:
+        got.table = merge(got.table, candidates(m, index, size), plan.top, "max")
+    top = m.amax(dim=(0, 2, 3)).cpu().numpy()
+    got.scale = top if got.scale is None else np.maximum(got.scale, top)
+
+
+def _interrupted(what: str, got: _Pass, total: int) -> None:
+    warnings.warn(f"layer_concepts interrupted after {got.done} of {total} images while "
+                  f"{what}: the concepts hold what is done", RuntimeWarning, stacklevel=4)
+
+
+def _fit(plan: _Plan, got: _Pass, stopped: bool, max_iter: int) -> factor.Fit:
+    rows = sum(len(r) for r in got.rows)
+    if stopped and rows < plan.n:
+        raise KeyboardInterrupt
+    x = np.concatenate(got.rows) if got.rows else np.zeros((0, plan.channels), np.float32)
+    return factor.fit(x, plan.n, seed=plan.seed, max_iter=max_iter)
+
+
+def _every_position(net: Network, images: Collection, plan: _Plan, loader_args: tuple[int, int],
+                    progress: bool, max_iter: int) -> dict[str, Any]:
+    """One pass keeping every cell; the fit's coefficients are the maps."""
+    got = _Pass()
+    stopped = _stream(net, PreparedImages(images, net.preprocess), loader_args, progress,
+                      f"concepts {plan.layer}", _sampler(net, plan, got, plan.size[0] * plan.size[1]))
+    if stopped:
+        _interrupted("reading the images", got, len(images))
+    fit = _fit(plan, got, stopped, max_iter)
+    h, w = plan.size
+    maps = np.zeros((len(images) if plan.keep_maps else 0, plan.n, h, w), np.float32)
+    proj = _Pass(table=empty(plan.n, plan.top) if plan.top else None)
+    if got.index:
+        m = torch.from_numpy(fit.weights.reshape(len(got.index), h, w, plan.n)).permute(0, 3, 1, 2)
+        index = torch.tensor(got.index, dtype=torch.int64)
+        _record(proj, plan, maps, index, torch.from_numpy(np.concatenate(got.sizes)), m.contiguous())
+    return {"fit": fit, "maps": maps, "got": got, "proj": proj, "explained": fit.explained,
+            "fit_images": len(got.index), "projected": got.done}
+
+
+def _sample_then_project(net: Network, images: Collection, plan: _Plan, fit_images: int,
+                         loader_args: tuple[int, int], progress: bool,
+                         max_iter: int) -> dict[str, Any]:
+    """A pass over a random sample of images to fit, then one over all to project."""
+    m = min(len(images), fit_images)
+    chosen = np.sort(np.random.default_rng(plan.seed).choice(len(images), m, replace=False))
+    quota = min(plan.size[0] * plan.size[1], math.ceil(plan.positions / m))
+    got = _Pass()
+    stopped = _stream(net, _Subset(images, net.preprocess, chosen.tolist()), loader_args,
+                      progress, f"concepts {plan.layer}: sample",
+                      _sampler(net, plan, got, quota))
+    if stopped:
+        _interrupted("sampling", got, m)
+    fit = _fit(plan, got, stopped, max_iter)
+    maps = np.zeros((len(images) if plan.keep_maps else 0, plan.n, *plan.size), np.float32)
+    proj = _Pass(table=empty(plan.n, plan.top, net.device) if plan.top else None)
+    if not stopped:
+        stopped = _stream(net, PreparedImages(images, net.preprocess), loader_args, progress,
+                          f"concepts {plan.layer}: project",
+                          _projector(net, plan, proj, fit.loadings, maps))
+        if stopped:
+            _interrupted("projecting", proj, len(images))
+    explained = (1.0 - factor.relative_error(proj.err2, proj.norm2) if proj.norm2 > 0
+                 else fit.explained)
+    return {"fit": fit, "maps": maps, "got": got, "proj": proj, "explained": explained,
+            "fit_images": len(got.index), "projected": proj.done}
+
+
+def layer_concepts(
+    net: Network,
+    images: Any,
+    layer: Any,
+    n: int = 6,
+    *,
+    stage: str | None = None,
+    seed: int = 0,
+    positions: int = POSITIONS,
+    fit_images: int = FIT_IMAGES,
+    top: int = 9,
+    keep_maps: bool = True,
+    batch_size: int | None = None,
+    num_workers: int | None = None,
+    progress: bool = True,
+    max_iter: int = factor.MAX_ITER,
+) -> Concepts:
+    """The ``n`` concepts of ``layer``: groups of channels that fire together, found by
+    non-negative matrix factorisation of its activations over ``images``.
+
+    - ``images``: one image (anything :func:`~actwidgets.load_image` reads, or a sample
+      name), or a collection as :func:`~actwidgets.channel_atlas` takes it: a folder, a list,
+      a torch ``Dataset``/``DataLoader`` (unreadable images are skipped and counted).
+    - ``stage``: ``None`` or ``"post"``: the value after the layer's ReLU, as it is. ``"pre"``
+      is refused for a layer with a ReLU: before it, a channel that does not fire is
+      negative, and a non-negative factorisation would have to clip or shift it, changing
+      what is factorised; after it is what the next layer sees. A layer whose values are
+      negative anyway (no ReLU after it) raises :class:`~.factor.NegativeValuesError`.
+    - ``positions`` (50,000) map cells at most are fitted on: all of them when the images
+      have no more; otherwise drawn from ``fit_images`` (256) random images, and every image
+      is then projected onto the fitted loadings (see :mod:`actwidgets.concepts.collect`).
+    - ``seed``: the same seed gives the same concepts. ``top``: the best ``top`` map cells
+      per concept over the collection (:meth:`Concepts.top`; 0: none).
+    - ``keep_maps``: keep every image's (n, h, w) maps (False: memory flat in the number of
+      images; the top-k and ``explained`` are still computed).
+    - ``progress``: a tqdm bar; Ctrl-C stops between batches and returns the concepts of
+      what is done (``complete`` False), with a warning.
+
+    >>> import actwidgets as aw
+    >>> net = aw.load_model("squeezenet", weights=None)
+    >>> c = aw.layer_concepts(net, "face", "fire6-relu_squeeze1x1", n=4, progress=False)
+    >>> c.loadings.shape, c.maps.shape, 0 < c.explained <= 1
+    ((4, 48), (1, 4, 14, 14), True)
+    """
+    check_network(net, "layer_concepts")
+    plan = _plan(net, layer, n, stage, seed, positions, top, keep_maps)
+    if not isinstance(fit_images, (int, np.integer)) or isinstance(fit_images, bool) or fit_images < 1:
+        raise ValueError(f"fit_images must be a positive int, got {fit_images!r}")
+    loader_args = _loader_defaults(images, batch_size, num_workers)
+    coll = _collection(images)
+    if len(coll) == 0:
+        raise ValueError("there are no images to find concepts in: pass an image, a list of "
+                         "images, a folder of images or a Dataset")
+    cells = plan.size[0] * plan.size[1]
+    if len(coll) * cells <= plan.positions:
+        out = _every_position(net, coll, plan, loader_args, progress, max_iter)
+    else:
+        out = _sample_then_project(net, coll, plan, int(fit_images), loader_args, progress,
+                                   max_iter)
+    return _concepts(net, coll, plan, out)
+
+
+def _collection(images: Any) -> Collection:
+    """One image (a sample name, a file, an array, a PIL image, bytes) as a collection of one;
+    anything else by the atlas' rule (:func:`actwidgets.atlas.sources.collection`)."""
+    from PIL import Image
+
+    from ..samples import SAMPLE_IMAGES
+
+    if isinstance(images, (str, os.PathLike)) and not is_uri(images):
+        path = Path(images).expanduser()
+        if path.is_file() or (str(images) in SAMPLE_IMAGES and not path.exists()):
+            return collection([images])
+    if isinstance(images, (np.ndarray, torch.Tensor)) and images.ndim in (2, 3):
+        return collection([images])
+    if isinstance(images, (Image.Image, bytes, bytearray)):
+        return collection([images])
+    return collection(images)
+
+
+def _concepts(net: Network, coll: Collection, plan: _Plan, out: dict[str, Any]) -> Concepts:
+    fit, got, proj = out["fit"], out["got"], out["proj"]
+    skipped = max(got.skipped, proj.skipped)
+    names = got.names if got.skipped >= proj.skipped else proj.names
+    sample = Sample(positions=int(sum(len(r) for r in got.rows)), images=out["fit_images"],
+                    seed=plan.seed, explained=fit.explained, iterations=fit.iterations,
+                    converged=fit.converged)
+    table = to_numpy(proj.table) if proj.table is not None else None
+    scale = proj.scale if proj.scale is not None else np.zeros(plan.n, np.float32)
+    return Concepts(
+        layer=plan.layer, stage=plan.stage, loadings=fit.loadings, maps=out["maps"],
+        explained=float(out["explained"]), sample=sample, n_images=len(coll),
+        projected=int(out["projected"]), skipped=Skipped(skipped, names), scale=scale.astype(np.float32),
+        table=table, net=net, source=coll)
