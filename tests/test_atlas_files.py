@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 import zipfile
 
 import numpy as np
@@ -106,3 +108,67 @@ def test_a_damaged_atlas_file_says_which_file_and_what_to_do(saved, tmp_path):
     with pytest.raises(AtlasFileError, match="no such atlas file"):
         aw.ChannelAtlas.load(tmp_path / "nowhere.npz")
     zipfile.ZipFile(path).close()  # the good file was never touched
+
+
+# ---------------------------------------------------------------------------- odd collections
+
+
+def _photo_files(folder, names):
+    """Small PNGs under ``folder`` (bytes), named by the bytes ``names``; their str paths."""
+    from PIL import Image
+
+    paths = []
+    for i, name in enumerate(names):
+        path = os.fsdecode(os.path.join(os.fsencode(folder), name))
+        Image.fromarray(np.full((30, 30, 3), 40 * i + 20, np.uint8)).save(path, format="PNG")
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="file names as bytes: Linux file systems")
+def test_file_names_that_are_no_utf8_are_read(net, tmp_path):
+    paths = _photo_files(tmp_path, [b"caf\xe9.png", b"ok.png", b"\xff\xfe-latin.png"])
+    by_folder = aw.channel_atlas(net, tmp_path, "1", top=3, progress=False)
+    by_list = aw.channel_atlas(net, paths, "1", top=3, progress=False)
+    for atlas in (by_folder, by_list):
+        assert atlas.complete and atlas.skipped.count == 0
+        assert sorted(e.index for e in atlas.top("1", 0)) == [0, 1, 2]
+    back = aw.ChannelAtlas.load(by_list.save(tmp_path / "atlas.npz"))
+    best = back.top("1", 0)[0]
+    assert best.path in paths and os.fsencode(best.path) in [os.fsencode(p) for p in paths]
+    assert best.patch().shape[2] == 3  # read again from its odd name
+    assert by_list.fingerprint != aw.channel_atlas(net, paths[:2], "1", progress=False).fingerprint
+
+
+def test_a_scan_that_reads_no_image_says_so(net, tmp_path):
+    (tmp_path / "a.png").write_bytes(b"not a picture")
+    (tmp_path / "b.jpg").write_bytes(b"")
+    with pytest.warns(RuntimeWarning, match=r"none of the 2 images scanned could be read, so the atlas is empty"):
+        atlas = aw.channel_atlas(net, tmp_path, "1", progress=False)
+    assert atlas.skipped.count == 2
+    (tmp_path / "a.png").unlink(), (tmp_path / "b.jpg").unlink()
+    (tmp_path / "notes.txt").write_text("no pictures here")
+    with pytest.raises(ValueError, match="holds no image to scan"):
+        aw.channel_atlas(net, tmp_path, "1", progress=False)
+    with pytest.raises(ValueError, match="the list holds no image to scan"):
+        aw.channel_atlas(net, [], "1", progress=False)
+
+
+class _Normalised(torch.utils.data.Dataset):
+    """What ``ImageFolder(root, transform=Compose([ToTensor(), Normalize(...)]))`` gives."""
+
+    def __len__(self) -> int:
+        return 3
+
+    def __getitem__(self, i: int):
+        picture = torch.full((3, 20, 20), 0.1 * i)
+        mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+        return (picture - mean[:, None, None]) / std[:, None, None], i
+
+
+def test_a_dataset_of_normalised_tensors_is_refused_with_the_way_out(net):
+    with pytest.raises(ValueError, match=r"the Dataset's images are normalised \(values in "
+                       r"\[-2.12, -1.8\].*build the dataset without Normalize"):
+        aw.channel_atlas(net, _Normalised(), "1", progress=False)
+    plain = torch.utils.data.TensorDataset(torch.rand(3, 3, 20, 20))  # ToTensor() alone: fine
+    assert aw.channel_atlas(net, plain, "1", top=3, progress=False).skipped.count == 0
