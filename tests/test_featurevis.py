@@ -4,6 +4,8 @@ hand-built models where the answer can be computed by hand. Offline and quick.""
 from __future__ import annotations
 
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -477,3 +479,75 @@ def test_a_stop_event_ends_the_run_and_keeps_the_pictures(random_net):
     deep_dream(random_net, np.full((40, 40, 3), 90, np.uint8), "conv1", octaves=1, steps=9,
                progress=False, stop=stop, callback=lambda d, t: dream_seen.append(d) or stop.set())
     assert dream_seen == [1]
+
+
+# --------------------------------------------------------------------------- interleavings
+
+
+def _interleavings(names: str) -> list[list[tuple[str, str]]]:
+    """Every order of entering and leaving for the named uses (each enters before it leaves)."""
+    out: list[list[tuple[str, str]]] = []
+
+    def grow(seq: list[tuple[str, str]], entered: set[str], left: set[str]) -> None:
+        if len(left) == len(names):
+            out.append(seq)
+            return
+        for n in names:
+            if n not in entered:
+                grow(seq + [(n, "enter")], entered | {n}, left)
+            elif n not in left:
+                grow(seq + [(n, "leave")], entered, left | {n})
+
+    grow([], set(), set())
+    return out
+
+
+class _Scripted(threading.Thread):
+    """A thread inside ``preserve_model_state(model, **kw)`` that enters and leaves when told."""
+
+    def __init__(self, model: nn.Module, kw: dict) -> None:
+        super().__init__(daemon=True)
+        self.model, self.kw = model, kw
+        self.go, self.did = threading.Event(), threading.Event()
+        self.inside: tuple[bool, list[bool]] | None = None
+
+    def step(self) -> None:
+        self.did.clear()
+        self.go.set()
+        assert self.did.wait(30), "a scripted thread did not answer"
+
+    def run(self) -> None:
+        self.go.wait()
+        self.go.clear()
+        with aw.preserve_model_state(self.model, **self.kw):
+            self.inside = (self.model.training, [p.requires_grad for p in self.model.parameters()])
+            self.did.set()
+            self.go.wait()
+        self.did.set()
+
+
+def test_no_interleaving_of_overlapping_uses_changes_the_model():
+    """A background run (frozen), a widget's forward pass and a direct run, each in its own
+    thread, enter and leave in every possible order: the model ends as it was, and is in eval
+    mode while any of them is inside."""
+    model = nn.Sequential(nn.Conv2d(3, 2, 3), nn.BatchNorm2d(2), nn.Conv2d(2, 2, 1)).train()
+    model[2].bias.requires_grad_(False)  # the person's own choice, kept
+    before = ([m.training for m in model.modules()], [p.requires_grad for p in model.parameters()])
+    kinds = {"A": {"freeze": True}, "B": {}, "C": {"freeze": True}}
+    orders = _interleavings("ABC")
+    assert len(orders) == 90
+    for order in orders:
+        threads = {n: _Scripted(model, kw) for n, kw in kinds.items()}
+        for t in threads.values():
+            t.start()
+        for name, what in order:
+            threads[name].step()
+            if what == "enter":
+                training, grads = threads[name].inside
+                assert not training
+                if kinds[name]:
+                    assert not any(grads)
+        for t in threads.values():
+            t.join(30)
+        after = ([m.training for m in model.modules()], [p.requires_grad for p in model.parameters()])
+        assert after == before, f"order {order} left the model changed"

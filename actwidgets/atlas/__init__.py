@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from .receptive import Field, Geometry, receptive_field
 from .scan import channel_atlas
-from .store import AtlasEntry, ChannelAtlas, Skipped
+from .store import AtlasEntry, AtlasFileError, ChannelAtlas, Skipped
 
-__all__ = ["channel_atlas", "ChannelAtlas", "AtlasEntry", "Skipped", "Field", "Geometry",
+__all__ = ["channel_atlas", "ChannelAtlas", "AtlasEntry", "AtlasFileError", "Skipped", "Field", "Geometry",
            "receptive_field"]

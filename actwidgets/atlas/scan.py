@@ -250,6 +250,37 @@ def _start(net: Network, meta: dict[str, Any], resume: ChannelAtlas | None) -> S
     return ScanState(tables, resume.scanned, skipped.count, skipped.names)
 
 
+def _check_collection(images: Collection) -> None:
+    """A clear error for a collection with nothing to scan, or a Dataset of normalised tensors."""
+    if len(images) == 0:
+        where = f"the folder {images.root}" if images.kind == "folder" else f"the {images.kind}"
+        raise ValueError(f"{where} holds no image to scan (a folder: no file whose extension "
+                         "Pillow opens, such as .jpg or .png): check the path or the list")
+    if images.kind != "dataset":
+        return
+    try:
+        first = images.item(0)
+    except Exception:  # noqa: BLE001 - the scan skips and names it
+        return
+    if isinstance(first, torch.Tensor):
+        first = first.detach().cpu().numpy()
+    if isinstance(first, np.ndarray) and first.dtype.kind == "f" and first.size:
+        lo, hi = float(first.min()), float(first.max())
+        if lo < 0 or hi > 1:
+            raise ValueError(
+                f"the Dataset's images are normalised (values in [{lo:.3g}, {hi:.3g}], not the "
+                "[0, 1] of a picture): the atlas applies the network's own preprocessing, so "
+                "build the dataset without Normalize (transform=ToTensor(), or no transform)")
+
+
+def _warn_if_nothing_read(state: ScanState) -> None:
+    if state.scanned and state.skipped >= state.scanned:
+        first = state.skipped_names[0] if state.skipped_names else ""
+        warnings.warn(f"channel atlas: none of the {state.scanned} images scanned could be read, "
+                      f"so the atlas is empty (the first: {first}); see atlas.skipped",
+                      RuntimeWarning, stacklevel=3)
+
+
 def _finish(meta: dict[str, Any], state: ScanState, images: Collection,
             fields: dict[str, Field], engine: str) -> ChannelAtlas:
     tables = {key: to_numpy(t) for key, t in state.tables.items()}
@@ -305,6 +336,7 @@ def channel_atlas(
     stages, scores = _stage_list(stage), _score_list(score)
     specs = _layer_specs(net, layers, stages)
     coll = collection(images)
+    _check_collection(coll)
     meta = _meta(net, coll, specs, stages, scores, int(top))
     if resume is not None:
         _check_resume(resume, meta)
@@ -321,4 +353,5 @@ def channel_atlas(
         state = scan_ray(net, coll, plan, state, batch_size, actors, progress)
     else:
         state = _scan_local(net, coll, plan, state, batch_size, num_workers, progress)
+    _warn_if_nothing_read(state)
     return _finish(meta, state, coll, fields, engine)

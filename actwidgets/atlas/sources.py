@@ -63,15 +63,20 @@ def _folder_files(root: Path) -> list[Path]:
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 
+def _b(text: str) -> bytes:
+    """``text`` as bytes, file names that are no UTF-8 included (their bytes, as the OS has them)."""
+    return text.encode("utf-8", "surrogateescape")
+
+
 def _item_token(item: Any) -> bytes:
     """A few bytes that change when the item does (path: size and mtime; data: a digest)."""
     if isinstance(item, (str, os.PathLike)):
         path = Path(item).expanduser()
         try:
             st = path.stat()
-            return f"path:{path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()
-        except OSError:
-            return f"path:{path}:missing".encode()
+            return _b(f"path:{path.resolve()}:{st.st_size}:{st.st_mtime_ns}")
+        except (OSError, RuntimeError):  # missing, or a symlink loop
+            return _b(f"path:{path}:missing")
     if isinstance(item, Image.Image):
         return b"pil:" + hashlib.blake2b(item.tobytes(), digest_size=16).digest() + repr(
             (item.mode, item.size)).encode()
@@ -140,12 +145,12 @@ class Collection:
         h.update(f"{self.kind}:{len(self)}".encode())
         if self.tokens is not None:
             for token in self.tokens:
-                h.update(token.encode() + b"\n")
+                h.update(_b(token) + b"\n")
         elif self.kind == "folder":
             for p in self.items:
                 st = p.stat()
                 name = p.relative_to(self.root).as_posix()
-                h.update(f"{name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+                h.update(_b(f"{name}:{st.st_size}:{st.st_mtime_ns}\n"))
         elif self.kind == "list":
             for item in self.items:
                 h.update(_item_token(item))

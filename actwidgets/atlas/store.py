@@ -33,7 +33,7 @@ from ..images import load_image
 from .receptive import Field, Geometry
 from .topk import FIELDS
 
-__all__ = ["ChannelAtlas", "AtlasEntry", "Skipped", "FORMAT"]
+__all__ = ["ChannelAtlas", "AtlasEntry", "Skipped", "FORMAT", "AtlasFileError"]
 
 #: The ``format`` of an atlas file's header.
 FORMAT = "actwidgets.channel_atlas/1"
@@ -267,18 +267,88 @@ class ChannelAtlas:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "ChannelAtlas":
-        """An atlas written by :meth:`save`."""
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            if meta.get("format") != FORMAT:
-                raise ValueError(
-                    f"{path} is no channel atlas of this version ({meta.get('format')!r})")
-            tables = {tuple(key): {f: data[f"table{i}/{f}"] for f in FIELDS}
-                      for i, key in enumerate(meta.pop("tables"))}
-            size = tuple(meta["input_size"])
-            fields = {name: Field(data[f"field{i}/rows"], data[f"field{i}/cols"], size)
-                      for i, name in enumerate(meta.pop("fields"))}
-        return cls(meta, tables, fields)
+        """An atlas written by :meth:`save`; :class:`AtlasFileError` for a file that is
+        missing, damaged or no atlas (its tables checked against its header)."""
+        path = Path(path)
+        if not path.is_file():
+            raise AtlasFileError(f"{path}: no such atlas file. Check the path, or compute the "
+                                 "atlas again with channel_atlas(...) and atlas.save(path).")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta, tables, fields = _read(data)
+            return cls(meta, tables, fields)
+        except AtlasFileError as exc:
+            raise AtlasFileError(f"{path}: {exc}{_WAY_OUT}") from None
+        except Exception as exc:  # noqa: BLE001 - a damaged file, whatever numpy says about it
+            raise AtlasFileError(f"{path}: {_what_is_wrong(exc)}{_WAY_OUT}") from None
+
+
+class AtlasFileError(ValueError):
+    """An atlas file that cannot be read: missing, damaged (cut short, edited) or no atlas."""
+
+
+_WAY_OUT = (". It cannot be used: load another copy, or compute the atlas again with "
+            "channel_atlas(...) and atlas.save(path) (an interrupted scan resumes from a "
+            "saved, undamaged file).")
+
+
+def _what_is_wrong(exc: BaseException) -> str:
+    """Why numpy or zipfile refused the file, in words (never numpy's advice on pickles)."""
+    import zipfile
+
+    if isinstance(exc, (zipfile.BadZipFile, EOFError)) or "pickle" in str(exc):
+        return "this is no atlas file, or it is damaged (cut short or overwritten)"
+    if isinstance(exc, KeyError):
+        return f"the file lacks a part of the atlas ({exc})"
+    if isinstance(exc, json.JSONDecodeError):
+        return "its header is damaged (not valid JSON)"
+    return f"the file is damaged ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+
+
+def _read(data: Any) -> tuple[dict[str, Any], dict, dict]:
+    """Header, tables and fields of an opened atlas file, every shape checked."""
+    if "meta" not in data.files:
+        raise AtlasFileError("this is no channel atlas file (it has no header)")
+    meta = json.loads(str(data["meta"][()]))
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise AtlasFileError(f"this is no channel atlas of this version (format {found!r}, "
+                             f"expected {FORMAT!r})")
+    try:
+        specs = {s["name"]: s for s in meta["layers"]}
+        k, points = int(meta["k"]), {pt: s for s in specs.values() for pt in s["points"].values()}
+        table_keys, field_names = meta.pop("tables"), meta.pop("fields")
+        size = tuple(int(v) for v in meta["input_size"])
+        meta["images"]["count"], meta["scanned"], meta["skipped"]["count"], meta["paths"]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise AtlasFileError(f"its header is damaged (a part is missing or edited: {exc})") from None
+    tables = {}
+    for i, key in enumerate(table_keys):
+        spec = points.get(key[0]) if isinstance(key, list) and len(key) == 2 else None
+        if spec is None:
+            raise AtlasFileError(f"its table {i} names no layer of the header ({key!r})")
+        c = int(spec["channels"])
+        tables[tuple(key)] = {f: _checked(data, f"table{i}/{f}", (c, k, 4) if f == "size" else (c, k))
+                              for f in FIELDS}
+    fields = {}
+    for i, name in enumerate(field_names):
+        if name not in specs:
+            raise AtlasFileError(f"its receptive field {i} names no layer of the header ({name!r})")
+        h, w = specs[name]["map_size"]
+        fields[name] = Field(_checked(data, f"field{i}/rows", (h, 2)),
+                             _checked(data, f"field{i}/cols", (w, 2)), size)
+    return meta, tables, fields
+
+
+def _checked(data: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """Array ``name`` of the file, which must have ``shape`` and numbers in it."""
+    if name not in data.files:
+        raise AtlasFileError(f"the file lacks its array {name!r}")
+    a = data[name]
+    if a.shape != shape or a.dtype.kind not in "iuf":
+        raise AtlasFileError(f"its array {name!r} is {a.dtype} {a.shape}, where the header "
+                             f"says {shape}: the tables were edited or mixed up")
+    return a
 
 
 def _resize(value: Any) -> int | tuple[int, int] | None:

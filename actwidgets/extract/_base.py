@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -57,6 +58,22 @@ class Point:
         return int(self.map_shape[1]), int(self.map_shape[2])
 
 
+#: The models inside :func:`preserve_model_state` now: id -> their state before the first use.
+_HELD: dict[int, "_Held"] = {}
+_HELD_LOCK = threading.Lock()
+
+
+@dataclass
+class _Held:
+    """A model's training flags and ``requires_grad`` before the first of its overlapping uses."""
+
+    users: int
+    modules: list[nn.Module]
+    modes: list[bool]
+    params: list[nn.Parameter]
+    grads: list[bool]
+
+
 @contextlib.contextmanager
 def preserve_model_state(
     model: nn.Module, *, eval_mode: bool = True, freeze: bool = False
@@ -64,7 +81,9 @@ def preserve_model_state(
     """Put ``model`` in eval mode (and freeze its parameters) for a while, then restore it.
 
     Every submodule's ``training`` flag and every parameter's ``requires_grad`` come back as
-    they were, also when the body raises.
+    they were, also when the body raises. Uses that overlap (threads: a background run and
+    another forward pass, in any order of entering and leaving) share one saved state: the
+    first to enter saves it, the last to leave restores it.
 
     >>> m = nn.Sequential(nn.Linear(1, 1)).train()
     >>> with preserve_model_state(m, freeze=True):
@@ -73,24 +92,32 @@ def preserve_model_state(
     >>> m.training, m[0].weight.requires_grad
     (True, True)
     """
-    modules = list(model.modules())
-    modes = [m.training for m in modules]
-    params = list(model.parameters())
-    grads = [p.requires_grad for p in params]
+    with _HELD_LOCK:
+        held = _HELD.get(id(model))
+        if held is None:
+            modules, params = list(model.modules()), list(model.parameters())
+            held = _HELD[id(model)] = _Held(0, modules, [m.training for m in modules], params,
+                                             [p.requires_grad for p in params])
+        held.users += 1
     try:
-        if eval_mode and any(modes):  # an eval-mode model (the usual case) is left alone
-            model.eval()
-        if freeze:
-            for p in params:
-                p.requires_grad_(False)
+        with _HELD_LOCK:
+            if eval_mode and any(m.training for m in held.modules):  # eval models left alone
+                model.eval()
+            if freeze:
+                for p in held.params:
+                    p.requires_grad_(False)
         yield model
     finally:  # touch only what changed: a call on a large eval-mode model stays cheap
-        for m, mode in zip(modules, modes):
-            if m.training != mode:
-                m.training = mode
-        for p, flag in zip(params, grads):
-            if p.requires_grad != flag:
-                p.requires_grad_(flag)
+        with _HELD_LOCK:
+            held.users -= 1
+            if held.users == 0:
+                del _HELD[id(model)]
+                for m, mode in zip(held.modules, held.modes):
+                    if m.training != mode:
+                        m.training = mode
+                for p, flag in zip(held.params, held.grads):
+                    if p.requires_grad != flag:
+                        p.requires_grad_(flag)
 
 
 def tensors_in(value: object) -> list[torch.Tensor]:

@@ -10,13 +10,17 @@ messages; without a loop (a script, a test) the report is made directly. Progres
 come at most every 0.1 s and previews every 0.4 s, however fast the steps are.
 
 The thread holds the network (:func:`._netlock.network_lock`) for the run and lets other
-widgets' forward passes in between two steps.
+widgets' forward passes in between two steps. When Python exits during a run, the run is
+stopped and its thread joined first (an ``atexit`` hook registered by the first run), so
+the process ends normally instead of aborting inside torch.
 """
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -30,6 +34,32 @@ __all__ = ["Job", "Pictures", "Run"]
 
 _PROGRESS_EVERY_S = 0.1
 _PREVIEW_EVERY_S = 0.4
+#: The clock the report throttles read (tests put a fake one here).
+clock = time.perf_counter
+#: Seconds the exit hook waits for a stopped run's current step.
+_EXIT_JOIN_S = 60.0
+_LIVE: "weakref.WeakSet[Run]" = weakref.WeakSet()
+_EXIT_HOOK: list[bool] = []
+
+
+def stop_all_runs() -> None:
+    """Stop every background run and wait for its thread (the ``atexit`` hook)."""
+    runs = [r for r in list(_LIVE) if r.thread is not None and r.thread.is_alive()]
+    for run in runs:
+        run.stop()
+    for run in runs:
+        run.thread.join(_EXIT_JOIN_S)
+
+
+def _watch(run: "Run") -> None:
+    with _REGISTRY:
+        _LIVE.add(run)
+        if not _EXIT_HOOK:  # registered on the first run, not at import
+            atexit.register(stop_all_runs)
+            _EXIT_HOOK.append(True)
+
+
+_REGISTRY = threading.Lock()
 
 
 class Job(NamedTuple):
@@ -78,6 +108,7 @@ class Run:
     def start(self) -> None:
         """Run in a background thread; reports go to the loop running here (if any)."""
         self._loop = running_loop()
+        _watch(self)
         self.thread = threading.Thread(target=self._body, name="actwidgets-featurevis", daemon=True)
         self.thread.start()
 
@@ -99,20 +130,20 @@ class Run:
     def _step(self, done: int, total: int) -> None:
         self.done = done
         network_lock(self.net).let_others_in()
-        now = time.perf_counter()
+        now = clock()
         if done == total or now - self._last_progress >= _PROGRESS_EVERY_S:
             self._last_progress = now
             self._post(self._on_progress, done, total)
 
     def _preview(self, images: np.ndarray, done: int, total: int) -> None:
-        now = time.perf_counter()
+        now = clock()
         if now - self._last_preview >= _PREVIEW_EVERY_S:
             self._last_preview = now
             self._post(self._on_pictures, Pictures(images, self.job, done, now - self._t0, False))
 
     def _body(self) -> None:
         job = self.job
-        self._t0 = time.perf_counter()
+        self._t0 = clock()
         pictures, error = None, None
         try:
             with network_lock(self.net).hold(f"a FeatureVisualizer run on {job.layer}", timeout=None):
@@ -121,7 +152,7 @@ class Run:
                     size=job.size, seed=job.seed, progress=False, callback=self._step,
                     stop=self.stop_event, preview=(max(1, min(8, job.steps // 16)), self._preview),
                 )
-            pictures = Pictures(images, job, self.done, time.perf_counter() - self._t0, True)
+            pictures = Pictures(images, job, self.done, clock() - self._t0, True)
         except Exception as exc:  # noqa: BLE001 - reported in the widget
             error = exc
         self._post(self._end, pictures, error)

@@ -354,7 +354,6 @@ class FeatureVisualizer(StateWidget):
         which would clear a message now shown."""
         with self.batch():
             self._pictures = pictures
-            self.set_trait("shown_step", -1 if pictures is None else pictures.done)
             _parts.set_png(self._grid, b"" if pictures is None else _grid_png(pictures.images))
             chans = self.computed_channels
             options = [(f"channel {c}", c) for c in dict.fromkeys(chans)]
@@ -365,6 +364,8 @@ class FeatureVisualizer(StateWidget):
             if self.selected not in chans:
                 self.selected = chans[0] if chans else -1
             _parts.set_png(self._big, self._big_png())
+            # last: an observer of shown_step (in the run's thread) finds the pictures in place
+            self.set_trait("shown_step", -1 if pictures is None else pictures.done)
 
     def _on_end(self, pictures: Pictures | None, error: BaseException | None) -> None:
         if self._error.message.startswith("Run refused"):  # no run is going any more
