@@ -37,15 +37,6 @@ def _is_batch(image: Any) -> bool:
     return ndim == 4
 
 
-def _state_key(net: Network) -> int:
-    """What a cached value depends on besides the picture: the preprocessing, and each
-    parameter's and buffer's identity and version (an optimiser step, ``load_state_dict``,
-    a replaced parameter or submodule all change it; a write through ``.data`` does not:
-    call ``net.cache.clear()`` after one)."""
-    tensors = [*net.model.parameters(), *net.model.buffers()]
-    return hash((id(net.preprocess), tuple((id(t), t._version) for t in tensors)))
-
-
 def _digest(picture: np.ndarray) -> str:
     return hashlib.blake2b(picture.tobytes(), digest_size=16).hexdigest() + str(picture.shape)
 
@@ -60,30 +51,48 @@ def cached_activations(
     """Read-only (C, H, W) float32 arrays per picture and point; one forward pass at most.
 
     ``pictures`` are at the network's input size (from ``net.image``). The arrays are the
-    cache's own: do not write to them (they are marked read-only).
+    cache's own: do not write to them (they are marked read-only). A value is cached per
+    picture, except where it depends on the rest of the batch (a BatchNorm without running
+    statistics): there the whole batch is part of its key.
     """
-    version = _state_key(net)
-    keys = [(_digest(p), version) for p in pictures]
-    results: list[dict[str, np.ndarray]] = [{} for _ in pictures]
-    todo: list[int] = []
-    for i, key in enumerate(keys):
-        for point in points:
-            hit = net.cache.get((key, point))
-            if hit is None:
-                todo.append(i)
-                break
-            results[i][point] = hit
-    if todo:
-        out = net.extractor.run(_batch(net, [pictures[i] for i in todo]),
-                                list(dict.fromkeys(points)), maps=True)
-        for point, value in out.items():
-            arr = _to_numpy(value)
-            for j, i in enumerate(todo):
-                item = np.ascontiguousarray(arr[j])
-                item.flags.writeable = False
-                net.cache.put((keys[i], point), item)
-                results[i][point] = item
+    with net.checked():
+        state = net.state_key()
+        digests = tuple(_digest(p) for p in pictures)
+        ext = net.extractor
+        mixed = ext.batch_dependent() if len(pictures) > 1 else frozenset()
+        mixed = {p for p in points if ext.aliases.get(p, p) in mixed}
+
+        def key(i: int, point: str) -> tuple:
+            return (digests, i, state, point) if point in mixed else (digests[i], state, point)
+
+        results: list[dict[str, np.ndarray]] = [{} for _ in pictures]
+        todo: list[int] = []
+        for i in range(len(pictures)):
+            for point in points:
+                hit = net.cache.get(key(i, point))
+                if hit is None:
+                    todo.append(i)
+                    break
+                results[i][point] = hit
+        if todo and mixed:  # a value that depends on the batch is computed with all of it
+            todo = list(range(len(pictures)))
+        if todo:
+            _compute(net, pictures, points, todo, key, results)
     return results
+
+
+def _compute(net: Network, pictures: Sequence[np.ndarray], points: Sequence[str],
+             todo: list[int], key: Any, results: list[dict[str, np.ndarray]]) -> None:
+    """Run the pictures ``todo`` in one batch and cache each value under ``key(i, point)``."""
+    out = net.extractor.run(_batch(net, [pictures[i] for i in todo]),
+                            list(dict.fromkeys(points)), maps=True)
+    for point, value in out.items():
+        arr = _to_numpy(value)
+        for j, i in enumerate(todo):
+            item = np.ascontiguousarray(arr[j])
+            item.flags.writeable = False
+            net.cache.put(key(i, point), item)
+            results[i][point] = item
 
 
 def _batch(net: Network, pictures: Sequence[np.ndarray]) -> torch.Tensor:
@@ -152,6 +161,12 @@ def activations(
         )
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    with net.checked():  # the model is checked for changes once, whatever the layers asked
+        return _activations(net, image, layer, stage, layout)
+
+
+def _activations(net: Network, image: Any, layer: Any, stage: str | None,
+                 layout: str) -> np.ndarray | dict[str, Any]:
     names, single = _layer_names(net, layer)
     stages = _stages(stage)
     points = {(n, s): net.layers.resolve(n, s) for n in names for s in stages}

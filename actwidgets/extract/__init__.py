@@ -23,6 +23,12 @@ every flag afterwards, leaves no hook behind (also when the forward pass raises)
 under ``torch.no_grad()`` unless ``grad=True``. With ``maps=True`` every value comes back as
 (N, C, H, W) (see :mod:`._layout`). Runs of one extractor from several threads take turns.
 
+An extractor reflects the model as it was built: :meth:`Extractor.stale` says, in words, what
+changed since that the build depends on (a hook added or removed, an attribute the forward
+pass reads, a replaced submodule); ``Network.extractor`` asks it and builds a new one, with
+the reason in ``rebuilt_because``. Every pass of the package (the build's, each run) leaves
+the model's Python attributes and buffers as they were (:mod:`._staleness`).
+
 >>> import torch
 >>> from torch import nn
 >>> model = nn.Sequential(nn.Conv2d(1, 1, 1, bias=False), nn.ReLU(inplace=True))
@@ -47,6 +53,7 @@ from ._eager import EagerBackend
 from ._fx import FxBackend
 from ._kinds import module_kind
 from ._layout import Layout, infer_layouts, layout_hints
+from ._staleness import Fingerprint, StateGuard
 
 __all__ = ["Extractor", "Point", "Layout", "ExtractionError", "preserve_model_state",
            "module_kind", "BACKENDS"]
@@ -68,23 +75,22 @@ class Extractor:
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if backend not in BACKENDS:
             raise ValueError(f'backend must be "auto", "fx" or "hooks", got {backend!r}')
+        _check_compiled(model)
         self.model = model
         self.input_size = (int(example_input.shape[-2]), int(example_input.shape[-1]))
         if example_input.shape[0] == 1:  # two images tell the batch axis from a leading 1
             example_input = torch.cat([example_input, example_input])
+        #: Why fx was not used where ``backend="auto"`` asked for it (None: it was, or hooks
+        #: were asked for); why this extractor replaced an earlier one (``Network`` sets it).
         self.trace_error: str | None = None
-        impl: FxBackend | EagerBackend | None = None
-        if backend in ("auto", "fx"):
-            try:
-                impl = FxBackend(model, example_input)
-            except Exception as exc:  # fx raises many kinds of errors on untraceable code
-                if backend == "fx":
-                    raise ExtractionError(
-                        f"torch.fx cannot trace {type(model).__name__}: {exc}. "
-                        'Use backend="hooks", which works with any nn.Module.'
-                    ) from exc
-                self.trace_error = f"{type(exc).__name__}: {exc}"
-        self._impl = impl if impl is not None else EagerBackend(model, example_input)
+        self.rebuilt_because: str | None = None
+        self._guard = StateGuard(model)
+        with self._guard.learn():  # the build's passes leave attributes and buffers as they were
+            self._impl = self._build(model, example_input, backend)
+        self._fingerprint = Fingerprint(model)
+        self._versions = self.versions() if getattr(self._impl, "constants", False) else None
+        self._example = (tuple(example_input.shape[1:]), example_input.dtype, example_input.device)
+        self._batch_dependent: frozenset[str] | None = None
         self.backend: str = self._impl.name
         self.aliases: dict[str, str] = self._impl.aliases
         self.skipped: dict[str, str] = self._impl.skipped
@@ -93,6 +99,55 @@ class Extractor:
         # One forward pass at a time: a run changes the model's flags (eval mode) for a while,
         # and a widget may run in a background thread while the person calls activations().
         self._lock = threading.RLock()
+
+    def _build(self, model: nn.Module, example: torch.Tensor,
+               backend: str) -> FxBackend | EagerBackend:
+        if backend in ("auto", "fx"):
+            try:
+                return FxBackend(model, example)
+            except Exception as exc:  # fx raises many kinds of errors on untraceable code
+                if backend == "fx":
+                    raise ExtractionError(
+                        f"torch.fx cannot trace {type(model).__name__}: {exc}. "
+                        'Use backend="hooks", which works with any nn.Module.'
+                    ) from exc
+                self.trace_error = f"{type(exc).__name__}: {exc}"
+        return EagerBackend(model, example)
+
+    def stale(self) -> str | None:
+        """What changed in the model since this extractor was built, in words (None: nothing
+        it depends on): a forward hook or pre-hook added or removed, a submodule, parameter or
+        buffer replaced, an attribute that ``forward`` may read set to another value."""
+        why = self._fingerprint.changed(self.model)
+        if why is None and self._versions is not None and self.versions() != self._versions:
+            why = "a parameter or buffer changed, and the traced graph holds values made from them"
+        return why
+
+    def versions(self) -> tuple[int, ...]:
+        """Each parameter's and buffer's version counter, less the steps this package's own
+        passes caused (a buffer a forward pass writes into, put back afterwards)."""
+        return self._fingerprint.versions()
+
+    def batch_dependent(self) -> frozenset[str]:
+        """The points whose value for one image depends on the other images of its batch (a
+        BatchNorm without running statistics, ``x - x.mean(0)``).
+
+        Found once, on first use: two random batches that share their first image are run,
+        and a point is batch-dependent where that image's values differ at all.
+        """
+        if self._batch_dependent is None:
+            shape, dtype, device = self._example
+            g = torch.Generator().manual_seed(1)
+            a, b, c = (torch.randn(shape, generator=g).to(device, dtype) for _ in range(3))
+            names = [p.name for p in self.points]
+            try:
+                one = self.run(torch.stack([a, b]), names)
+                two = self.run(torch.stack([a, c]), names)
+                found = frozenset(n for n in names if not torch.equal(one[n][0], two[n][0]))
+            except Exception:  # noqa: BLE001 - whatever fails, caching per image is not safe
+                found = frozenset(names)
+            self._batch_dependent = found
+        return self._batch_dependent
 
     def _make_points(self, records: list[dict]) -> list[Point]:
         layouts = infer_layouts({r["name"]: r["shape"] for r in records}, self.input_size,
@@ -142,9 +197,23 @@ class Extractor:
         points = {n: self.point(n) for n in names}
         unique = tuple(dict.fromkeys(p.name for p in points.values()))
         ctx = contextlib.nullcontext() if grad else torch.no_grad()
-        with self._lock, preserve_model_state(self.model, eval_mode=True), ctx:
+        guard, state = self._guard.run(), preserve_model_state(self.model, eval_mode=True)
+        with self._lock, guard, state, ctx:
             out = self._impl.run(x, unique)
         if maps:
             hw = (int(x.shape[-2]), int(x.shape[-1]))
             out = {n: self._by_name[n].layout.to_map(v, hw) for n, v in out.items()}
         return {n: out[p.name] for n, p in points.items()}
+
+
+def _check_compiled(model: nn.Module) -> None:
+    """A clear error for a ``torch.compile``d module: neither backend can look inside one."""
+    for name, m in model.named_modules():
+        if type(m).__name__ == "OptimizedModule" and hasattr(m, "_orig_mod"):
+            where = f"its submodule {name!r}" if name else "it"
+            raise ExtractionError(
+                f"{type(model).__name__} cannot be looked into: {where} is compiled by "
+                "torch.compile, whose code is generated where no hook or trace sees it. Pass "
+                f"the original module instead: {'model' if not name else name}._orig_mod "
+                "(torch.compile returns a wrapper; the module you compiled is unchanged)."
+            )

@@ -12,18 +12,18 @@ again with a clone, so no request ever returns a value changed after its point.
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
-from typing import Any
 
 import torch
 import torch.fx
 from torch import nn
 
-from ._base import ExtractionError, capturable, preserve_model_state, tensors_in
-from ._kinds import is_activation, is_leaf_module, module_kind, op_kind, op_name, passes_through
+from ._base import ExtractionError, capturable, preserve_model_state
+from ._kinds import is_activation, module_kind, op_kind, op_name, passes_through
 from ._naming import INPUT_SUFFIX, function_call_name, input_name, module_call_name
 from ._rewrite import out_of_place
+from ._staleness import StateGuard, global_hooks, has_hooks
+from ._trace import Profiler, Tracer, unseen
 
 __all__ = ["FxBackend"]
 
@@ -32,70 +32,11 @@ _RUNNERS = 64  # cut-down graphs kept per model (a widget asks for one layer at 
 _PURE_HOMES = ("torch", "_operator", "operator", "math", "builtins", "torchvision")
 
 
-class _Tracer(torch.fx.Tracer):
-    """Records the module each op is called in, and each container call's output node."""
-
-    def __init__(self) -> None:
-        modules: tuple[Any, ...] = (math,)
-        try:
-            import torchvision.ops
-
-            modules += (torchvision.ops,)
-        except ImportError:  # pragma: no cover - torchvision is a dependency
-            pass
-        super().__init__(autowrap_modules=modules)
-        self.current_scope = ""
-        self.scope_of: dict[torch.fx.Node, str] = {}
-        self.container_out: list[tuple[str, torch.fx.Node]] = []
-
-    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        return is_leaf_module(m)
-
-    def call_module(self, m: nn.Module, forward: Any, args: Any, kwargs: Any) -> Any:
-        qualname = self.path_of_module(m)
-        if self.is_leaf_module(m, qualname):
-            return self.create_proxy("call_module", qualname, args, kwargs)
-        outer, self.current_scope = self.current_scope, qualname
-        try:
-            out = forward(*args, **kwargs)
-        finally:
-            self.current_scope = outer
-        if isinstance(out, torch.fx.Proxy):
-            self.container_out.append((qualname, out.node))
-        return out
-
-    def create_proxy(self, kind: str, target: Any, args: Any, kwargs: Any, *rest: Any,
-                     **more: Any) -> torch.fx.Proxy:
-        proxy = super().create_proxy(kind, target, args, kwargs, *rest, **more)
-        self.scope_of[proxy.node] = self.current_scope
-        return proxy
-
-
-def _key(t: torch.Tensor) -> int:
-    try:
-        return t.untyped_storage().data_ptr()
-    except (RuntimeError, NotImplementedError):  # tensors without storage
-        return 0
-
-
-class _Profiler(torch.fx.Interpreter):
-    """Runs the graph once, keeping every value alive, and records who writes into what."""
-
-    def __init__(self, gm: torch.fx.GraphModule) -> None:
-        super().__init__(gm, garbage_collect_values=False)
-        self.values: dict[torch.fx.Node, Any] = {}
-        self.keys: dict[torch.fx.Node, set[int]] = {}
-        self.writes: dict[torch.fx.Node, set[int]] = {}
-
-    def run_node(self, n: torch.fx.Node) -> Any:
-        args, kwargs = self.fetch_args_kwargs_from_env(n)
-        ins = tensors_in((args, kwargs))
-        before = [t._version for t in ins]
-        out = getattr(self, n.op)(n.target, args, kwargs)
-        self.writes[n] = {_key(t) for t, v in zip(ins, before) if t._version != v} - {0}
-        self.keys[n] = {_key(t) for t in tensors_in(out)} - {0}
-        self.values[n] = out
-        return out
+def _fetch(model: nn.Module, target: str) -> object:
+    obj: object = model
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
 def _version_of(t: torch.Tensor) -> int:
@@ -116,14 +57,29 @@ class FxBackend:
 
     def __init__(self, model: nn.Module, example: torch.Tensor) -> None:
         self.model = model
-        hooked = [n for n, m in model.named_modules()
-                  if m._forward_pre_hooks and is_activation(module_kind(m))]
-        if hooked:  # the graph would call the activation's input the value before the hook
-            raise ExtractionError(f"{hooked[0]!r} has a forward pre-hook, which may change the "
-                                  "activation's input where the graph cannot see it")
-        tracer = _Tracer()
-        with preserve_model_state(model):
+        why = unseen(model)
+        if why:
+            raise ExtractionError(why)
+        tracer = Tracer()
+        # A forward pass that caches a value on first use (self.pe = ...) would keep a Proxy.
+        guard = StateGuard(model)
+        with guard.learn(), preserve_model_state(model):
             graph = tracer.trace(model)
+            # What the graph's nodes call and read, taken before the model is put back: the
+            # tracer stores tensor constants made in forward on the model (_tensor_constant0).
+            self._root = {n.target: _fetch(model, n.target) for n in graph.nodes
+                          if n.op in ("get_attr", "call_module")}
+        if guard.buffers:  # an op on a buffer ran once, at trace time, instead of each run
+            name = next(n for n, b in model.named_buffers() if b is guard.buffers[0])
+            raise ExtractionError(f"forward writes into the buffer {name!r} with an op that "
+                                  "tracing runs once instead of recording it")
+        #: Whether the graph holds values the trace computed (from buffers, say): they are
+        #: out of date once a buffer changes.
+        self.constants = any(not hasattr(model, t.split(".")[0]) for t in self._root)
+        if tracer.autocast is not None:
+            where = repr(tracer.autocast) if tracer.autocast else "the model's forward"
+            raise ExtractionError(f"{where} turns torch.autocast on or off, which a traced "
+                                  "graph drops (its values would be float32)")
         self._graph = graph
         self._nodes = [n for n in graph.nodes if n.op != "output"]
         self._pos = {n: i for i, n in enumerate(self._nodes)}
@@ -131,7 +87,7 @@ class FxBackend:
         self._names = self._name_nodes(tracer)
         self._by_name = {v: k for k, v in self._names.items()}
         self.aliases = self._container_aliases(tracer)
-        profiler = _Profiler(torch.fx.GraphModule(model, graph))
+        profiler = Profiler(torch.fx.GraphModule(self._root, graph))
         with preserve_model_state(model), torch.no_grad():
             profiler.run(example)
         self._writers = self._find_writers(profiler)
@@ -142,7 +98,7 @@ class FxBackend:
         self._opaque_nodes = {n for n in self._nodes if self._opaque(n)}
 
     # ------------------------------------------------------------------ naming
-    def _name_nodes(self, tracer: _Tracer) -> dict[torch.fx.Node, str]:
+    def _name_nodes(self, tracer: Tracer) -> dict[torch.fx.Node, str]:
         """Names by the shared rule; ``self._where[node]`` = (module or scope, op, call)."""
         names: dict[torch.fx.Node, str] = {}
         self._where: dict[torch.fx.Node, tuple[str, str, int]] = {}
@@ -167,7 +123,7 @@ class FxBackend:
             names[n], self._where[n] = name, where
         return names
 
-    def _container_aliases(self, tracer: _Tracer) -> dict[str, str]:
+    def _container_aliases(self, tracer: Tracer) -> dict[str, str]:
         aliases: dict[str, str] = {}
         counts: dict[str, int] = {}
         for qualname, node in tracer.container_out:
@@ -185,7 +141,7 @@ class FxBackend:
         return op_kind(op_name(n.target), n.args, n.kwargs)
 
     # ------------------------------------------------------------------ profiling
-    def _find_writers(self, profiler: _Profiler) -> dict[torch.fx.Node, list[int]]:
+    def _find_writers(self, profiler: Profiler) -> dict[torch.fx.Node, list[int]]:
         """For each node, the positions of later nodes that write into its storage."""
         self._owners: dict[int, list[torch.fx.Node]] = {}  # storage -> nodes holding it
         self._keys = profiler.keys
@@ -316,6 +272,8 @@ class FxBackend:
             if any(o is not node and self._pos[o] < w for o in self._owners.get(key, ())):
                 return None
         module = self.model.get_submodule(writer.target) if writer.op == "call_module" else None
+        if module is not None and (has_hooks(module) or global_hooks()):
+            return None  # a function call would skip the user's hooks on the module
         call = out_of_place(writer, module)
         return None if call is None else (w, call)
 
@@ -335,7 +293,7 @@ class FxBackend:
             clone = name in forced or (twin is None and any(
                 w >= start and self._nodes[w] in needed for w in self._writers.get(node, ())))
             captures.setdefault(start, []).append((name, node, clone))
-        gm = torch.fx.GraphModule(self.model, self._build(needed, captures, twins))
+        gm = torch.fx.GraphModule(self._root, self._build(needed, captures, twins))
         self._runners[key] = gm
         if len(self._runners) > _RUNNERS:
             self._runners.popitem(last=False)
@@ -358,7 +316,7 @@ class FxBackend:
             node = self._nodes[i]
             if i in twins:  # the in-place activation, out of place: later uses see its result
                 base, (op, target, args, kwargs) = twins[i]
-                lookup = lambda a: env[a] if isinstance(a, torch.fx.Node) else a  # noqa: E731
+                lookup = lambda a: env[a] if isinstance(a, torch.fx.Node) else a
                 env[node] = graph.create_node(op, target, torch.fx.node.map_aggregate(args, lookup),
                                               torch.fx.node.map_aggregate(kwargs, lookup))
                 env[base] = env[node]

@@ -9,7 +9,10 @@ Network('Sequential', own weights, input 32×32, device=cpu)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import threading
+import warnings
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -39,6 +42,18 @@ def _device_of(model: nn.Module) -> torch.device:
     for tensor in model.buffers():
         return tensor.device
     return torch.device("cpu")
+
+
+def _uncompiled(model: nn.Module) -> nn.Module:
+    """The module a ``torch.compile`` wrapper holds (with a warning saying so), else ``model``."""
+    if type(model).__name__ == "OptimizedModule" and isinstance(getattr(model, "_orig_mod", None),
+                                                                nn.Module):
+        warnings.warn(
+            "the model is compiled by torch.compile, whose generated code no hook or trace "
+            "can look into: actwidgets uses the module you compiled (model._orig_mod) instead; "
+            "its values are the same up to rounding.", UserWarning, stacklevel=3)
+        return model._orig_mod
+    return model
 
 
 def _dtype_of(model: nn.Module) -> torch.dtype:
@@ -72,6 +87,7 @@ class Network:
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        model = _uncompiled(model)
         if not hasattr(preprocess, "from_picture"):
             raise TypeError("preprocess must be an actwidgets.Preprocess (or what Network.wrap "
                             "makes of a torchvision transform or a callable)")
@@ -84,7 +100,9 @@ class Network:
         self._backend = backend
         self._extractor: Extractor | None = None
         self._layers: LayerCatalogue | None = None
-        self._built_on: tuple = ()  # the submodules and input shape the extractor was built on
+        self._built_on: tuple = ()  # the input shape the extractor was built on
+        self._generation = 0  # one more each time the extractor is rebuilt
+        self._checked = threading.local()  # inside checked(): the model was checked already
         #: This network's entries in the process-wide activation cache (one budget for all).
         self.cache = CacheView()
         #: False when the zoo dropped the classification head (``load_model(..., head=False)``).
@@ -124,6 +142,7 @@ class Network:
 
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        model = _uncompiled(model)
         if preprocess is None:
             config = known_config(model)
             if config is not None:
@@ -165,26 +184,64 @@ class Network:
 
     @property
     def extractor(self) -> Extractor:
-        built_on = (tuple(map(id, self.model.modules())), self.input_size, self.preprocess.channels)
-        if built_on != self._built_on:  # first use, a swapped submodule, another input size
-            self._extractor, self._layers, self._built_on = None, None, built_on
-        if self._extractor is None:
-            example = torch.randn(
-                1, self.preprocess.channels, *self.input_size,
-                generator=torch.Generator().manual_seed(0),
-            ).to(self.device, self.dtype)
-            try:
-                self._extractor = Extractor(self.model, example, backend=self._backend)
-            except (RuntimeError, AssertionError, ValueError) as exc:  # a size check fails
-                if isinstance(exc, ExtractionError):
-                    raise
-                h, w = self.input_size
-                raise ExtractionError(
-                    f"{self.name} cannot run on a {self.preprocess.channels}×{h}×{w} input "
-                    f"({str(exc).splitlines()[0]}). If it takes another size, say which: "
-                    "Network.wrap(model, input_size=(H, W)) (or a preprocess that makes it)."
-                ) from exc
+        """The :class:`Extractor`, built on first use and rebuilt when the model changed in a
+        way it depends on (``extractor.rebuilt_because`` says how) or the input size did."""
+        if self._extractor is not None and getattr(self._checked, "depth", 0):
+            return self._extractor
+        built_on = (self.input_size, self.preprocess.channels)
+        reason = None
+        if self._extractor is not None:
+            reason = (f"the input became {built_on[1]}×{built_on[0][0]}×{built_on[0][1]}"
+                      if built_on != self._built_on else self._extractor.stale())
+        if self._extractor is None or reason:
+            self._extractor, self._layers = self._build(), None
+            self._extractor.rebuilt_because = reason
+            self._built_on = built_on
+            self._generation += 1
         return self._extractor
+
+    @contextlib.contextmanager
+    def checked(self) -> Iterator["Network"]:
+        """Check the model for changes once, then use ``extractor`` and ``layers`` as they are
+        until the block ends (in this thread): what one public call does, whatever the number
+        of layers it asks for.
+
+        >>> import actwidgets as aw, torch.nn as nn
+        >>> net = aw.Network.wrap(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()), input_size=32)
+        >>> with net.checked():
+        ...     [net.layers.resolve(n, "post") for n in net.layers.names]
+        ['1', '1']
+        """
+        _ = self.extractor
+        self._checked.depth = getattr(self._checked, "depth", 0) + 1
+        try:
+            yield self
+        finally:
+            self._checked.depth -= 1
+
+    def state_key(self) -> int:
+        """What a computed value depends on besides its input: the extractor's build (hooks,
+        attributes, replaced tensors), the preprocessing, every parameter's and buffer's
+        version (an optimiser step, ``load_state_dict``). A write through ``.data`` shows in
+        none of them: call ``net.cache.clear()`` after one."""
+        return hash((self._generation, id(self.preprocess), self.extractor.versions()))
+
+    def _build(self) -> Extractor:
+        example = torch.randn(
+            1, self.preprocess.channels, *self.input_size,
+            generator=torch.Generator().manual_seed(0),
+        ).to(self.device, self.dtype)
+        try:
+            return Extractor(self.model, example, backend=self._backend)
+        except (RuntimeError, AssertionError, ValueError) as exc:  # a size check fails
+            if isinstance(exc, ExtractionError):
+                raise
+            h, w = self.input_size
+            raise ExtractionError(
+                f"{self.name} cannot run on a {self.preprocess.channels}×{h}×{w} input "
+                f"({str(exc).splitlines()[0]}). If it takes another size, say which: "
+                "Network.wrap(model, input_size=(H, W)) (or a preprocess that makes it)."
+            ) from exc
 
     @property
     def layers(self) -> LayerCatalogue:

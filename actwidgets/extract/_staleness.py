@@ -1,0 +1,241 @@
+"""What a built extractor depends on (:class:`Fingerprint`), and leaving the model's own state
+as it was after the package's passes (:class:`StateGuard`).
+
+A trace, and a discovery pass, read the model as it is then: its modules, their hooks, the
+Python attributes their ``forward`` reads, their parameters and buffers. The fingerprint keeps
+every one of those objects (by identity: an attribute set to a new value, a hook added or
+removed, a submodule replaced all show), and :meth:`Fingerprint.changed` says what changed in
+a sentence, or None. Comparing two fingerprints is one list comparison; only a difference is
+explained (slowly), and a difference in ``training`` flags alone (the package runs in eval
+mode anyway) or in equal numbers is no change.
+
+>>> from torch import nn
+>>> model = nn.Sequential(nn.Conv2d(1, 1, 1), nn.ReLU())
+>>> fp = Fingerprint(model)
+>>> fp.changed(model) is None
+True
+>>> h = model[0].register_forward_hook(lambda m, i, o: o * 0)
+>>> fp.changed(model)
+"a forward hook was added to or removed from '0'"
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from itertools import chain
+from typing import Any
+
+import torch
+import torch.nn.modules.module as _mm
+from torch import nn
+from torch.utils.weak import WeakIdKeyDictionary
+
+__all__ = ["HOOK_DICTS", "Fingerprint", "StateGuard", "has_hooks", "own_version", "walk"]
+
+#: The hook dictionaries of a module that a forward pass calls.
+HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_forward_hooks_with_kwargs",
+              "_forward_pre_hooks_with_kwargs", "_forward_hooks_always_called")
+_GLOBAL = ("_global_forward_hooks", "_global_forward_pre_hooks",
+           "_global_forward_hooks_with_kwargs", "_global_forward_hooks_always_called")
+# What a hook, a parameter, a buffer or a submodule goes into (the ``_with_kwargs`` and
+# ``_always_called`` dictionaries only flag entries of the hook dictionaries).
+_CONTENTS = ("_parameters", "_buffers", "_modules", "_forward_hooks", "_forward_pre_hooks")
+_WORDS = {"_parameters": "a parameter", "_buffers": "a buffer", "_modules": "a submodule",
+          "_forward_hooks": "a forward hook", "_forward_pre_hooks": "a forward pre-hook",
+          "_forward_hooks_with_kwargs": "a forward hook",
+          "_forward_pre_hooks_with_kwargs": "a forward pre-hook",
+          "_forward_hooks_always_called": "a forward hook"}
+_PLAIN = (int, float, complex, str, bytes, bool, type(None))
+
+#: Version-counter steps the package itself caused on a tensor (a buffer written by a
+#: forward pass, then put back): :func:`own_version` takes them off.
+_BUMPS: WeakIdKeyDictionary = WeakIdKeyDictionary()
+
+
+def own_version(t: torch.Tensor) -> int:
+    """``t._version`` less the steps the package's own passes caused (they left ``t`` as it was)."""
+    return t._version - _BUMPS.get(t, 0) if _BUMPS else t._version
+
+
+def walk(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """(qualified name, module) for every module once, like ``named_modules()``, but faster."""
+    out, seen, stack = [], set(), [("", model)]
+    while stack:
+        name, m = stack.pop()
+        if id(m) in seen:
+            continue
+        seen.add(id(m))
+        out.append((name, m))
+        prefix = name + "." if name else ""
+        stack.extend((prefix + k, c) for k, c in reversed(m._modules.items()) if c is not None)
+    return out
+
+
+def has_hooks(m: nn.Module) -> bool:
+    """Whether ``m`` has any forward hook or pre-hook."""
+    return bool(m._forward_hooks or m._forward_pre_hooks)
+
+
+def global_hooks() -> bool:
+    """Whether a forward hook for every module (``register_module_forward_hook``) is set."""
+    return any(getattr(_mm, g, None) for g in _GLOBAL)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a is b or (type(a) is type(b) and isinstance(a, _PLAIN) and a == b)
+
+
+def _explain(name: str, old: dict, new: dict) -> str | None:
+    """What differs between two ``__dict__`` of module ``name`` (None: nothing that counts)."""
+    where = repr(name) if name else "the model itself"
+    for key in _CONTENTS:
+        a, b = old.get(key) or {}, new.get(key) or {}
+        if list(a) != list(b) or any(x is not y for x, y in zip(a.values(), b.values())):
+            verb = "replaced, added or removed" if key in ("_parameters", "_buffers",
+                                                             "_modules") else "added to or removed from"
+            return f"{_WORDS[key]} was {verb} {where}"
+    for key in old.keys() | new.keys():
+        if key in _CONTENTS or key == "training":
+            continue
+        if key not in old or key not in new or not _same(old[key], new[key]):
+            return f"the attribute {key!r} of {where} changed"
+    return None
+
+
+class Fingerprint:
+    """The identity of everything a trace or discovery pass of ``model`` read.
+
+    ``tensors``: the model's parameters and buffers then (a replaced one is a change).
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        mods = walk(model)
+        self._dicts: list[dict] = [getattr(_mm, g) for g in _GLOBAL if hasattr(_mm, g)]
+        for _, m in mods:
+            d = m.__dict__
+            self._dicts.append(d)
+            self._dicts.extend(d[k] for k in _CONTENTS if isinstance(d.get(k), dict))
+        self._values = self._read()
+        self.tensors = [t for _, m in mods for d in (m._parameters, m._buffers)
+                        for t in d.values() if t is not None]
+        self._saved = {name: (m, dict(m.__dict__), {k: dict(m.__dict__.get(k) or {})
+                                                     for k in _CONTENTS}) for name, m in mods}
+
+    def _read(self) -> list[Any]:
+        return [*chain.from_iterable(map(dict.values, self._dicts))]
+
+    def changed(self, model: nn.Module) -> str | None:
+        """What changed since, in words; None when nothing a forward pass reads did."""
+        try:  # identical objects compare equal without calling their __eq__
+            if self._read() == self._values:
+                return None
+        except Exception:  # an attribute whose == is no bool (an array): look closer
+            pass
+        reason = self._reason(model)
+        if reason is None:  # training flags or equal numbers: adopt the new state
+            self.__init__(model)  # type: ignore[misc]
+        return reason
+
+    def versions(self) -> tuple[int, ...]:
+        """Each parameter's and buffer's version, less the package's own steps."""
+        if _BUMPS:
+            return tuple(map(own_version, self.tensors))
+        return tuple(t._version for t in self.tensors)
+
+    def _reason(self, model: nn.Module) -> str | None:
+        for g in _GLOBAL:
+            if getattr(_mm, g, None):
+                return "a global forward hook (register_module_forward_hook) is set"
+        now = dict(walk(model))
+        for name, (m, d, subs) in self._saved.items():
+            if now.get(name) is not m:
+                return f"the submodule {name!r} was replaced or removed"
+            new = {k: dict(m.__dict__.get(k) or {}) for k in _CONTENTS}
+            why = _explain(name, {**d, **subs}, {**m.__dict__, **new})
+            if why:
+                return why
+        extra = [n for n in now if n not in self._saved]
+        return f"the submodule {extra[0]!r} was added" if extra else None
+
+
+class StateGuard:
+    """Puts back what the package's own forward passes change in the model: the Python
+    attributes of its modules (a tensor cached on first use, a trace's Proxy), the contents
+    of its buffers (a call counter, a running mean updated in ``forward``).
+
+    :meth:`learn` guards a build pass (every module, every buffer) and remembers what it
+    changed; :meth:`run` then guards a request cheaply, copying only those.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.modules: list[nn.Module] = []  # modules whose attributes a forward pass sets
+        self.buffers: list[torch.Tensor] = []  # buffers a forward pass writes into
+
+    @contextlib.contextmanager
+    def learn(self) -> Iterator[None]:
+        mods = [m for _, m in walk(self.model)]
+        saved = [_save(m) for m in mods]
+        bufs = list(self.model.buffers())
+        copies = [_copy(b) for b in bufs]
+        try:
+            yield
+        finally:
+            for m, s in zip(mods, saved):
+                if _restore(m, s) and m not in self.modules:
+                    self.modules.append(m)
+            for b, version, own, copy in copies:
+                if b._version != version:
+                    _put_back(b, own, copy)
+                    if not any(b is x for x in self.buffers):
+                        self.buffers.append(b)
+
+    @contextlib.contextmanager
+    def run(self) -> Iterator[None]:
+        saved = [_save(m) for m in self.modules]
+        copies = [_copy(b) for b in self.buffers]
+        try:
+            yield
+        finally:
+            for m, s in zip(self.modules, saved):
+                _restore(m, s)
+            for b, version, own, copy in copies:
+                if b._version != version:
+                    _put_back(b, own, copy)
+
+
+def _save(m: nn.Module) -> tuple[dict, dict]:
+    d = m.__dict__
+    return dict(d), {k: dict(d[k]) for k in ("_parameters", "_buffers", "_modules") if k in d}
+
+
+def _restore(m: nn.Module, saved: tuple[dict, dict]) -> bool:
+    """Put ``m.__dict__`` back as ``saved``; whether anything had changed."""
+    old, subs = saved
+    d, changed = m.__dict__, False
+    for key in [k for k in d if k not in old]:
+        del d[key]
+        changed = True
+    for key, value in old.items():
+        if d.get(key) is not value:
+            d[key] = value
+            changed = True
+    for key, content in subs.items():
+        cur = d[key]
+        if list(cur) != list(content) or any(a is not b for a, b in zip(cur.values(), content.values())):
+            cur.clear()
+            cur.update(content)
+            changed = True
+    return changed
+
+
+def _copy(b: torch.Tensor) -> tuple[torch.Tensor, int, int, torch.Tensor]:
+    return b, b._version, own_version(b), b.detach().clone()
+
+
+def _put_back(b: torch.Tensor, own: int, copy: torch.Tensor) -> None:
+    """Write ``copy`` back into ``b``; ``own_version(b)`` becomes ``own`` again."""
+    with torch.no_grad():
+        b.copy_(copy)
+    _BUMPS[b] = b._version - own
