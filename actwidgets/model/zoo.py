@@ -95,10 +95,11 @@ ZOO: dict[str, ZooEntry] = {
     "squeezenet": ZooEntry(
         "squeezenet1_1", _names.SQUEEZENET_MATLAB, input_size=227,
         description="SqueezeNet 1.1 with MATLAB's layer names, at MATLAB's 227×227 input",
-        caffe=CaffeWeights(
+        caffe=CaffeWeights(  # the SHA-1 is the one OpenCV's model list publishes for this file
             lambda: _torchvision("squeezenet1_1"), "squeezenet_v1.1-caffe.pth",
             "https://github.com/forresti/SqueezeNet/raw/master/SqueezeNet_v1.1/squeezenet_v1.1.caffemodel",
-            None, squeezenet_key, "conv1.weight", 227, lambda: _names.SQUEEZENET_MATLAB,
+            "3397f026368a45ae236403ccc81cfcbe8ebe1bd0",
+            squeezenet_key, "conv1.weight", 227, lambda: _names.SQUEEZENET_MATLAB,
             "DeepScale's Caffe SqueezeNet v1.1 (MATLAB's squeezenet)",
         ),
     ),
