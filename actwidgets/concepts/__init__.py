@@ -19,7 +19,7 @@ module                role
 >>> net = aw.load_model("squeezenet", weights=None)
 >>> c = aw.layer_concepts(net, "face", "fire6-relu_squeeze1x1", n=3, progress=False)
 >>> c.n, len(c.top_channels(0, k=4)), c.picture(0).shape
-(3, 4, (224, 224, 3))
+(3, 4, (227, 227, 3))
 """
 
 from __future__ import annotations

@@ -231,7 +231,7 @@ def _every_position(net: Network, images: Collection, plan: _Plan, loader_args: 
         index = torch.tensor(got.index, dtype=torch.int64)
         _record(proj, plan, maps, index, torch.from_numpy(np.concatenate(got.sizes)), m.contiguous())
     return {"fit": fit, "maps": maps, "got": got, "proj": proj, "explained": fit.explained,
-            "fit_images": len(got.index), "projected": got.done}
+            "projected": got.done}
 
 
 def _sample_then_project(net: Network, images: Collection, plan: _Plan, fit_images: int,
@@ -259,7 +259,7 @@ def _sample_then_project(net: Network, images: Collection, plan: _Plan, fit_imag
     explained = (1.0 - factor.relative_error(proj.err2, proj.norm2) if proj.norm2 > 0
                  else fit.explained)
     return {"fit": fit, "maps": maps, "got": got, "proj": proj, "explained": explained,
-            "fit_images": len(got.index), "projected": proj.done}
+            "projected": proj.done}
 
 
 def layer_concepts(
@@ -346,7 +346,8 @@ def _concepts(net: Network, coll: Collection, plan: _Plan, out: dict[str, Any]) 
     fit, got, proj = out["fit"], out["got"], out["proj"]
     skipped = max(got.skipped, proj.skipped)
     names = got.names if got.skipped >= proj.skipped else proj.names
-    sample = Sample(positions=int(sum(len(r) for r in got.rows)), images=out["fit_images"],
+    sample = Sample(positions=int(sum(len(r) for r in got.rows)), images=len(got.index),
+                    indices=tuple(int(i) for i in got.index),
                     seed=plan.seed, explained=fit.explained, iterations=fit.iterations,
                     converged=fit.converged)
     table = to_numpy(proj.table) if proj.table is not None else None

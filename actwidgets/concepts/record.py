@@ -26,12 +26,13 @@ __all__ = ["Concepts", "Sample"]
 
 @dataclass(frozen=True)
 class Sample:
-    """What the loadings were fitted on: ``positions`` map cells from ``images`` images,
-    the ``seed``, the share of the sample they explain, scikit-learn's iterations and whether
-    it converged."""
+    """What the loadings were fitted on: ``positions`` map cells from ``images`` images
+    (``indices``, their places in the collection), the ``seed``, the share of the sample
+    they explain, scikit-learn's iterations and whether it converged."""
 
     positions: int
     images: int
+    indices: tuple[int, ...] = field(repr=False)
     seed: int
     explained: float
     iterations: int
