@@ -29,7 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--weights", default="DEFAULT",
                         help='"DEFAULT", a torchvision weights name, "caffe" (MATLAB\'s networks) or a .pth file')
     parser.add_argument("--random-weights", action="store_true", help="use random weights (no download)")
-    parser.add_argument("--layer", default="conv1", help="layer to save as a grid")
+    parser.add_argument("--layer", default="conv1",
+                        help="layer to save as a grid: a name, or an index (3, -1) as in Python")
     parser.add_argument("--stage", choices=["pre", "post"], default=None)
     parser.add_argument("--image", default="face", help="a sample image name or a file path")
     parser.add_argument("--out", default="activations.png",
@@ -61,9 +62,41 @@ def _check_out(out: Path) -> str:
         raise UsageError(f"--out {out}: is a folder; give a file name, e.g. {out / 'activations.png'}")
     folder = out.parent if str(out.parent) else Path(".")
     existing = next((p for p in [folder, *folder.parents] if p.exists()), Path("."))
-    if not existing.is_dir() or not os.access(existing, os.W_OK):
-        raise UsageError(f"--out {out}: cannot write into {existing}")
+    if not existing.is_dir() or not os.access(existing, os.W_OK) or not _writable(existing):
+        raise UsageError(f"--out {out}: cannot write into {existing}; choose another folder")
+    if out.exists() and not os.access(out, os.W_OK):
+        raise UsageError(f"--out {out}: the file exists and cannot be written; choose another name")
     return fmt
+
+
+def _writable(folder: Path) -> bool:
+    """Whether a file can be made in ``folder`` (a real try: /proc or a read-only mount
+    pass ``os.access`` as root, and refuse the file)."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+def _layer(text: str, net) -> str:  # net: Network
+    """``--layer`` as Python takes it: a name, or an index (``3``, ``-1``) if no layer has that
+    name; the layer's name."""
+    import actwidgets as aw
+
+    if text in net.layers:
+        return text
+    if text.lstrip("-").isdigit():
+        try:
+            return net.layers[int(text)].name
+        except IndexError as exc:
+            raise UsageError(f"--layer {text}: {exc}") from None
+    try:
+        return net.layers.get(text).name
+    except aw.LayerNameError as exc:
+        raise UsageError(f"--layer: {exc}") from None
 
 
 def _load(args: argparse.Namespace):  # -> Network
@@ -91,20 +124,16 @@ def run(args: argparse.Namespace) -> int:
     except (aw.ImageError, TypeError) as exc:
         raise UsageError(f"--image: {exc}") from None
     net = _load(args)
-    if args.layer not in net.layers:
-        try:
-            net.layers.get(args.layer)
-        except aw.LayerNameError as exc:
-            raise UsageError(f"--layer: {exc}") from None
+    layer = _layer(args.layer, net)
     print(net.summary())
-    acts = aw.activations(net, image, args.layer, args.stage)
+    acts = aw.activations(net, image, layer, args.stage)
     grid = pixels.to_pil(pixels.render_grid(acts, cmap="gray", contrast="minmax"))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         (grid.convert("RGB") if fmt in ("JPEG",) else grid).save(out, format=fmt)
     except OSError as exc:  # a read-only file system, a full disk, /proc...
         raise UsageError(f"--out {out}: cannot write it ({exc.strerror or exc})") from None
-    info = net.layer(args.layer)
+    info = net.layers.get(layer)
     stage = args.stage or info.default_stage
     print(f"\n{info.name} ({stage}): {acts.shape[0]} channels of {acts.shape[1]}×{acts.shape[2]}, "
           f"min {acts.min():.3g}, max {acts.max():.3g} -> {out}")

@@ -3,7 +3,8 @@
 :func:`load_image` takes a path, a sample image's name (``"face"``, ``"cat"``), the bytes of
 an image file, a PIL image, a numpy array or a torch tensor. A photo larger than
 :data:`WORKING_SIDE` is shrunk as it is decoded (JPEG draft mode, then Pillow's thumbnail),
-turned upright by its EXIF orientation, and put on white where it is transparent. Every
+turned upright by its EXIF orientation, and put on white where it is transparent; of an
+animated GIF (or a multi-page TIFF) the first frame is used, with a warning. Every
 problem with a file is an :class:`ImageError` that names the file, says what is wrong with it
 in plain words and what to do.
 
@@ -16,9 +17,11 @@ in plain words and what to do.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -112,6 +115,11 @@ def _decode(src: io.BytesIO | Path, what: str) -> np.ndarray:
         _check_shape(img.width, img.height, what)
         if img.format == "JPEG":
             img.draft("RGB", (WORKING_SIDE, WORKING_SIDE))  # decode at 1/2, 1/4 or 1/8 size
+        frames = getattr(img, "n_frames", 1)
+        if frames > 1:
+            warnings.warn(f"{what} holds {frames} frames (an animation or a multi-page file): "
+                          "its first frame is used; to use another, save that frame as its own "
+                          "file", UserWarning, stacklevel=4)
         img.load()
         return _from_pil(img, what)
 
@@ -186,6 +194,23 @@ def _from_array(a: np.ndarray, what: str, *, channels_first: bool = False) -> np
 # --------------------------------------------------------------------------- the rule
 
 
+def _broken_link(path: Path) -> str:
+    """Why the symbolic link ``path`` leads to no file: a loop, or a missing target."""
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:  # Python < 3.13 says "Symlink loop"
+        loop = True
+    except OSError as exc:
+        loop = exc.errno == errno.ELOOP
+    else:
+        loop = False
+    if loop:
+        return (f"'{path}' is a symbolic link in a loop (it leads back to itself, never to a "
+                "file); point it at an image file, or pass the image's own path")
+    return (f"'{path}' is a symbolic link to '{os.readlink(path)}', which does not exist; point "
+            "it at an image file, or pass the image's own path")
+
+
 def _from_path(text: str | os.PathLike) -> np.ndarray:
     if isinstance(text, str) and _URL.match(text):
         raise ImageError(
@@ -204,6 +229,8 @@ def _from_path(text: str | os.PathLike) -> np.ndarray:
     if not exists:
         if isinstance(text, str) and text in SAMPLE_IMAGES:
             return sample_image(text)
+        if path.is_symlink():
+            raise ImageNotFoundError(_broken_link(path))
         raise ImageNotFoundError(
             f"no image file '{path}'. Check the path (relative paths start at {Path.cwd()}), or "
             f"use a sample image by name: {', '.join(SAMPLE_IMAGES)}.")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ import torch
 from torch import nn
 
 import actwidgets as aw
-from actwidgets.atlas import AtlasFileError
+from actwidgets.atlas import AtlasFileError, receptive_field
 
 
 def tiny_net() -> aw.Network:
@@ -172,3 +174,113 @@ def test_a_dataset_of_normalised_tensors_is_refused_with_the_way_out(net):
         aw.channel_atlas(net, _Normalised(), "1", progress=False)
     plain = torch.utils.data.TensorDataset(torch.rand(3, 3, 20, 20))  # ToTensor() alone: fine
     assert aw.channel_atlas(net, plain, "1", top=3, progress=False).skipped.count == 0
+
+
+# ---------------------------------------------------------------------------- receptive fields
+
+
+class _SqueezeExcite(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.pool, self.fc = nn.AdaptiveAvgPool2d(1), nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        return x * torch.sigmoid(self.fc(self.pool(x)))
+
+
+class _Residual(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Conv2d(4, 4, 3, padding=2, dilation=2), nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        return torch.relu(self.a(x) + self.b(x)) * 0.5
+
+
+class _Concat(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, stride=1, padding=1)
+
+    def forward(self, x):
+        return torch.cat([x, self.conv(x)], dim=1)
+
+
+def _geometry_cases():
+    torch.manual_seed(0)
+    return {
+        "dilation, residual, 'same'": nn.Sequential(
+            nn.Conv2d(3, 4, 5, stride=2, padding="valid"), nn.BatchNorm2d(4), nn.ReLU(),
+            _Residual(), nn.Conv2d(4, 4, 3, padding="same"), nn.MaxPool2d(3, 2, ceil_mode=True)),
+        "pools and concatenation": nn.Sequential(
+            nn.Conv2d(3, 4, 3, padding=1), nn.AvgPool2d(2), nn.ReLU6(), _Concat(),
+            nn.MaxPool2d(2, stride=1, padding=1), nn.AdaptiveMaxPool2d(5)),
+        "broadcast of a pooled map": nn.Sequential(nn.Conv2d(3, 4, 3), _SqueezeExcite(), nn.Conv2d(4, 2, 2, stride=2)),
+    }
+
+
+@pytest.mark.parametrize("case", list(_geometry_cases()))
+def test_fields_read_from_the_graph_are_the_measured_ones(case):
+    from actwidgets.atlas._analytic import spans
+
+    net = aw.Network.wrap(_geometry_cases()[case].eval(), input_size=(29, 23))
+    for info in net.layers:
+        point = info.point("pre")
+        assert spans(net, point) is not None, (case, info.name)  # no back-propagation
+        read = receptive_field(net, info.name)
+        measured = receptive_field(net, info.name, measure=True)
+        np.testing.assert_array_equal(read.rows, measured.rows, err_msg=f"{case} {info.name}")
+        np.testing.assert_array_equal(read.cols, measured.cols, err_msg=f"{case} {info.name}")
+
+
+def test_squeezenet_fields_are_read_from_the_graph_as_measured():
+    from actwidgets.atlas._analytic import spans
+
+    net = aw.load_model("squeezenet", weights=None)
+    for layer in ("conv1", "fire3-concat", "pool5", "pool10"):
+        assert spans(net, net.layers.get(layer).point("pre")) is not None
+        read, measured = receptive_field(net, layer), receptive_field(net, layer, measure=True)
+        np.testing.assert_array_equal(read.rows, measured.rows, err_msg=layer)
+        np.testing.assert_array_equal(read.cols, measured.cols, err_msg=layer)
+
+
+def test_an_unknown_op_is_measured():
+    from actwidgets.atlas._analytic import spans
+
+    class Reflect(nn.Module):
+        def forward(self, x):
+            return torch.nn.functional.pad(x, (1, 1, 1, 1), mode="reflect")
+
+    net = aw.Network.wrap(nn.Sequential(nn.Conv2d(3, 2, 3), Reflect(), nn.Conv2d(2, 2, 3)), input_size=12)
+    assert spans(net, net.layers.get("0").point("pre")) is not None
+    assert spans(net, net.layers.get("2").point("pre")) is None  # after the padding: measured
+    field = receptive_field(net, "2")
+    assert field.box((0, 0)) == (0, 0, 4, 4) and field.box((5, 5)) == (4, 4, 9, 9)
+
+
+def test_ctrl_c_while_fields_are_measured_returns_an_atlas_to_resume(monkeypatch):
+    import actwidgets.atlas.scan as scan
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 3, 3), nn.ReLU())
+    net = aw.Network.wrap(model, input_size=16, backend="hooks")  # no graph: measured
+    pictures = [np.full((20, 20, 3), v, np.uint8) for v in (10, 90, 200)]
+    measure = scan.receptive_field
+    calls = []
+
+    def interrupted_on_the_second(*args, **kwargs):
+        calls.append(args[1])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return measure(*args, **kwargs)
+
+    monkeypatch.setattr(scan, "receptive_field", interrupted_on_the_second)
+    with pytest.warns(RuntimeWarning, match=r"interrupted while measuring receptive fields "
+                      r"\(1 of 2 layers\), before any image was scanned.*atlas.resume"):
+        part = aw.channel_atlas(net, pictures, ["0", "2"], top=2, progress=False)
+    assert part.scanned == 0 and not part.complete and part.top("0", 1) == []
+    monkeypatch.setattr(scan, "receptive_field", measure)
+    resumed = aw.ChannelAtlas.load(part.save(Path(tempfile.mkdtemp()) / "p.npz")).resume(net, pictures, progress=False)
+    whole = aw.channel_atlas(net, pictures, ["0", "2"], top=2, progress=False)
+    assert resumed.complete and np.array_equal(resumed.field("2").rows, whole.field("2").rows)
+    assert [e.index for e in resumed.top("2", 0)] == [e.index for e in whole.top("2", 0)]

@@ -91,3 +91,36 @@ def test_the_ray_stages_in_process_resume_from_an_offset():
     for key, table in state.tables.items():
         for f in FIELDS:
             np.testing.assert_allclose(topk.to_numpy(table)[f], whole._tables[key][f], rtol=1e-5, atol=1e-6)
+
+
+_READ_ONLY_BATCH = """
+import numpy as np, torch
+from torch import nn
+import actwidgets as aw
+from actwidgets.atlas.ray_engine import Scanner
+torch.manual_seed(0)
+net = aw.Network.wrap(nn.Sequential(nn.Conv2d(3, 2, 3), nn.ReLU()), input_size=16)
+scanner = Scanner(net.model, net.preprocess, net.extractor.backend, ["0", "1"], ["max"], 2)
+batch = {"index": np.arange(3), "pixels": np.zeros((3, 3, 16, 16), np.float32),
+         "ok": np.ones(3, bool), "size": np.full((3, 4), 16, np.int32),
+         "error": np.array(["", "", ""], dtype=object)}
+for a in batch.values():
+    a.setflags(write=False)  # as Ray Data hands them over: views of its object store
+out = scanner(batch)
+print("scanned", len(out["payload"]))
+"""
+
+
+def test_a_worker_takes_read_only_batches_without_pytorchs_warning(tmp_path):
+    """Ray Data's batches are read-only; wrapping them as tensors made every worker print
+    PyTorch's "NumPy array is not writable" warning (once per process: a fresh one here)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "worker.py"
+    script.write_text(_READ_ONLY_BATCH)
+    root = os.path.dirname(os.path.dirname(aw.__file__))
+    done = subprocess.run([sys.executable, "-W", "default", str(script)], capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ, PYTHONPATH=root))
+    assert done.returncode == 0 and "scanned 1" in done.stdout, done.stderr
+    assert "not writable" not in done.stderr

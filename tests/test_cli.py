@@ -71,3 +71,40 @@ def test_an_out_path_that_cannot_be_written_is_one_line(tmp_path, monkeypatch, c
     assert main(["squeezenet", "--random-weights", "--out", "/proc/x.png"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--out /proc/x.png" in err, err
+
+
+def test_an_unwritable_out_is_found_before_the_model_loads(tmp_path, monkeypatch, capsys):
+    import sys
+
+    import actwidgets.model.zoo as zoo
+
+    monkeypatch.setattr(zoo, "load_model", lambda *a, **k: pytest.fail("loaded a model first"))
+    if sys.platform == "linux":  # /proc refuses new files, also to root (os.access says yes)
+        assert main(["squeezenet", "--random-weights", "--out", "/proc/x.png"]) == 2
+        assert "--out /proc/x.png: cannot write into /proc" in capsys.readouterr().err
+    locked = tmp_path / "locked.png"
+    locked.write_bytes(b"")
+    locked.chmod(0o444)
+    import os
+
+    if not os.access(locked, os.W_OK):  # root writes anything but /proc
+        assert main(["squeezenet", "--random-weights", "--out", str(locked)]) == 2
+        assert "the file exists and cannot be written" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("index,name", [("3", "fire2-squeeze1x1"), ("-1", "pool10"), ("0", "conv1")])
+def test_layer_takes_an_index_as_python_does(index, name, tmp_path, capsys):
+    import actwidgets as aw
+
+    net = aw.load_model("squeezenet", weights=None)
+    assert net.layers[int(index)].name == name  # what Python's activations(net, image, 3) uses
+    assert main(["squeezenet", "--random-weights", "--layer", index, "--out", str(tmp_path / "g.png")]) == 0
+    assert f"\n{name} (" in capsys.readouterr().out
+    assert main(["squeezenet", "--random-weights", "--layer", "64", "--out", str(tmp_path / "g.png")]) == 2
+    assert "--layer 64: layer index 64 is out of range: there are 64 layers" in capsys.readouterr().err
+
+
+def test_the_weights_are_listed_once_each(capsys):
+    assert main(["resnet18", "--weights", "nosuch"]) == 2
+    err = capsys.readouterr().err
+    assert "choose one of ['DEFAULT', 'IMAGENET1K_V1']" in err and err.count("DEFAULT") == 1, err

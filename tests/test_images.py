@@ -375,3 +375,34 @@ def test_damaged_pil_images_odd_paths_and_colour_keys(tmp_path):
     key = tmp_path / "key.png"  # black is transparent by a colour key (PNG's tRNS chunk)
     Image.new("RGB", (4, 4), (0, 0, 0)).save(key, transparency=(0, 0, 0))
     assert load_image(key)[0, 0].tolist() == [255, 255, 255]
+
+
+def test_a_symlink_loop_and_a_dangling_link_say_so(tmp_path: Path) -> None:
+    loop, dangling = tmp_path / "loop.png", tmp_path / "gone.png"
+    loop.symlink_to(loop)
+    dangling.symlink_to(tmp_path / "deleted.png")
+    with pytest.raises(ImageNotFoundError, match=r"'.*loop.png' is a symbolic link in a loop \(it "
+                       r"leads back to itself, never to a file\); point it at an image file"):
+        load_image(loop)
+    with pytest.raises(ImageNotFoundError, match=r"'.*gone.png' is a symbolic link to '.*deleted.png', "
+                       r"which does not exist"):
+        load_image(str(dangling))
+
+
+def test_an_animated_gif_uses_its_first_frame_and_says_so(tmp_path: Path) -> None:
+    frames = [Image.fromarray(np.full((12, 16, 3), v, np.uint8)) for v in (30, 220, 120)]
+    path = tmp_path / "wave.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    with pytest.warns(UserWarning, match=r"wave.gif' holds 3 frames \(an animation or a "
+                      r"multi-page file\): its first frame is used"):
+        first = load_image(path)
+    assert first.shape == (12, 16, 3) and abs(int(first.mean()) - 30) <= 2
+    with pytest.warns(UserWarning, match="holds 3 frames"):
+        load_image(path.read_bytes())
+    single = tmp_path / "still.gif"
+    frames[1].save(single)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_image(single)  # one frame: nothing to say

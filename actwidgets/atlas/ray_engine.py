@@ -90,11 +90,12 @@ class Scanner:
         self.channels = {p: self.net.extractor.point(p).channels for p in points}
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        data = {  # as the local scan's DataLoader collates it
-            "index": torch.from_numpy(np.asarray(batch["index"], dtype=np.int64)),
-            "pixels": torch.from_numpy(np.ascontiguousarray(np.stack(list(batch["pixels"])))),
-            "ok": torch.from_numpy(np.asarray(batch["ok"], dtype=bool)),
-            "size": torch.from_numpy(np.asarray(batch["size"], dtype=np.int32)),
+        data = {  # as the local scan's DataLoader collates it; Ray's arrays are read-only
+            # views of its object store, so each is copied (np.array), never wrapped as it is
+            "index": torch.from_numpy(np.array(batch["index"], dtype=np.int64)),
+            "pixels": torch.from_numpy(np.stack(list(batch["pixels"]))),
+            "ok": torch.from_numpy(np.array(batch["ok"], dtype=bool)),
+            "size": torch.from_numpy(np.array(batch["size"], dtype=np.int32)),
             "errors": [str(e) for e in batch["error"] if e],
         }
         tables = {(p, s): empty(self.channels[p], self.k, self.net.device)

@@ -1,7 +1,9 @@
 """Receptive fields, measured on the model itself, and their boxes in the original image.
 
 The receptive field of a cell of a layer's (C, h, w) map is the box of input pixels that can
-change it. :func:`receptive_field` finds it by back-propagation: it runs a batch of copies of
+change it. Where the network is a chain of known convolutions, poolings and point-wise ops
+(traced by torch.fx), :func:`receptive_field` reads it from the graph (:mod:`._analytic`,
+a fraction of a second for all layers); otherwise it measures it by back-propagation: it runs a batch of copies of
 a random input, takes the sum over channels at one cell per copy, and keeps the box of input
 pixels whose gradient is not zero. Nothing is typed in per model: padding, strides, dilation,
 pooling, concatenations and residual sums are all in the gradient; a layer after global
@@ -44,6 +46,7 @@ import torch
 from ..extract import preserve_model_state
 from ..model.network import Network
 from ..model.preprocess import Preprocess
+from ._analytic import spans
 
 __all__ = ["Field", "receptive_field", "Geometry"]
 
@@ -181,17 +184,24 @@ def _measure_all(net: Network, point: str, size: tuple[int, int]) -> tuple[np.nd
     return rows, cols
 
 
-def receptive_field(net: Network, layer: str, stage: str | None = "pre") -> Field:
+def receptive_field(net: Network, layer: str, stage: str | None = "pre", *,
+                    measure: bool = False) -> Field:
     """The receptive fields of ``layer``'s map cells (see the module's docstring).
 
-    Both stages of a layer share one geometry: the ``pre`` point is measured (the gradient
-    of a ReLU's output is zero where it is off). A cell no gradient reaches (a constant
-    output) gets the whole input, with a warning.
+    Where every op before the layer is a known convolution, pooling or point-wise op, the
+    fields are read from the graph (:mod:`._analytic`: one forward pass of one image for
+    all layers, no backward); otherwise, or with ``measure=True``, they are measured. Both
+    stages of a layer share one geometry: the ``pre`` point is measured (the gradient of a
+    ReLU's output is zero where it is off). A cell no gradient reaches (a constant output)
+    gets the whole input, with a warning.
     """
     info = net.layers.get(layer)
     point = info.point(stage)
     size = net.extractor.point(point).size
     H, W = net.input_size
+    read = None if measure else spans(net, point)
+    if read is not None:
+        return Field(read[0].astype(np.int32), read[1].astype(np.int32), (H, W))
     try:
         with preserve_model_state(net.model, freeze=True):
             rows, cols = _measure_all(net, point, size)

@@ -38,6 +38,7 @@ import torch
 from .. import __version__
 from ..capture import _layer_names
 from ..model.network import Network, check_network
+from ._analytic import spans
 from .receptive import Field, Geometry, receptive_field
 from .sources import Collection, PreparedImages, collate, collection
 from .store import FORMAT, ChannelAtlas
@@ -160,26 +161,50 @@ def _check_resume(atlas: ChannelAtlas, meta: dict[str, Any]) -> None:
             + ": resume with the same network, images, layers, stage, score and top")
 
 
-def _fields(net: Network, specs: list[dict]) -> dict[str, Field]:
-    known = _FIELDS.setdefault(net.model, {})
-    out = {}
+def _fields(net: Network, specs: list[dict], known: dict[str, Field],
+            progress: bool) -> tuple[dict[str, Field], bool]:
+    """The receptive field of each layer (read from the graph, or measured with a progress
+    bar); (fields, True) when Ctrl-C stopped the measurement: those done so far."""
+    cache = _FIELDS.setdefault(net.model, {})
+    out, todo = dict(known), []
     for spec in specs:
         key = (spec["native"], tuple(net.input_size))
-        if key not in known:
-            known[key] = receptive_field(net, spec["name"], "pre")
-        out[spec["name"]] = known[key]
-    return out
+        if spec["name"] in out:
+            continue
+        if key not in cache:
+            if spans(net, net.layers.get(spec["name"]).point("pre")) is None:
+                todo.append(spec)  # measured below, with a progress bar
+                continue
+            cache[key] = receptive_field(net, spec["name"], "pre")  # read from the graph
+        out[spec["name"]] = cache[key]
+    with progress_bar(len(todo), 0, progress and bool(todo), "receptive fields", "layer") as bar:
+        try:
+            for done, spec in enumerate(todo):
+                key = (spec["native"], tuple(net.input_size))
+                if key not in cache:
+                    cache[key] = receptive_field(net, spec["name"], "pre")
+                out[spec["name"]] = cache[key]
+                bar.update(1)
+        except KeyboardInterrupt:
+            warnings.warn(
+                f"channel atlas interrupted while measuring receptive fields ({done} of "
+                f"{len(todo)} layers), before any image was scanned: the atlas holds no image "
+                "yet; continue it with atlas.resume(net, images) or channel_atlas(..., "
+                "resume=atlas)", RuntimeWarning, stacklevel=3)
+            return out, True
+    return out, False
 
 
 # ---------------------------------------------------------------------- the local scan
 
 
 @contextlib.contextmanager
-def progress_bar(total: int, initial: int, show: bool, desc: str) -> Iterator[Any]:
+def progress_bar(total: int, initial: int, show: bool, desc: str,
+                 unit: str = "img") -> Iterator[Any]:
     """A tqdm.auto bar (a do-nothing one when ``show`` is False)."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, initial=initial, desc=desc, unit="img", disable=not show,
+    bar = tqdm(total=total, initial=initial, desc=desc, unit=unit, disable=not show,
                dynamic_ncols=True)
     try:
         yield bar
@@ -343,10 +368,13 @@ def channel_atlas(
     if not net.preprocess.geometry_known:
         warnings.warn(f"{net.name}'s preprocessing hides its resize and crop: the atlas' boxes "
                       "assume it stretches the whole picture to the input size", stacklevel=2)
-    fields = dict(resume._fields) if resume is not None else _fields(net, specs)
+    fields, stopped = _fields(net, specs, dict(resume._fields) if resume is not None else {},
+                              progress)
     plan = {"points": list(dict.fromkeys(p for s in specs for p in s["points"].values())),
             "scores": scores, "k": int(top)}
     state = _start(net, meta, resume)
+    if stopped:  # Ctrl-C before the first image: the atlas of nothing, to resume
+        return _finish(meta, state, coll, fields, engine)
     if engine == "ray":
         from .ray_engine import scan_ray
 

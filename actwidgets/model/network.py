@@ -290,6 +290,7 @@ def classify(net: Network, image: Any, top: int = 5) -> list[tuple[str, float]]:
             f"{net.name} was loaded with head=False: it has no classifier. "
             f"Load it with actwidgets.load_model({net.name!r}) to classify."
         )
+    net.extractor  # noqa: B018 - a model that cannot run at the input size says which to give
     x = net.tensor(image)
     with preserve_model_state(net.model), torch.no_grad():
         logits = net.model(x)

@@ -155,7 +155,7 @@ def _weights_enum(entry: ZooEntry, weights: Any) -> Any:
     try:
         return enum_cls[weights]
     except KeyError:
-        options = ["DEFAULT", *enum_cls.__members__]
+        options = ["DEFAULT", *(m for m in enum_cls.__members__ if m != "DEFAULT")]
         raise ValueError(f"{entry.torchvision_name} has no weights {weights!r}; choose one of "
                          f"{options}, None or a file path") from None
 
