@@ -152,7 +152,9 @@ def activations(
       ``"native"`` gives the value as the model holds it (ViT: (197, 768)); ``"extra"`` gives
       a token layer's leading class, distillation or register tokens, (k, C).
 
-    The returned arrays are yours (copies); the cache keeps its own.
+    The returned arrays are yours: a request for one layer is served by the cache and
+    copied out of it; a list of layers is computed in one pass and handed over without a copy
+    (a layer without stages then gives the same array as "pre" and "post").
     """
     if not isinstance(net, Network):
         raise TypeError(
@@ -175,32 +177,42 @@ def _activations(net: Network, image: Any, layer: Any, stage: str | None,
     if not images:
         raise ValueError("the batch of images is empty")
     pictures = [net.image(im) for im in images]
-    if layout == "map":
-        found = cached_activations(net, pictures, list(points.values()))
-        values = {p: [f[p] for f in found] for p in set(points.values())}
-    else:
-        values = _raw(net, pictures, list(dict.fromkeys(points.values())), layout)
-
-    def gather(name: str, s: str | None) -> np.ndarray:
-        arrays = values[points[(name, s)]]
-        return np.stack(arrays) if batch else arrays[0].copy()
+    unique = list(dict.fromkeys(points.values()))
+    if layout == "map" and single:  # a widget-sized request: served by the cache
+        found = cached_activations(net, pictures, unique)
+        values = {p: np.stack([f[p] for f in found]) if batch else found[0][p].copy()
+                  for p in unique}
+        if stage == "both":
+            return {s: values[points[(names[0], s)]].copy() if s == "post" and len(values) == 1
+                    else values[points[(names[0], s)]] for s in ("pre", "post")}
+        return values[points[(names[0], stage)]]
+    # Many layers: computed afresh and handed over as they come (copying every value out of
+    # a cache costs more than the forward pass); a layer without stages gives one array twice.
+    fresh = _fresh(net, pictures, unique, layout)
+    values = fresh if batch else {p: v[0] for p, v in fresh.items()}
 
     def per_layer(name: str) -> Any:
-        return {s: gather(name, s) for s in ("pre", "post")} if stage == "both" else gather(name, stage)
+        if stage == "both":
+            return {s: values[points[(name, s)]] for s in ("pre", "post")}
+        return values[points[(name, stage)]]
 
     return per_layer(names[0]) if single else {n: per_layer(n) for n in names}
 
 
-def _raw(net: Network, pictures: Sequence[np.ndarray], points: list[str],
-         layout: str) -> dict[str, list[np.ndarray]]:
-    """The values as the model holds them (``"native"``) or their extra tokens (``"extra"``)."""
-    out = net.extractor.run(_batch(net, pictures), points)
-    result = {}
+def _fresh(net: Network, pictures: Sequence[np.ndarray], points: list[str],
+           layout: str) -> dict[str, np.ndarray]:
+    """Each point's values for the batch, with the batch axis, as arrays of their own."""
+    out = net.extractor.run(_batch(net, pictures), points, maps=layout == "map")
+    result, seen = {}, set()
     for p, v in out.items():
         if layout == "extra":
             try:
                 v = net.extractor.point(p).layout.extra_tokens(v)
             except ValueError as exc:
                 raise ValueError(f"{p}: {exc}; layout='extra' is for ViT-style token layers") from None
-        result[p] = list(_to_numpy(v))
+        key = v.untyped_storage().data_ptr()
+        if key in seen:  # two points holding one tensor: each array is the caller's own
+            v = v.clone()
+        seen.add(key)
+        result[p] = _to_numpy(v)
     return result
