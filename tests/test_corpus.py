@@ -128,10 +128,30 @@ SPECS = [
     Spec("tv_maxvit_t", _tv("maxvit_t"), 224),
     Spec("timm_resnet18", _timm("resnet18")),
     Spec("timm_efficientnet_b0", _timm("efficientnet_b0")),
-    Spec("timm_convnext_atto", _timm("convnext_atto")),
+    Spec("timm_convnext_atto", _timm("convnext_atto"), layouts=True),
     Spec("timm_vit_tiny", _timm("vit_tiny_patch16_224", img_size=64)),
     Spec("timm_deit_tiny_distilled", _timm("deit_tiny_distilled_patch16_224", img_size=64)),
     Spec("timm_swin_tiny", _timm("swin_tiny_patch4_window7_224", img_size=64, window_size=2)),
+    # issue 19: one small variant of each further mechanism (random weights, small inputs)
+    Spec("tv_inception_v3_aux", _tv("inception_v3", aux_logits=True, init_weights=False), 75),
+    Spec("tv_googlenet_transform", _tv("googlenet", aux_logits=False, transform_input=True,
+                                       init_weights=False)),
+    *(Spec(f"timm_{n}", _timm(n)) for n in (
+        "mobilenetv3_small_050", "ghostnet_050", "repvgg_a0", "hrnet_w18_small",
+        "nf_regnet_b0", "rexnet_100", "dla46_c")),
+    *(Spec(f"timm_{n}", _timm(n), layouts=True) for n in ("fastvit_t8", "poolformer_s12")),
+    Spec("timm_edgenext_xx_small", _timm("edgenext_xx_small"), 96, layouts=True),
+    Spec("timm_coatnet_pico", _timm("coatnet_pico_rw_224", img_size=64)),
+    Spec("timm_mixer_s16", _timm("mixer_s16_224", img_size=64)),
+    Spec("timm_resmlp_12", _timm("resmlp_12_224", img_size=64)),
+    Spec("timm_cait_xxs24", _timm("cait_xxs24_224", img_size=64, depth=2)),
+    Spec("timm_crossvit_tiny", _timm("crossvit_tiny_240", img_size=120), 120, traceable=False),
+    Spec("timm_eva02_tiny", _timm("eva02_tiny_patch14_224", img_size=56, depth=2), 56),
+    Spec("timm_xcit_nano", _timm("xcit_nano_12_p16_224", img_size=64, depth=2)),
+    Spec("timm_dinov2_reg4", _timm("vit_small_patch14_reg4_dinov2", img_size=56, depth=2), 56),
+    Spec("timm_beit_base", _timm("beit_base_patch16_224", img_size=64, depth=2)),
+    Spec("timm_pit_ti", _timm("pit_ti_224", img_size=96), 96),
+    Spec("timm_efficientformer_l1", _timm("efficientformer_l1"), 224),
 ]
 
 
@@ -340,3 +360,40 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+# ---------------------------------------------------------------------- the hooks backend's checks
+class _EarlyFlag(nn.Module):
+    """The branch is decided before the conv runs: no value is read between the conv and its
+    ReLU, so the example pairs them; a bright image puts a gain between them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.relu = nn.Conv2d(3, 2, 1), nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bright = bool(x.mean() > 0.25)
+        y = self.conv(x)
+        return self.relu(y * 2 if bright else y)
+
+
+def test_a_pairing_that_does_not_hold_for_an_input_is_reported():
+    torch.manual_seed(0)
+    model = _EarlyFlag().eval()
+    ext = Extractor(model, torch.zeros(1, 3, 4, 4), backend="hooks")
+    assert ext.point("conv").post == "relu" and ext.point("relu").pre == "conv"
+    dark, bright = torch.zeros(2, 3, 4, 4), torch.ones(2, 3, 4, 4)
+    assert torch.equal(ext.run(dark, ["conv", "relu"])["relu"], model(dark))
+    with pytest.raises(ExtractionError, match="'relu' did not take 'conv'"):
+        ext.run(bright, ["conv", "relu"])
+    assert torch.equal(ext.run(bright, ["relu"])["relu"], model(bright))  # alone: its own value
+
+
+def test_torchscript_is_named_as_the_cause():
+    scripted = torch.jit.script(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()))
+    with pytest.raises(ExtractionError, match="TorchScript.*original nn.Module"):
+        Extractor(scripted, torch.zeros(1, 3, 8, 8), backend="hooks")
+    ext = Extractor(ScriptedPart().eval(), torch.zeros(1, 3, 16, 16), backend="hooks")
+    assert [p.name for p in ext.points] == ["b", "relu"]
+    with pytest.raises(ExtractionError, match="'a' cannot be captured: it is a TorchScript module"):
+        ext.point("a")

@@ -143,3 +143,88 @@ def test_extractor_maps_keep_gradients():
     assert out.shape == (2, 16, 8, 8)
     out[:, 3].mean().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+# ---------------------------------------------------------------------- decided by the module
+class SquareBlock(nn.Module):
+    """ConvNeXt's block where H == W == C (8 channels of 8×8 at 32 pixels)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 4, stride=4)
+        self.norm, self.fc, self.act = nn.LayerNorm(8), nn.Linear(8, 8), nn.GELU()
+        self.out = nn.Conv2d(8, 8, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.act(self.fc(self.norm(self.stem(x).permute(0, 2, 3, 1))))
+        return self.out(y.permute(0, 3, 1, 2))
+
+
+@pytest.mark.parametrize("backend", ["fx", "hooks"])
+def test_a_square_channels_last_value_is_read_from_its_module(backend):
+    torch.manual_seed(0)
+    net = aw.Network.wrap(SquareBlock().eval(), input_size=32, backend=backend)
+    kinds = {name: net.layers[name].layout.kind for name in ("stem", "norm", "fc", "out")}
+    assert kinds == {"stem": "chw", "norm": "hwc", "fc": "hwc", "out": "chw"}
+    image = aw.sample_image("cat")
+    native = aw.activations(net, image, "fc", "pre", layout="native")  # (H, W, C)
+    np.testing.assert_array_equal(aw.activations(net, image, "fc", "pre"), native.transpose(2, 0, 1))
+
+
+def test_a_permute_flips_and_other_ops_keep_their_inputs_layout():
+    from actwidgets.extract._layout import Hint, LayoutHints
+
+    cube = (16, 16, 16)
+    hints = LayoutHints({"conv": Hint("chw"), "p": Hint(src="conv", flip=True), "mul": Hint(src="p"),
+                         "back": Hint(src="mul", flip=True)}, frozenset({(16, 16)}))
+    lay = infer_layouts(dict.fromkeys(("conv", "p", "mul", "back"), cube), (64, 64), hints)
+    assert [lay[n].kind for n in ("conv", "p", "mul", "back")] == ["chw", "hwc", "hwc", "chw"]
+    # A model that declares itself channels last (timm's output_fmt = "NHWC").
+    assert infer_layouts({"v": cube}, (64, 64), LayoutHints({}, default="hwc"))["v"].kind == "hwc"
+
+
+def test_pooled_tokens_keep_their_class_token_apart():
+    """PiT at 224 pixels: 1 class token + 27×27 patches (stride 8 without padding)."""
+    from actwidgets.extract._layout import LayoutHints
+
+    hints = LayoutHints({}, frozenset({(27, 27)}))
+    lay = infer_layouts({"patch": (64, 27, 27), "t": (730, 64), "mlp": (730, 256)}, (224, 224), hints)
+    assert lay["t"] == Layout("tokens", 1) and lay["mlp"] == Layout("tokens", 1)
+    assert lay["t"].map_shape((730, 64), (224, 224)) == (64, 27, 27)
+
+
+class PiTStage(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.patch = nn.Conv2d(3, 4, 16, stride=8)
+        self.cls = nn.Parameter(torch.randn(1, 1, 4))
+        self.fc = nn.Linear(4, 6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = self.patch(x).flatten(2).transpose(1, 2)
+        return self.fc(torch.cat([self.cls.expand(x.shape[0], -1, -1), t], dim=1))
+
+
+@pytest.mark.parametrize("backend", ["fx", "hooks"])
+def test_a_pit_stage_is_a_27_by_27_grid_with_its_class_token_apart(backend):
+    torch.manual_seed(0)
+    net = aw.Network.wrap(PiTStage().eval(), input_size=224, backend=backend)
+    fc = net.layers["fc"]
+    assert (fc.layout, fc.channels, fc.size) == (Layout("tokens", 1), 6, (27, 27))
+    image = aw.sample_image("cat")
+    native = aw.activations(net, image, "fc", layout="native")
+    np.testing.assert_array_equal(aw.activations(net, image, "fc", layout="extra"), native[:1])
+    np.testing.assert_array_equal(aw.activations(net, image, "fc")[:, 3, 4], native[1 + 27 * 3 + 4])
+
+
+def test_query_key_products_are_no_maps():
+    """CaiT at 224 pixels: 14×14 patches; (query, key, head) and (query, key) are no maps,
+    a Linear's (tokens, features) is tokens even where features == tokens."""
+    from actwidgets.extract._layout import Hint, LayoutHints
+
+    hints = LayoutHints({"proj_l": Hint("hwc"), "qkv": Hint("hwc")}, frozenset({(14, 14)}))
+    shapes = {"patch": (192, 14, 14), "proj_l": (196, 196, 4), "heads": (4, 196, 196),
+              "qk": (196, 196), "qkv": (196, 196)}
+    lay = infer_layouts(shapes, (224, 224), hints)
+    assert (lay["proj_l"].kind, lay["heads"].kind, lay["qk"].kind) == ("stacked", "stacked", "matrix")
+    assert lay["qkv"] == Layout("tokens", 0) and lay["patch"] == Layout("chw")

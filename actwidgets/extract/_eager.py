@@ -4,7 +4,8 @@ Module calls are seen through forward hooks and pre-hooks; activation functions 
 (``F.relu``, ``x.clamp_(min=0)``, ``torch.sigmoid``) through a ``TorchFunctionMode``, named
 by the module they are called in, by the same rule as the fx backend. A discovery pass on
 the example input learns every point, which values a later op writes into (version
-counters, and a checksum for writes they miss: ``y.data.mul_(2)``), and which activation
+counters; a value whose ``.data`` or NumPy view is taken is treated as written, since a
+write through those, ``y.data.mul_(2)``, passes the version counter by), and which activation
 consumes which value unchanged. A request clones the values that are written into later;
 every other captured value is checked by its version counter after the run and taken again
 with a clone if it changed. Hooks are registered in ``try`` and removed in ``finally``; the
@@ -48,12 +49,18 @@ def _version(t: torch.Tensor) -> int:
     return -1 if t.is_inference() else t._version
 
 
-def _checksum(t: torch.Tensor) -> torch.Tensor | None:
-    """Sum and norm in float64: a write that bypasses the version counter changes them."""
-    if not t.is_floating_point() or t.numel() == 0:
-        return None
-    return torch.stack([t.sum(dtype=torch.float64),
-                        torch.linalg.vector_norm(t, dtype=torch.float64)])
+def _storage(t: torch.Tensor) -> int:
+    try:
+        return t.untyped_storage().data_ptr()
+    except (RuntimeError, NotImplementedError):  # tensors without storage
+        return 0
+
+
+def _bypasses_version(op: str, func: Any) -> bool:
+    """``t.data``, ``t.numpy()``: aliases whose writes no version counter sees."""
+    if op == "get":
+        return getattr(getattr(func, "__self__", None), "__name__", None) == "data"
+    return op in ("numpy", "array")
 
 
 def _hookable(named: dict[str, nn.Module]) -> set[str]:
@@ -79,6 +86,7 @@ class _Session:
         self.stack: list[tuple[str, str, int, bool, bool]] = []
         self.paused: list[Any] = []  # torch-function switches turned off inside leaf modules
         self.reads = 0  # calls so far that read tensor values into Python (see _DATA_READS)
+        self.bypassed: list[torch.Tensor] = []  # tensors whose .data or NumPy view was taken
 
     def _count(self, key: tuple[str, ...]) -> int:
         k = self.counts[key] = self.counts.get(key, -1) + 1
@@ -119,6 +127,8 @@ class _Session:
         op = op_name(func)
         if op in _DATA_READS:
             self.reads += 1
+        if _bypasses_version(op, func) and args and isinstance(args[0], torch.Tensor):
+            self.bypassed.append(args[0])
         if op not in ACTIVATION_OPS or not self.stack or self.stack[-1][3]:
             return func(*args, **kwargs)
         scope = self.stack[-1][0]
@@ -192,9 +202,10 @@ class EagerBackend:
                 found.skipped[q] = (
                     "it is a TorchScript module (torch.jit.script): hooks cannot be put on it "
                     "or inside it. Wrap the model with the original module to see its layers")
+        session = _Session(self, self.module_names, True, found.on_value)
         with preserve_model_state(self.model), torch.no_grad():
-            _Session(self, self.module_names, True, found.on_value).run(self.model, example)
-        return found.finish()
+            session.run(self.model, example)
+        return found.finish({_storage(t) for t in session.bypassed} - {0})
 
     # ------------------------------------------------------------------ running
     def run(self, x: torch.Tensor, names: tuple[str, ...]) -> dict[str, torch.Tensor]:
@@ -244,9 +255,10 @@ class EagerBackend:
         if made is None or made[0] is not value or made[1] != _version(value):
             raise ExtractionError(
                 f"for this input, {act!r} did not take {pre!r}'s value unchanged, as it did "
-                "for the example input: the model's control flow depends on the input there. "
-                f"Ask for {act + INPUT_SUFFIX!r} (the activation's input) and {pre!r} apart, "
-                'or use backend="fx" where the model traces.')
+                "for the example input: the model's control flow depends on the input there, "
+                f"so {pre!r} is not {act!r}'s pre stage for it. Ask for the two in separate "
+                "requests, or build the extractor with an input like this one as its example "
+                "(Extractor(model, x)).")
 
 
 class _Discovery:
@@ -291,7 +303,7 @@ class _Discovery:
             return
         rec = dict(name=name, kind=kind, shape=tuple(value.shape[1:]), pre=None, post=None,
                    src=self._source(name), reads=info["reads"], value=value,
-                   version=_version(value), checksum=_checksum(value), **where)
+                   version=_version(value), **where)
         self.keep.append(value)
         self.first.setdefault(state, rec)
         if is_activation(kind):
@@ -315,7 +327,7 @@ class _Discovery:
             rec["pre"] = input_name(rec["name"])
             self.records.append(dict(rec, name=rec["pre"], kind="input", op="input", pre=None,
                                      shape=tuple(inp[0].shape[1:]), value=inp[0], version=inp[1],
-                                     checksum=_checksum(inp[0]), of=rec["name"]))
+                                     of=rec["name"]))
             return
         rec["pre"] = producer["name"]
         if not is_activation(producer["kind"]) and producer["kind"] not in ("input", "identity",
@@ -323,14 +335,14 @@ class _Discovery:
             if producer["post"] is None:
                 producer["post"] = rec["name"]
 
-    def finish(self) -> tuple[list[dict], dict[str, str], set[str]]:
-        """Records, skipped points, and the points whose value a later op wrote into."""
+    def finish(self, bypassed: set[int]) -> tuple[list[dict], dict[str, str], set[str]]:
+        """Records, skipped points, and the points whose value a later op wrote into (or
+        may have: ``bypassed`` holds the storages reached through ``.data`` or NumPy)."""
         written = set()
         for r in self.records:
-            value, was = r.pop("value"), r.pop("checksum")
-            now = _checksum(value)
+            value = r.pop("value")
             if (r.pop("version") != _version(value) or value.is_inference()
-                    or (was is not None and not torch.equal(was, now))):
+                    or _storage(value) in bypassed):
                 written.add(r["name"])
             del r["reads"]
         return self.records, self.skipped, written

@@ -187,8 +187,8 @@ class FxBackend:
             module, op, call = self._where[n]
             src = _first_node(n)
             rec = dict(name=self._names[n], kind=kind, op=op, module=module, call=call,
-                       shape=tuple(values[n].shape[1:]), pre=None, post=None,
-                       src=self._names.get(src))  # for the layout: the input's point
+                       shape=tuple(values[n].shape[1:]), pre=None, post=None,  # src: for layouts
+                       src=next((self._names[a] for a in n.all_input_nodes if a in kinds), None))
             if is_activation(kind) and src in kinds:
                 producer = self._producer(src, self._pos[n], kinds)
                 if producer is None:  # the input changed since it was made: capture it here

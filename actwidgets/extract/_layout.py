@@ -146,16 +146,6 @@ class Layout:
         return f"tokens ({self.extra} extra)" if self.kind == "tokens" and self.extra else self.kind
 
 
-def _known_grids(shapes: Mapping[str, tuple[int, ...]], hw: tuple[int, int]) -> set[tuple[int, int]]:
-    """The h×w grids the model's 3-D values (maps) have, read either way round."""
-    known = set()
-    for s in shapes.values():
-        if len(s) == 3:
-            if _is_grid(s[1], s[2], hw):
-                known.add((s[1], s[2]))
-            if _is_grid(s[0], s[1], hw):
-                known.add((s[0], s[1]))
-    return known
 
 
 @dataclass(frozen=True)
@@ -233,12 +223,36 @@ def layout_hints(model: nn.Module, records: list[dict]) -> LayoutHints:
 
 
 def _map_reading(h: int, w: int, hw: tuple[int, int], hints: LayoutHints) -> bool:
-    """Whether an h×w plane can be a map: a convolution's grid, or a grid whose sides are
-    no token count of one (CaiT's attention is query × key: 196 = 14·14)."""
-    if (h, w) in hints.conv_grids:
+    """Whether an h×w plane can be a map: a convolution's grid, or (where the model has
+    convolutions) a grid whose sides are theirs halved or doubled (Swin's patch merging)
+    and no token count of one (CaiT's attention is query × key: 196 = 14·14; EdgeNeXt's
+    12×12 is channels × channels)."""
+    grids = hints.conv_grids
+    if (h, w) in grids:
         return True
-    areas = {a * b for a, b in hints.conv_grids} - {a for g in hints.conv_grids for a in g}
-    return _is_grid(h, w, hw) and h not in areas and w not in areas
+    if not _is_grid(h, w, hw):
+        return False
+    if not grids:
+        return True
+    sides = {a for g in grids for a in g}
+    areas = {a * b for a, b in grids} - sides
+
+    def derived(n: int) -> bool:
+        return n not in areas and any(abs(n - c * 2.0 ** e) <= 1 for c in sides for e in range(-6, 7))
+    return derived(h) and derived(w)
+
+
+def _known_grids(shapes: Mapping[str, tuple[int, ...]], hw: tuple[int, int],
+                 hints: LayoutHints) -> set[tuple[int, int]]:
+    """The h×w grids of the model's maps: 3-D values that read as maps, either way round."""
+    known = set(hints.conv_grids)
+    for s in shapes.values():
+        if len(s) == 3:
+            if _map_reading(s[1], s[2], hw, hints):
+                known.add((s[1], s[2]))
+            if _map_reading(s[0], s[1], hw, hints):
+                known.add((s[0], s[1]))
+    return known
 
 
 def _resolve(name: str, s: tuple[int, ...], hints: LayoutHints,
@@ -261,7 +275,9 @@ def _infer(name: str, s: tuple[int, ...], hw: tuple[int, int], known: set[tuple[
     if len(s) == 2:
         tokens = _tokens(s[0], hw, known)  # (tokens, C): ViT
         flat = _token_grid(s[1], hw)  # (C, tokens): a flattened map
-        if tokens is not None and tokens[1] and _tokens(s[1], hw, known) == tokens:
+        last_is_features = hints.points.get(name, Hint()).fixed == "hwc"  # a Linear's output
+        if tokens is not None and tokens[1] and not last_is_features and \
+                _tokens(s[1], hw, known) == tokens:
             return Layout("matrix")  # query × key: tokens on both axes
         if tokens is not None and (tokens[1] or flat not in known):
             return Layout("tokens", tokens[0])
@@ -290,7 +306,7 @@ def infer_layouts(
     """
     hw = (int(input_hw[0]), int(input_hw[1]))
     hints = hints or LayoutHints({})
-    known = _known_grids(shapes, hw)
+    known = _known_grids(shapes, hw, hints)
     done: dict[str, tuple[tuple[int, ...], Layout]] = {}
     for name, s in shapes.items():
         done[name] = (tuple(s), _infer(name, tuple(s), hw, known, hints, done))
