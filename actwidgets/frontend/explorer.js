@@ -1,7 +1,7 @@
 /* actwidgets explorer, part 2 of 2: the controls, the state and the model. The state is the
    widget's traits (image, layer, stage, channel, view, cmap, contrast); `_meta` describes the
    network, `_layer` + `_levels` hold the shown layer (sent once per image/layer/stage change),
-   `_picture` the image's RGB pixels, `_error` the message to show. Channel, view, colormap and
+   `_picture` the image's RGB pixels, `_message` the message to show. Channel, view, colormap and
    contrast changes are drawn here at once; the kernel (or the exported page's data) is asked
    only for a new layer. The same module runs in a notebook (anywidget) and in exported pages. */
 const STATE = ["image", "layer", "stage", "channel", "view", "cmap", "contrast"];
@@ -112,7 +112,7 @@ function render({model, el}) {
   }
 
   function showError() {
-    const text = jsError || model.get("_error");
+    const text = jsError || model.get("_message");
     ui.error.hidden = !text;
     ui.error.textContent = text ? "⚠ " + text : "";
   }
@@ -293,7 +293,7 @@ function render({model, el}) {
   const handlers = {
     "change:_meta": later(readMeta),
     "change:_layer": later(readLayer), "change:_levels": later(readLayer),
-    "change:_picture": later(readPicture), "change:_error": showError,
+    "change:_picture": later(readPicture), "change:_message": showError,
   };
   STATE.forEach((k) => { handlers["change:" + k] = later(() => { pullNeeded = true; }); });
   Object.entries(handlers).forEach(([ev, fn]) => model.on(ev, fn));

@@ -391,3 +391,56 @@ def new_page(browser, console: list[str], width: int = 1280, height: int = 1000)
     page.on("console", lambda m: console.append(f"console.{m.type}: {m.text}")
             if m.type == "error" else None)
     return context, page
+
+
+@contextlib.contextmanager
+def notebook_server(notebooks: list[Path], home: Path, artifacts: Path) -> Iterator[Server]:
+    """Jupyter Notebook 7 on a free port, rooted in a temporary folder holding copies of
+    ``notebooks``."""
+    require_module("notebook")
+    sub = home / "notebook7"
+    root = sub / "root"
+    root.mkdir(parents=True, exist_ok=True)
+    for nb in notebooks:
+        shutil.copy(nb, root / nb.name)
+    _lab_settings(sub / "settings")
+    env = server_env(sub)
+
+    def argv(port: int) -> list[str]:
+        return [
+            sys.executable, "-m", "notebook", "--no-browser",
+            f"--ServerApp.ip={HOST}", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+            "--ServerApp.open_browser=False", "--IdentityProvider.token=",
+            "--PasswordIdentityProvider.hashed_password=", "--ServerApp.allow_root=True",
+            f"--ServerApp.root_dir={root}",
+            f"--JupyterNotebookApp.user_settings_dir={sub / 'settings'}",
+            f"--JupyterNotebookApp.workspaces_dir={sub / 'workspaces'}",
+        ]
+
+    server = start_server("notebook7", argv, env, root, sub, "/api")
+    try:
+        yield server
+    finally:
+        server.stop()
+        _copy_server_log(server, artifacts)
+
+
+@contextlib.contextmanager
+def marimo_server(notebook: Path, home: Path, artifacts: Path) -> Iterator[Server]:
+    """``marimo run`` serving ``notebook`` (a marimo .py file) on a free port, no token."""
+    require_module("marimo")
+    sub = home / f"marimo-{notebook.stem}"
+    sub.mkdir(parents=True, exist_ok=True)
+    env = server_env(sub)
+    env["HOME"] = str(sub)  # marimo's own config and state stay in the temporary home
+
+    def argv(port: int) -> list[str]:
+        return [sys.executable, "-m", "marimo", "run", str(notebook), "--headless",
+                f"--host={HOST}", f"--port={port}", "--no-token"]
+
+    server = start_server(f"marimo-{notebook.stem}", argv, env, notebook.parent, sub, "/")
+    try:
+        yield server
+    finally:
+        server.stop()
+        _copy_server_log(server, artifacts)
