@@ -15,6 +15,26 @@
 # > Where they cannot be had (offline, or in our test runs, which set
 # > `ACTWIDGETS_RANDOM_WEIGHTS=1`), VGG16 gets **random weights** and the banner below says so:
 # > the pictures then show what an *untrained* network responds to. The checks hold either way.
+# > Above each picture, a line says which weights made it and, with random ones, what the
+# > trained network gives there instead.
+#
+# **What you will learn**
+#
+# - *activation maximisation*: gradient ascent on the input picture, and how to check that it
+#   worked (the filter's activation before and after);
+# - how the pictures change from shallow to deep layers, and a "little deep dream";
+# - why plain gradient ascent gives noisy pictures and what the regularised recipe changes;
+# - to tell a result of the network from a result of its weights: with random weights the
+#   same code runs and the checks pass, but the pictures mean nothing.
+#
+# **What you need**: tutorial 01 (activations and channels); what a gradient is, roughly.
+# Online, VGG16's trained weights (about 530 MB, downloaded once); offline, the notebook runs
+# on random weights.
+#
+# **How long**: about 40 minutes with the exercises; the notebook runs in two or three
+# minutes on a laptop CPU.
+#
+# Boxes marked **Predict** ask you to guess before you run the next cell.
 
 # %% [markdown]
 # ### Settings
@@ -30,6 +50,8 @@ N_FILTERS = 20     # filters per layer in the galleries
 DREAM_STEPS = 8    # steps per scale of the little deep dream
 
 # %%
+import os
+
 import numpy as np
 import matplotlib.pyplot as plt
 import torch
@@ -48,6 +70,17 @@ else:
     print("RANDOM WEIGHTS: the trained VGG16 weights are not available here, so the")
     print("pictures below show an UNTRAINED network. Run online to see the real one.")
     print("=" * 76)
+    # Random weights only by explicit choice (the environment variable the tests set).
+    assert os.environ.get("ACTWIDGETS_RANDOM_WEIGHTS") == "1"
+
+
+def which_weights(picture, trained_gives):
+    """A line above a picture: the weights that made it, and what trained ones give."""
+    if net.pretrained:
+        print(f"{picture}: trained ImageNet weights.")
+    else:
+        print(f"RANDOM WEIGHTS below: {picture} come from an untrained VGG16. "
+              f"With the trained weights: {trained_gives}")
 
 # %% [markdown]
 # ## The layers
@@ -90,6 +123,8 @@ plt.show()
 # the way the notebook shows it: centred on grey, with a fixed contrast.
 
 # %%
+which_weights("the picture of block4_conv1's filter 0",
+              "a fine, repeating texture over the whole picture, still noisy with this recipe.")
 picture = aw.visualize_channels(net, "block4_conv1", [0], method="basic", steps=20,
                                 start=noise, size=SIZE, progress=False)[0]
 plt.figure(figsize=(3, 3))
@@ -101,7 +136,9 @@ plt.show()
 
 # %% [markdown]
 # Did it work? The filter's mean activation on the result should be higher than on the noise
-# we started from:
+# we started from.
+#
+# > **Predict.** Will it be higher even with random weights?
 
 # %%
 def mean_activations(pictures, layer):
@@ -133,6 +170,9 @@ for layer in GALLERY_LAYERS:
                                      start=noise, size=SIZE, progress=False)
     gallery[layer] = (pictures * 255).round().astype(np.uint8)
 
+which_weights("the galleries",
+              "block1 and block2 give colours and fine stripes, block3 and block4 larger "
+              "textures, block5 changes the noise least: its filters need concrete shapes.")
 ipyplot.plot_class_tabs(
     images=[img for layer in GALLERY_LAYERS for img in gallery[layer]],
     labels=[layer for layer in GALLERY_LAYERS for _ in FILTERS],
@@ -169,6 +209,7 @@ for layer in GALLERY_LAYERS:
 # whatever the layer already sees in the picture.
 
 # %%
+which_weights("the dream", "eyes, fur and animal-like shapes grow out of the cat's picture.")
 cat = aw.sample_image("cat")[::2, ::2]      # half size: quicker on a CPU
 dream = aw.deep_dream(net, cat, "block5_conv3", octaves=2, steps=DREAM_STEPS, progress=False)
 
@@ -206,8 +247,13 @@ assert energy(dream, "block5_conv3") > energy(cat, "block5_conv3")
 # to change as fine ones, and jitters, scales and rotates it a little at every step, so only
 # patterns that survive these changes grow. Below: four filters of `block4_conv1` with both
 # methods.
+#
+# > **Predict.** Which of the two rows below will look smoother?
 
 # %%
+which_weights("both rows",
+              "the regularised row shows recognisable textures and object parts, the basic "
+              "row stays noisy.")
 SHOWN = [0, 1, 2, 3]
 basic = gallery["block4_conv1"][SHOWN]
 regularized = aw.visualize_channels(net, "block4_conv1", SHOWN, method="regularized",
@@ -234,4 +280,50 @@ assert result.mean() > start.mean()
 # interactively: pick a layer, channels, a method, and press *Run*.
 
 # %%
-aw.FeatureVisualizer(net, "block4_conv1")
+visualizer = aw.FeatureVisualizer(net, "block4_conv1")
+# The widget says it too: a banner above its pictures with random weights, none with trained.
+banner = any("Random weights" in w.value for w in visualizer.children if isinstance(getattr(w, "value", None), str))
+assert banner == (not net.pretrained)
+visualizer
+
+# %% [markdown]
+# ## Exercises
+#
+# Use the feature visualizer above; solutions are folded away.
+#
+# **1. Blank filters.** Set the visualizer to `block5_conv3` with the basic method and run
+# eight channels. Predict first: will all eight pictures change from the grey noise? Then
+# check with `mean_activations`.
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# pics = aw.visualize_channels(net, "block5_conv3", range(8), method="basic", steps=STEPS,
+#                              start=noise, size=SIZE, progress=False)
+# print(mean_activations([noise], "block5_conv3")[0, :8])
+# print(mean_activations(pics, "block5_conv3")[range(8), range(8)])
+# ```
+#
+# A filter whose mean activation on the noise is 0 (dead after its ReLU) gets no gradient, so
+# plain gradient ascent leaves its picture as it was. The regularised method lets the
+# gradient through an inactive ReLU and changes it anyway.
+# </details>
+#
+# **2. Size and steps.** Run `block3_conv1` at `SIZE = 64` and at 128 with the regularised
+# method. Which one takes longer per step, and by about how much? Why?
+#
+# <details><summary>Solution</summary>
+#
+# The visualizer shows the time per step. Four times the pixels means about four times the
+# work in every convolution, so about four times the time per step, up to fixed costs.
+# </details>
+#
+# **3. Trained or not?** Without looking at `net.pretrained`, how could you tell from the
+# numbers alone whether the weights are trained? (Hint: a trained network classifies the cat.)
+#
+# <details><summary>Solution</summary>
+#
+# Load VGG16 with its classifier (`aw.load_model("vgg16")`) and call
+# `aw.classify(net, aw.sample_image("cat"))`: a trained network names a cat breed with a high
+# probability, random weights give nearly equal probabilities to all 1000 classes.
+# </details>
