@@ -397,5 +397,5 @@ def test_ray_engine_says_how_to_install_ray(net, pictures, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)          # as if Ray were not installed
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with pytest.raises(ImportError, match=r"actwidgets\[scale\]"):
+        with pytest.raises(ImportError, match=r"pip install -e \"\.\[scale\]\""):
             aw.channel_atlas(net, pictures[:2], ["0"], engine="ray", progress=False)

@@ -284,3 +284,17 @@ def test_ctrl_c_while_fields_are_measured_returns_an_atlas_to_resume(monkeypatch
     whole = aw.channel_atlas(net, pictures, ["0", "2"], top=2, progress=False)
     assert resumed.complete and np.array_equal(resumed.field("2").rows, whole.field("2").rows)
     assert [e.index for e in resumed.top("2", 0)] == [e.index for e in whole.top("2", 0)]
+
+
+def test_a_relus_maxima_follow_from_its_inputs():
+    from actwidgets.atlas.topk import peaks, relu_peaks
+
+    torch.manual_seed(0)
+    maps = torch.randn(5, 6, 7, 9)
+    maps[0, 1] = -1.0            # a channel that the ReLU turns all to zero
+    maps[1, 2] = 0.0             # zeros everywhere: ties, the first cell
+    maps[2, 3, 4, 5] = maps[2, 3, 1, 1] = 9.0   # a tie: the first in row-major order
+    top, cell = relu_peaks(peaks(maps))
+    want_top, want_cell = peaks(torch.relu(maps))
+    assert torch.equal(top, want_top) and torch.equal(cell, want_cell)
+    assert cell[0, 1] == 0 and cell[1, 2] == 0 and cell[2, 3] == 1 * 9 + 1

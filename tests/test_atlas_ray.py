@@ -1,6 +1,6 @@
 """The channel atlas on Ray Data equals the local scan (a local, offline Ray instance).
 
-Skips where Ray is not installed (``pip install "actwidgets[scale]"``). Starting Ray takes
+Skips where Ray is not installed (``pip install -e ".[scale]"``). Starting Ray takes
 20-40 s on a 2-core machine, its first dataset 10-30 s more: one instance for the module.
 """
 

@@ -14,8 +14,8 @@ The same scan as the local one, spread over a Ray cluster:
    merge does not change it; ties go to the lower index either way), Ctrl-C keeps a
    prefix of the collection, and ``resume=`` works as for the local scan.
 
-Ray is the optional extra ``scale`` (``pip install "actwidgets[scale]"``, which installs
-``ray[data]``); it is imported only here, only when a Ray scan runs. When Ray is not
+Ray is the optional extra ``scale`` (``pip install -e ".[scale]"`` in actwidgets' checkout,
+which installs ``ray[data]``); it is imported only here, only when a Ray scan runs. When Ray is not
 initialised, ``ray.init()`` is called: it joins the cluster named by ``RAY_ADDRESS`` or starts
 a local one. To choose, call ``ray.init(address="ray://head:10001")`` (or ``"auto"`` on a
 cluster node) first. The model and the image list travel to the workers by pickling
@@ -51,7 +51,8 @@ def require_ray() -> Any:
         import ray.data  # noqa: F401
     except ImportError as exc:
         raise ImportError(
-            'engine="ray" needs Ray Data: pip install "actwidgets[scale]" (or "ray[data]")'
+            'engine="ray" needs Ray Data: pip install "ray[data]" (or, in actwidgets\' checkout, '
+            'pip install -e ".[scale]")'
         ) from exc
     if not ray.is_initialized():
         ray.init()  # RAY_ADDRESS's cluster, or a local one

@@ -32,7 +32,8 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-__all__ = ["FIELDS", "SCORES", "empty", "candidates", "merge", "to_numpy", "from_numpy"]
+__all__ = ["FIELDS", "SCORES", "empty", "peaks", "relu_peaks", "candidates", "merge", "to_numpy",
+           "from_numpy"]
 
 #: What a table holds per channel and slot.
 FIELDS = ("index", "max", "mean", "cell", "size")
@@ -57,16 +58,31 @@ def empty(channels: int, k: int, device: torch.device | str = "cpu") -> Table:
     return table
 
 
-def candidates(maps: torch.Tensor, index: torch.Tensor, size: torch.Tensor) -> Table:
+def peaks(maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(maximum, its first cell in row-major order) per image and channel of ``maps`` (N, C, H, W)."""
+    return maps.detach().reshape(maps.shape[0], maps.shape[1], -1).max(dim=2)
+
+
+def relu_peaks(peak: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The :func:`peaks` of ``relu(maps)`` from those of ``maps``, without a pass over them:
+    the maximum clamped at 0, the same cell where it is positive, else the first (all zero)."""
+    top, cell = peak
+    positive = top > 0
+    return torch.where(positive, top, torch.zeros_like(top)), torch.where(positive, cell, 0)
+
+
+def candidates(maps: torch.Tensor, index: torch.Tensor, size: torch.Tensor,
+               peak: tuple[torch.Tensor, torch.Tensor] | None = None) -> Table:
     """One column per image of ``maps`` (N, C, H, W): its maximum, mean and where the
     maximum is (the first such cell in row-major order), per channel.
 
     ``index`` (N,) are the images' positions in the collection; ``size`` (N, 4) their
-    loaded and original (height, width).
+    loaded and original (height, width); ``peak``: the maxima and cells where they are known
+    (:func:`relu_peaks`).
     """
     n, c = int(maps.shape[0]), int(maps.shape[1])
     flat = maps.detach().reshape(n, c, -1)
-    top, cell = flat.max(dim=2)
+    top, cell = flat.max(dim=2) if peak is None else peak
     table = torch.empty((c, n, 8), dtype=torch.float64, device=flat.device)
     table[:, :, 0] = index.to(flat.device).view(1, n)
     table[:, :, 1] = top.t()
