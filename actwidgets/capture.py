@@ -42,6 +42,8 @@ def _digest(picture: np.ndarray) -> str:
 
 
 def _to_numpy(value: torch.Tensor) -> np.ndarray:
+    if value.dtype == torch.float32 and value.device.type == "cpu" and not value.requires_grad:
+        return value.numpy()  # the usual case: no copy, no conversion
     return value.detach().float().cpu().numpy()
 
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import warnings
 
+import _corpus_checks as checks  # tests/ is on sys.path
+import _reference as ref
 import numpy as np
 import pytest
 import torch
 import torchvision
 from torch import nn
-
-import _corpus_checks as checks  # tests/ is on sys.path
-import _reference as ref
 
 import actwidgets as aw
 from actwidgets.extract import ExtractionError, Extractor
@@ -348,7 +347,7 @@ def test_compiled_submodule_is_a_clear_error(backend: str) -> None:
 # ---------------------------------------------------------------------- 12: one check per call
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_model_checked_once_per_public_call(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    model, net = _resnet(backend)
+    _, net = _resnet(backend)
     img = _images(1, 64)[0]
     _ = net.layers
     calls = []

@@ -130,8 +130,8 @@ class Fingerprint:
         try:  # identical objects compare equal without calling their __eq__
             if self._read() == self._values:
                 return None
-        except Exception:  # an attribute whose == is no bool (an array): look closer
-            pass
+        except Exception:  # noqa: BLE001, S110 - an attribute whose == is no bool (an array)
+            pass  # look closer below
         reason = self._reason(model)
         if reason is None:  # training flags or equal numbers: adopt the new state
             self.__init__(model)  # type: ignore[misc]
