@@ -218,6 +218,20 @@ class FrozenPart(nn.Module):
         return self.b(y.clone())
 
 
+class EarlyFlag(nn.Module):
+    """The branch is decided before the conv runs: no value is read between the conv and its
+    ReLU, so the example pairs them; a bright image puts a gain between them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.relu = nn.Conv2d(3, 2, 1), nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bright = bool(x.mean() > 0.25)
+        y = self.conv(x)
+        return self.relu(y * 2 if bright else y)
+
+
 # ---------------------------------------------------------------------- layouts
 class PooledTokens(nn.Module):
     """PiT's tokens: a patch conv without padding (11×11 at 96 pixels: stride 8, no divisor

@@ -28,11 +28,10 @@ from torch import nn
 
 import _corpus_checks as checks  # tests/ is on sys.path (pytest's rootdir import, or python tests/...)
 import _reference as ref
-from _corpus_models import (AttentionRelu, BatchFree, DataWrite, DigitNames, FrozenPart,
-                            Functional, GainBetween, PooledTokens, Reused, ScriptedPart,
-                            SkippedBlock, SquareChannelsLast, TalkingHeads, Unassigned,
-                            Untraceable, pre_hooked,
-                            sequential)
+from _corpus_models import (AttentionRelu, BatchFree, DataWrite, DigitNames, EarlyFlag,
+                            FrozenPart, Functional, GainBetween, PooledTokens, Reused,
+                            ScriptedPart, SkippedBlock, SquareChannelsLast, TalkingHeads,
+                            Unassigned, Untraceable, pre_hooked, sequential)
 
 import actwidgets as aw
 from actwidgets.extract import ExtractionError, Extractor
@@ -363,23 +362,9 @@ if __name__ == "__main__":
 
 
 # ---------------------------------------------------------------------- the hooks backend's checks
-class _EarlyFlag(nn.Module):
-    """The branch is decided before the conv runs: no value is read between the conv and its
-    ReLU, so the example pairs them; a bright image puts a gain between them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv, self.relu = nn.Conv2d(3, 2, 1), nn.ReLU()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        bright = bool(x.mean() > 0.25)
-        y = self.conv(x)
-        return self.relu(y * 2 if bright else y)
-
-
 def test_a_pairing_that_does_not_hold_for_an_input_is_reported():
     torch.manual_seed(0)
-    model = _EarlyFlag().eval()
+    model = EarlyFlag().eval()
     ext = Extractor(model, torch.zeros(1, 3, 4, 4), backend="hooks")
     assert ext.point("conv").post == "relu" and ext.point("relu").pre == "conv"
     dark, bright = torch.zeros(2, 3, 4, 4), torch.ones(2, 3, 4, 4)
@@ -397,3 +382,16 @@ def test_torchscript_is_named_as_the_cause():
     assert [p.name for p in ext.points] == ["b", "relu"]
     with pytest.raises(ExtractionError, match="'a' cannot be captured: it is a TorchScript module"):
         ext.point("a")
+
+
+def test_the_readme_counts_the_corpus():
+    import re
+
+    text = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    found = re.search(r"both stages of (\d+) torchvision and (\d+) timm models and (\d+) "
+                      r"hand-written cases .* the layouts of (\d+) of them", text)
+    assert found is not None
+    ids = [s.id for s in SPECS]
+    tv, tm = sum(i.startswith("tv_") for i in ids), sum(i.startswith("timm_") for i in ids)
+    want = (tv, tm, len(ids) - tv - tm, sum(s.layouts for s in SPECS))
+    assert tuple(int(g) for g in found.groups()) == want
