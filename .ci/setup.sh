@@ -24,7 +24,7 @@ if ! python -c "import torch, torchvision" >/dev/null 2>&1; then
   # shellcheck disable=SC2086
   python -m pip install -q $TORCH_PAIR
 fi
-python -m pip install -q -e ".[test,notebooks,e2e,timm,scale]"
+python -m pip install -q -e ".[test,notebooks,e2e,timm,scale,docs]"
 
 # Debian's Chromium for the browser tests (Playwright's own browser download is not used).
 if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then

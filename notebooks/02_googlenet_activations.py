@@ -11,6 +11,25 @@
 #
 # MATLAB counts filters from **1**, Python from **0**: `matlab(33)` is the filter the blog
 # calls 33.
+#
+# **What you will learn**
+#
+# - how a first convolution's output looks (64 maps, values in the thousands before the ReLU)
+#   and how a contrast stretch (`stretchlim`, `imadjust`) makes a montage readable;
+# - to read a filter in the frequency domain (`freqz2`): which filters detect brightness
+#   gradients, and in which direction;
+# - to check a claim about a filter's weights on its activations too (a green patch against
+#   skin);
+# - what the ReLU removes.
+#
+# **What you need**: tutorial 01 (activations, channels, the ReLU); a rough idea of
+# frequencies in a picture (fine detail is high frequency). The Caffe GoogLeNet's weights (in
+# the cache that `TORCH_HOME` names, or downloaded once).
+#
+# **How long**: about 45 minutes with the exercises; the notebook runs in about half a minute
+# on a laptop CPU.
+#
+# Boxes marked **Predict** ask you to guess before you run the next cell.
 
 # %%
 import numpy as np
@@ -124,6 +143,9 @@ plt.show()
 # *gradients* of the photo. Their filters show it in the frequency domain: a band-pass in one
 # direction (flat areas removed, changes kept) and a low-pass in the other (smoothing along the
 # edge), the two directions swapped between the filters.
+#
+# > **Predict.** A filter that reacts to left–right changes: where in the frequency plane
+# > (along *fx* or *fy*) do you expect its energy?
 #
 # We measure that for every filter. `aw.freqz2` gives the magnitude of a kernel's 2-D
 # frequency response |H| at horizontal frequency *fx* and vertical frequency *fy*. From it we
@@ -241,6 +263,9 @@ aw.FilterExplorer(net, "conv1-7x7_s2", filter=matlab(33), input_channel=GREEN)
 # The blog finds that channel 43 responds to a green shirt and not to skin, and explains it
 # from the filter's weights: near the centre each colour's weights are nearly flat, and
 # roughly, the filter computes the local average of green minus the local average of red.
+#
+# > **Predict.** If that is right, what sign will the channel have on a plain green picture, and
+# > on a plain patch of skin?
 
 # %%
 w = weights[matlab(43)]
@@ -265,6 +290,27 @@ means = {name: float(centre[colour].mean()) for colour, name in [(0, "red"), (1,
 for name, value in means.items():
     print(f"{name:>5}: centre mean {value:+.3f}")
 assert means["green"] > 0 > means["red"]       # green adds to the response, red subtracts
+
+
+# %% [markdown]
+# The weights say what the filter computes; the activations say what it does to a picture.
+# Uniform pictures of one colour fill the whole input; we read channel 43 in the middle of its
+# map. Skin is the median colour of a patch of the sample's cheek.
+
+# %%
+def patch_response(colour, channel=matlab(43)):
+    """The channel's mean value in the middle of its map, for a picture of one colour."""
+    patch = np.zeros((*net.input_size, 3), np.uint8) + np.array(colour, np.uint8)
+    return float(aw.activations(net, patch, "conv1-7x7_s2")[channel, 40:70, 40:70].mean())
+
+
+skin = tuple(int(v) for v in np.median(photo[150:170, 60:80].reshape(-1, 3), axis=0))
+colours = {"green": (30, 200, 30), "red": (200, 30, 30), "skin": skin, "grey": (128, 128, 128)}
+responses = {name: patch_response(rgb) for name, rgb in colours.items()}
+for name, value in responses.items():
+    print(f"{name:>5} {str(colours[name]):>16}: {value:+8.1f}")
+assert responses["green"] > 500 and responses["red"] < -500   # green up, red down
+assert responses["skin"] < 0 < responses["green"]               # skin (reddish) is below zero
 
 plt.figure(figsize=(3.5, 3.5))
 plt.imshow(stretched[matlab(43)], cmap="gray")
@@ -315,5 +361,61 @@ plt.show()
 # | `conv1-7x7_s2` gives 64 channels of 112×112, values of about −3000..3000 | 64 × 112×112, values in the thousands on our photo | `assert` |
 # | a contrast stretch (stretchlim, imadjust) shows the montage better | the same functions, on the whole array | the limits inside [0, 1] |
 # | filters 33 and 34 are gradient detectors in opposite directions (band-pass one way, low-pass the other) | both oriented, blind to flat areas, colour-blind; their orientations have opposite signs | orientation score from `freqz2`, `assert` |
-# | filter 43: local average of green minus red | its centre weights: green positive, red negative | `assert` |
+# | filter 43: local average of green minus red; responds to a green shirt, not to skin | its centre weights: green positive, red negative; a green picture gives a large positive response, red a large negative one, skin below zero | `assert`s on the weights and on patches |
 # | the ReLU clips negative values to 0 | exactly `max(pre, 0)` | `np.array_equal` |
+#
+# ## Exercises
+#
+# Use the filter explorer above (or the activation explorer below); solutions are folded
+# away.
+
+# %%
+explorer = aw.ActivationExplorer(net, layer="conv1-7x7_s2", channel=matlab(43))
+explorer
+
+# %% [markdown]
+# **1. The other gradient detectors.** The list printed by the frequency test names more
+# brightness-gradient filters than 33 and 34. Open two of them in the filter explorer: is each
+# one's frequency response a band-pass in one direction? Then, in the activation explorer,
+# which edges of the face does each one follow?
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# for f in gradient:
+#     print(f + 1, "left-right" if scores[f, 0] > 0 else "top-bottom", round(scores[f, 0], 2))
+# explorer.channel = gradient[0]
+# ```
+#
+# A positive orientation score means left–right changes (vertical edges: the sides of the
+# face, the hair's outline), a negative one top–bottom changes (eyebrows, the mouth). The
+# filter explorer's |H| shows the energy along *fx* or along *fy* accordingly.
+# </details>
+#
+# **2. Which colour, which channel?** Using `patch_response`, find the channel of
+# `conv1-7x7_s2` that responds most to a plain red picture. Look at it in the explorer:
+# where on the photo does it fire?
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# red = [patch_response((200, 30, 30), c) for c in range(64)]
+# best = int(np.argmax(red))
+# print(best + 1, red[best], patch_response((30, 200, 30), best))
+# explorer.channel = best
+# ```
+#
+# Compare its value on green with its value on red: a channel that is positive on red and
+# negative on green is channel 43's opposite. In the explorer, check whether it is bright
+# where the photo is red (lips, the suit's red patches) and dark elsewhere.
+# </details>
+#
+# **3. What the ReLU keeps.** In the explorer, switch channel 43 between *pre* and *post*.
+# Predict first: which parts of the picture go black after the ReLU?
+#
+# <details><summary>Solution</summary>
+#
+# Everything where the channel was negative goes black: where red outweighs green, as on
+# skin (the patch test above gave skin a negative value). The share of zeros:
+# `np.mean(aw.activations(net, photo, "conv1-relu_7x7")[matlab(43)] == 0)`.
+# </details>

@@ -16,6 +16,21 @@
 # `aw.deep_dream` amplifies what a layer sees in a photo. Everything is small enough (pictures
 # of 128 pixels, a few dozen steps) to run in a minute or two on a laptop's CPU; more steps and
 # larger pictures give clearer results.
+#
+# **What you will learn**
+#
+# - to draw a channel's feature visualisation with two recipes, and what each one favours;
+# - to check a visualisation against natural photos: does the channel respond more to its
+#   picture than to any photo?
+# - deep dream, and how to measure what it amplified.
+#
+# **What you need**: tutorial 03 (gradient ascent on the input), or at least tutorial 01. The
+# Caffe GoogLeNet's weights (in the cache that `TORCH_HOME` names, or downloaded once).
+#
+# **How long**: about 40 minutes with the exercises; the notebook runs in two or three
+# minutes on a laptop CPU.
+#
+# Boxes marked **Predict** ask you to guess before you run the next cell.
 
 # %%
 import numpy as np
@@ -79,6 +94,9 @@ plt.show()
 # A picture is only a visualisation of a channel if the channel really responds to it. We
 # measure each channel's mean activation after its ReLU on its picture, on where the
 # optimisation started, and on the sample photo that excites it most.
+#
+# > **Predict.** Will the optimised pictures beat the best photo, and by how much: a little,
+# > or several times?
 
 # %%
 def channel_mean(pictures, channel_list):
@@ -127,6 +145,9 @@ plt.show()
 # `aw.deep_dream` starts from a photo instead of noise and amplifies whatever the layer already
 # sees in it, octave by octave (coarse to fine), as MATLAB's `deepDreamImage` and the Keras
 # example do. The objective is the mean square of the whole layer's activations.
+#
+# > **Predict.** The objective grows at every step. By how much will the layer's mean square
+# > grow over the whole dream: 10 %, 50 %, more?
 
 # %%
 cat = aw.sample_image("cat")
@@ -144,3 +165,57 @@ before = float((aw.activations(net, cat, "inception_4a-output") ** 2).mean())
 after = float((aw.activations(net, (dream * 255).round().astype(np.uint8), "inception_4a-output") ** 2).mean())
 print(f"mean square of inception_4a-output: photo {before:.0f}, dream {after:.0f}")
 assert after > 1.5 * before
+
+# %% [markdown]
+# ## Exercises
+#
+# The feature visualizer runs the same methods interactively, in the background, with a
+# progress bar and a *Stop* button. Solutions are folded away.
+
+# %%
+visualizer = aw.FeatureVisualizer(net, LAYER)
+visualizer
+
+# %% [markdown]
+# **1. Your own channels.** In the visualizer, pick `inception_4a-relu_3x3` and four channels
+# that the photos excite *least* (`np.argsort(natural.max(axis=0))[:4]`). Run the regularised
+# method. Do these pictures look different from the four above?
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# weak = [int(c) for c in np.argsort(natural.max(axis=0))[:4]]
+# pictures = aw.visualize_channels(net, LAYER, weak, method="regularized", steps=48, size=SIZE,
+#                                  progress=False)
+# print(channel_mean(pictures, weak), natural[:, weak].max(axis=0))
+# ```
+#
+# Compare the two printed rows: where a picture raises its channel well above the photos,
+# the channel is not dead, it answers patterns that are not in these three photos. A channel
+# the optimisation cannot raise either may be dead on everything (zero after its ReLU).
+# </details>
+#
+# **2. Shallow and deep.** Run the visualizer on `conv2-relu_3x3` and on
+# `inception_5b-output` with the same settings. Predict first: which gives finer patterns?
+#
+# <details><summary>Solution</summary>
+#
+# Expect finer patterns from the early layer: each of its cells sees a small patch of the
+# input, while a cell of the last inception block sees most of it. Measure both fields:
+#
+# ```python
+# from actwidgets.atlas import receptive_field
+# for layer in ["conv2-relu_3x3", "inception_5b-output"]:
+#     x0, y0, x1, y1 = receptive_field(net, layer).box((3, 3))
+#     print(layer, x1 - x0, "pixels")
+# ```
+# </details>
+#
+# **3. Stop early.** Start a run of 16 channels and press *Stop* after a few steps. What does
+# the visualizer keep, and does the notebook stay usable while it runs?
+#
+# <details><summary>Solution</summary>
+#
+# It keeps the pictures reached at the last finished step, and the notebook runs other cells
+# meanwhile: the optimisation runs in a background thread.
+# </details>

@@ -16,6 +16,21 @@
 # (`aw.channel_atlas(net, "~/Pictures", layers)`); it reads every image below it, skips (and
 # counts) unreadable files, and scales to ImageNet on a Ray cluster (`engine="ray"`, see the
 # README).
+#
+# **What you will learn**
+#
+# - to scan a collection of images for the ones that make a channel fire most, and where
+#   (the top patches of a channel atlas);
+# - why a channel's name ("eye channel", "red channel") is a guess that a collection tests;
+# - to look at a channel three ways: top patches, feature visualisation, activation.
+#
+# **What you need**: tutorial 01 (channels 22, 14 and 47; receptive fields). The Caffe
+# SqueezeNet's weights (in the cache that `TORCH_HOME` names, or downloaded once).
+#
+# **How long**: about 40 minutes with the exercises; the notebook runs in about a minute on a
+# laptop CPU.
+#
+# Boxes marked **Predict** ask you to guess before you run the next cell.
 
 # %%
 import numpy as np
@@ -74,6 +89,9 @@ def show_top(layer, channel, stage, title):
 #
 # MathWorks found that these two channels react to eyes (tutorial 01 checks it by closing an
 # eye). Over the whole collection, where do they fire most?
+#
+# > **Predict.** Of the ten photos, which will top the list for an eye channel? Only faces and
+# > the cat, or other things too?
 
 # %%
 eye14 = show_top("fire6-squeeze1x1", matlab(14), "post", "fire6-squeeze1x1, channel 14 (after the ReLU)")
@@ -164,3 +182,53 @@ path = atlas.save(os.path.join(tempfile.mkdtemp(), "squeezenet-atlas.npz"))
 again = aw.ChannelAtlas.load(path)
 assert [e.index for e in again.top("conv1", matlab(22), "pre")] == [e.index for e in red]
 print(f"{path.name}: {path.stat().st_size / 1024:.0f} KB, {again}")
+
+# %% [markdown]
+# ## Exercises
+#
+# Use the explorer and the channel view above (click a tile of the explorer's grid: the view
+# follows). Solutions are folded away.
+#
+# **1. Another channel.** In the explorer, pick `fire6-squeeze1x1` and a channel whose top
+# patches in the channel view are all from one photo. Is that channel about that photo's
+# subject, or about a texture in it?
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# for c in range(48):
+#     top = atlas.top("fire6-squeeze1x1", c, "post")
+#     if len({e.index for e in top}) == 1:
+#         print(c + 1, names[top[0].index])
+# ```
+#
+# Look at the patches: when they are the same texture (coins' edges, cells), the channel
+# answers the texture; a test with another photo of that texture tells.
+# </details>
+#
+# **2. Grow the collection.** Add two photos of your own (or `data.cat()`, `data.horse()`)
+# and run `channel_atlas` again. Predict first: will channel 14's top patch change?
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# more = collection + [aw.load_image(data.cat())]
+# names2 = names + ["another cat"]
+# atlas2 = aw.channel_atlas(net, more, ["fire6-squeeze1x1"], top=6, progress=False)
+# print([names2[e.index] for e in atlas2.top("fire6-squeeze1x1", matlab(14), "post")])
+# ```
+#
+# A new photo enters the list only where its best response beats the ones there; the
+# scores of the old photos do not change (each image is scored on its own).
+# </details>
+#
+# **3. Mean instead of max.** `channel_atlas(..., score="mean")` ranks images by the
+# channel's mean over the map instead of its maximum. Which ranking favours photos that are
+# full of the pattern, and which favours one strong spot?
+#
+# <details><summary>Solution</summary>
+#
+# The maximum rewards one strong spot (an eye in a large photo); the mean rewards a pattern
+# all over the picture (a texture). Compare `atlas.top(layer, c, "post", score="mean")`
+# after scanning with `score=("max", "mean")`.
+# </details>

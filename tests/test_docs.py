@@ -32,3 +32,14 @@ def test_public_names_exist_and_are_documented():
         obj = getattr(actwidgets, name)
         if callable(obj):
             assert obj.__doc__, f"actwidgets.{name} has no docstring"
+
+
+def test_the_sites_api_page_lists_the_public_names():
+    """docs/api.md's autosummary is ``actwidgets.__all__``, in its order (the site's API
+    reference is generated from these names' docstrings)."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "api.md").read_text(encoding="utf-8")
+    block = text.split(":nosignatures:", 1)[1].split("```", 1)[0]
+    assert block.split() == list(actwidgets.__all__), (
+        "docs/api.md's autosummary list differs from actwidgets.__all__: update the list")

@@ -12,6 +12,7 @@ and metadata are not compared), or when a script has no notebook or a notebook n
 from __future__ import annotations
 
 import difflib
+import re
 import fnmatch
 from pathlib import Path
 
@@ -104,3 +105,54 @@ def test_script_and_notebook_have_the_same_cells(name: str):
             f"{hint}\n{len(from_script)} cells in the .py, {len(from_notebook)} in the .ipynb; "
             f"{longer} goes on with the {_describe(*extra[0])}"
         )
+
+
+# --------------------------------------------------------------------------- lessons and outputs
+
+#: The notebooks that keep their outputs (real weights, or a network trained in the notebook),
+#: as the README's Tutorials section says; the others are kept without any.
+WITH_OUTPUTS = {"00_explorer", "01_squeezenet_activations", "02_googlenet_activations",
+                "04_your_own_cnn", "05_googlenet_feature_visualization", "06_what_makes_a_channel_fire"}
+
+
+def _outputs(name: str) -> list[dict]:
+    nb = jupytext.read(NOTEBOOKS / f"{name}.ipynb", fmt="ipynb")
+    return [out for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])]
+
+
+@pytest.mark.parametrize("name", IPYNBS)
+def test_outputs_are_stored_where_the_readme_says(name: str):
+    outputs = _outputs(name)
+    if name in WITH_OUTPUTS:
+        assert outputs, f"notebooks/{name}.ipynb should keep its outputs (executed with real weights)"
+        errors = [o for o in outputs if o.get("output_type") == "error"]
+        assert not errors, f"notebooks/{name}.ipynb keeps an error output: {errors[0].get('ename')}"
+        figures = sum("image/png" in o.get("data", {}) for o in outputs)
+        plots = sum("plt.show()" in c.source for c in jupytext.read(NOTEBOOKS / f"{name}.py", fmt="py:percent").cells)
+        assert figures >= plots, (f"notebooks/{name}.ipynb has {figures} figures for {plots} cells that "
+                                  "show one: was it executed with MPLBACKEND=Agg? Execute it again without")
+    else:
+        assert not outputs, f"notebooks/{name}.ipynb should have no outputs (it runs on random weights in CI)"
+
+
+def test_the_readme_names_the_notebooks_with_outputs():
+    readme = (NOTEBOOKS.parent / "README.md").read_text(encoding="utf-8")
+    stored = sorted(n[:2] for n in WITH_OUTPUTS)
+    sentence = "Outputs are stored only where"
+    assert sentence in readme
+    said = readme.split(sentence, 1)[1].split("`03` is kept without outputs", 1)[0]
+    assert sorted(set(re.findall(r"`(\d\d)`", said))) == stored, said
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_each_tutorial_is_a_lesson(name: str):
+    """Goals, prerequisites and time up front; predictions before claims (not in the app);
+    exercises with folded solutions at the end."""
+    text = (NOTEBOOKS / f"{name}.py").read_text(encoding="utf-8")
+    head = text[:6000]
+    assert "What you will learn" in head and "What you need" in head and "How long" in head, (
+        f"notebooks/{name}.py should open with what the student will learn, what they need and how long it takes")
+    assert text.count("<details>") >= 2 and text.count("<details>") == text.count("</details>"), (
+        f"notebooks/{name}.py should end with exercises whose solutions are folded in <details> blocks")
+    if name != "00_explorer":
+        assert "**Predict.**" in text, f"notebooks/{name}.py should ask the reader to predict before a claim"
