@@ -278,3 +278,56 @@ def test_a_1x1_layer_factorises_over_images_and_says_when_there_are_too_few():
     assert c.maps.shape == (6, 2, 1, 1)
     with pytest.raises(IndexError, match="2 concepts"):
         c.top_channels(2)
+
+
+# ---------------------------------------------------------------------- Ray
+
+
+def test_the_ray_worker_in_process_gives_the_local_parts(net, pictures):
+    """read_batch and ConceptWorker as Ray runs them, without a cluster."""
+    import pickle
+
+    from actwidgets.atlas import ray_engine
+    from actwidgets.atlas.sources import PreparedImages, collate, collection
+    from actwidgets.concepts.collect import _plan
+    from actwidgets.concepts.ray_pass import ConceptWorker
+    from actwidgets.concepts.work import Work, compute
+
+    plan = _plan(net, "1", 2, None, 0, 100, 3, True)
+    images = collection(pictures)
+    loadings = aw.layer_concepts(net, pictures, "1", n=2, progress=False).loadings
+    for work in (Work("sample", quota=5), Work("project", loadings=loadings)):
+        worker = ConceptWorker(net.model, net.preprocess, net.extractor.backend, plan, work)
+        read = ray_engine.read_batch({"id": np.array([3, 7, 8])}, images, net.preprocess, 0)
+        part = pickle.loads(worker(read)["payload"][0])
+        local = compute(net, plan, work, collate([PreparedImages(images, net.preprocess)[i]
+                                                  for i in (3, 7, 8)]))
+        assert part["index"].tolist() == local["index"].tolist() == [3, 7, 8]
+        if work.kind == "sample":
+            assert all(np.array_equal(a, b) for a, b in zip(part["rows"], local["rows"]))
+        else:
+            assert np.allclose(part["maps"], local["maps"].numpy()) and part["first"] == 3
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_ray_concepts_equal_the_local_ones(net, pictures):
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray.data")
+    import os
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_enable_metrics_collection", "0")
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        run = dict(n=2, positions=100, fit_images=5, top=3, batch_size=4, progress=False)
+        local = aw.layer_concepts(net, pictures, "1", **run)
+        on_ray = aw.layer_concepts(net, pictures, "1", engine="ray", actors=1, **run)
+    finally:
+        if started:
+            ray.shutdown()
+    assert on_ray.sample == local.sample and np.array_equal(on_ray.loadings, local.loadings)
+    assert np.allclose(on_ray.maps, local.maps, atol=1e-5 * local.maps.max())
+    assert [e.index for e in on_ray.top(0)] == [e.index for e in local.top(0)]
+    assert on_ray.explained == pytest.approx(local.explained, abs=1e-6) and on_ray.complete

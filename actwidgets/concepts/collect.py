@@ -31,13 +31,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..atlas.scan import _loader_defaults, progress_bar
+from ..atlas.scan import ENGINES, _loader_defaults, progress_bar
 from ..atlas.sources import Collection, PreparedImages, collate, collection, is_uri, prepare
 from ..atlas.store import Skipped
 from ..atlas.topk import candidates, empty, merge, to_numpy
 from ..model.network import Network, check_network
 from . import factor
 from .record import Concepts, Sample
+from .work import Plan, Work, compute
 
 __all__ = ["layer_concepts", "POSITIONS", "FIT_IMAGES"]
 
@@ -45,22 +46,6 @@ __all__ = ["layer_concepts", "POSITIONS", "FIT_IMAGES"]
 POSITIONS = 50_000
 #: Images those cells are drawn from, at most (when the collection has more cells).
 FIT_IMAGES = 256
-
-
-@dataclass
-class _Plan:
-    """The checked arguments of one run."""
-
-    layer: str
-    stage: str
-    point: str
-    channels: int
-    size: tuple[int, int]
-    n: int
-    seed: int
-    positions: int
-    top: int
-    keep_maps: bool
 
 
 @dataclass
@@ -78,10 +63,10 @@ class _Pass:
     table: Any = None
     scale: np.ndarray | None = None
 
-    def count(self, batch: dict[str, Any]) -> None:
-        self.done += len(batch["index"])
-        self.skipped += len(batch["errors"])
-        self.names = (self.names + list(batch["errors"]))[:10]
+    def count(self, part: dict[str, Any]) -> None:
+        self.done += part["count"]
+        self.skipped += len(part["errors"])
+        self.names = (self.names + list(part["errors"]))[:10]
 
 
 class _Subset(torch.utils.data.Dataset):
@@ -98,7 +83,7 @@ class _Subset(torch.utils.data.Dataset):
 
 
 def _plan(net: Network, layer: Any, n: Any, stage: Any, seed: Any, positions: Any,
-          top: Any, keep_maps: bool) -> _Plan:
+          top: Any, keep_maps: bool) -> Plan:
     info = net.layers.get(layer)
     if stage is None:
         stage = "post"
@@ -117,85 +102,62 @@ def _plan(net: Network, layer: Any, n: Any, stage: Any, seed: Any, positions: An
     if positions < 1 or top < 0:
         raise ValueError(f"positions must be >= 1 and top >= 0, got {positions} and {top}")
     n = factor.check_counts(n, p.channels, info.name)
-    return _Plan(info.name, stage, point, p.channels, tuple(p.size), n, int(seed),
+    return Plan(info.name, stage, point, p.channels, tuple(p.size), n, int(seed),
                  int(positions), int(top), bool(keep_maps))
 
 
-def _values(net: Network, plan: _Plan, batch: dict[str, Any]) -> tuple[Any, Any, Any] | None:
-    """(index, size, values (B, C, h, w) float32) of a batch's readable images, or None."""
-    ok = batch["ok"]
-    if not bool(ok.any()):
-        return None
-    pixels, index, size = batch["pixels"][ok], batch["index"][ok], batch["size"][ok]
-    x = pixels.to(net.device, net.dtype, non_blocking=True)
-    values = net.extractor.run(x, [plan.point], maps=True)[plan.point].float()
-    factor.check_values(values, plan.layer)
-    return index, size, values
+def _stream(net: Network, images: Collection, indices: list[int] | None, plan: Plan,
+            work: Work, how: dict[str, Any], desc: str,
+            absorb: Callable[[dict[str, Any]], None]) -> bool:
+    """``absorb`` each batch's part (:func:`.work.compute`) of the images ``indices`` (None:
+    all) on the engine; True when Ctrl-C stopped it."""
+    if how["engine"] == "ray":
+        from .ray_pass import stream_ray
 
-
-def _stream(net: Network, dataset: Any, loader_args: tuple[int, int], progress: bool,
-            desc: str, step: Callable[[dict[str, Any]], None]) -> bool:
-    """``step(batch)`` for every collated batch of ``dataset``; True when Ctrl-C stopped it."""
-    batch_size, num_workers = loader_args
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=num_workers,
-                                         collate_fn=collate, pin_memory=net.device.type == "cuda")
-    with progress_bar(len(dataset), 0, progress, desc) as bar:
+        return stream_ray(net, images, indices, plan, work, how, desc, absorb)
+    dataset = (PreparedImages(images, net.preprocess) if indices is None
+               else _Subset(images, net.preprocess, indices))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=how["batch_size"],
+                                         num_workers=how["num_workers"], collate_fn=collate,
+                                         pin_memory=net.device.type == "cuda")
+    with progress_bar(len(dataset), 0, how["progress"], desc) as bar:
         try:
             for batch in loader:
-                step(batch)
+                absorb(compute(net, plan, work, batch))
                 bar.update(len(batch["index"]))
         except KeyboardInterrupt:
             return True
     return False
 
 
-def _sampler(net: Network, plan: _Plan, got: _Pass, quota: int) -> Callable[[dict], None]:
-    """The step that keeps ``quota`` random cells of each image (all cells: in order)."""
-    cells = plan.size[0] * plan.size[1]
+def _sampled(got: _Pass) -> Callable[[dict[str, Any]], None]:
+    def absorb(part: dict[str, Any]) -> None:
+        got.rows.extend(part.get("rows", []))
+        got.index.extend(part["index"].tolist())
+        got.sizes.append(part["size"])
+        got.count(part)
 
-    def step(batch: dict[str, Any]) -> None:
-        out = _values(net, plan, batch)
-        if out is not None:
-            index, size, values = out
-            flat = values.reshape(values.shape[0], plan.channels, cells).cpu().numpy()
-            for i, v in zip(index.tolist(), flat):
-                pick = slice(None) if quota >= cells else np.sort(
-                    np.random.default_rng([plan.seed, i]).choice(cells, quota, replace=False))
-                got.rows.append(np.ascontiguousarray(v[:, pick].T))
-            got.index.extend(index.tolist())
-            got.sizes.append(size.numpy())
-        got.count(batch)
-
-    return step
+    return absorb
 
 
-def _projector(net: Network, plan: _Plan, got: _Pass, loadings: np.ndarray,
-               maps: np.ndarray) -> Callable[[dict], None]:
-    """The step that projects each image onto the loadings: maps, top-k, error sums."""
-    h, w = plan.size
+def _projected(got: _Pass, plan: Plan, maps: np.ndarray) -> Callable[[dict[str, Any]], None]:
+    def absorb(part: dict[str, Any]) -> None:
+        if len(part["index"]):
+            got.err2, got.norm2 = got.err2 + part["err2"], got.norm2 + part["norm2"]
+            _record(got, plan, maps, torch.from_numpy(part["index"]),
+                    torch.from_numpy(part["size"]), torch.as_tensor(part["maps"]))
+        got.count(part)
 
-    def step(batch: dict[str, Any]) -> None:
-        out = _values(net, plan, batch)
-        if out is not None:
-            index, size, values = out
-            x = values.permute(0, 2, 3, 1).reshape(-1, plan.channels)
-            ld = torch.as_tensor(loadings, device=x.device)
-            coef = factor.project(x, ld)
-            err2, norm2 = factor.residual(x, coef, ld)
-            got.err2, got.norm2 = got.err2 + err2, got.norm2 + norm2
-            m = coef.reshape(len(index), h, w, plan.n).permute(0, 3, 1, 2).contiguous()
-            _record(got, plan, maps, index, size, m)
-        got.count(batch)
-
-    return step
+    return absorb
 
 
-def _record(got: _Pass, plan: _Plan, maps: np.ndarray, index: torch.Tensor,
+def _record(got: _Pass, plan: Plan, maps: np.ndarray, index: torch.Tensor,
             size: torch.Tensor, m: torch.Tensor) -> None:
     """Keep a batch's concept maps ``m`` (B, n, h, w): stored, ranked, their maxima."""
     if plan.keep_maps:
         maps[index.numpy()] = m.cpu().numpy()
     if plan.top:
+        m = m.to(got.table.device)
         got.table = merge(got.table, candidates(m, index, size), plan.top, "max")
     top = m.amax(dim=(0, 2, 3)).cpu().numpy()
     got.scale = top if got.scale is None else np.maximum(got.scale, top)
@@ -206,7 +168,7 @@ def _interrupted(what: str, got: _Pass, total: int) -> None:
                   f"{what}: the concepts hold what is done", RuntimeWarning, stacklevel=4)
 
 
-def _fit(plan: _Plan, got: _Pass, stopped: bool, max_iter: int) -> factor.Fit:
+def _fit(plan: Plan, got: _Pass, stopped: bool, max_iter: int) -> factor.Fit:
     rows = sum(len(r) for r in got.rows)
     if stopped and rows < plan.n:
         raise KeyboardInterrupt
@@ -214,12 +176,13 @@ def _fit(plan: _Plan, got: _Pass, stopped: bool, max_iter: int) -> factor.Fit:
     return factor.fit(x, plan.n, seed=plan.seed, max_iter=max_iter)
 
 
-def _every_position(net: Network, images: Collection, plan: _Plan, loader_args: tuple[int, int],
-                    progress: bool, max_iter: int) -> dict[str, Any]:
+def _every_position(net: Network, images: Collection, plan: Plan, how: dict[str, Any],
+                    max_iter: int) -> dict[str, Any]:
     """One pass keeping every cell; the fit's coefficients are the maps."""
     got = _Pass()
-    stopped = _stream(net, PreparedImages(images, net.preprocess), loader_args, progress,
-                      f"concepts {plan.layer}", _sampler(net, plan, got, plan.size[0] * plan.size[1]))
+    every = Work("sample", quota=plan.size[0] * plan.size[1])
+    stopped = _stream(net, images, None, plan, every, how, f"concepts {plan.layer}",
+                      _sampled(got))
     if stopped:
         _interrupted("reading the images", got, len(images))
     fit = _fit(plan, got, stopped, max_iter)
@@ -234,26 +197,23 @@ def _every_position(net: Network, images: Collection, plan: _Plan, loader_args: 
             "projected": got.done}
 
 
-def _sample_then_project(net: Network, images: Collection, plan: _Plan, fit_images: int,
-                         loader_args: tuple[int, int], progress: bool,
-                         max_iter: int) -> dict[str, Any]:
+def _sample_then_project(net: Network, images: Collection, plan: Plan, fit_images: int,
+                         how: dict[str, Any], max_iter: int) -> dict[str, Any]:
     """A pass over a random sample of images to fit, then one over all to project."""
     m = min(len(images), fit_images)
     chosen = np.sort(np.random.default_rng(plan.seed).choice(len(images), m, replace=False))
     quota = min(plan.size[0] * plan.size[1], math.ceil(plan.positions / m))
     got = _Pass()
-    stopped = _stream(net, _Subset(images, net.preprocess, chosen.tolist()), loader_args,
-                      progress, f"concepts {plan.layer}: sample",
-                      _sampler(net, plan, got, quota))
+    stopped = _stream(net, images, chosen.tolist(), plan, Work("sample", quota=quota), how,
+                      f"concepts {plan.layer}: sample", _sampled(got))
     if stopped:
         _interrupted("sampling", got, m)
     fit = _fit(plan, got, stopped, max_iter)
     maps = np.zeros((len(images) if plan.keep_maps else 0, plan.n, *plan.size), np.float32)
     proj = _Pass(table=empty(plan.n, plan.top, net.device) if plan.top else None)
     if not stopped:
-        stopped = _stream(net, PreparedImages(images, net.preprocess), loader_args, progress,
-                          f"concepts {plan.layer}: project",
-                          _projector(net, plan, proj, fit.loadings, maps))
+        stopped = _stream(net, images, None, plan, Work("project", loadings=fit.loadings), how,
+                          f"concepts {plan.layer}: project", _projected(proj, plan, maps))
         if stopped:
             _interrupted("projecting", proj, len(images))
     explained = (1.0 - factor.relative_error(proj.err2, proj.norm2) if proj.norm2 > 0
@@ -277,6 +237,8 @@ def layer_concepts(
     batch_size: int | None = None,
     num_workers: int | None = None,
     progress: bool = True,
+    engine: str = "local",
+    actors: int | None = None,
     max_iter: int = factor.MAX_ITER,
 ) -> Concepts:
     """The ``n`` concepts of ``layer``: groups of channels that fire together, found by
@@ -298,7 +260,11 @@ def layer_concepts(
     - ``keep_maps``: keep every image's (n, h, w) maps (False: memory flat in the number of
       images; the top-k and ``explained`` are still computed).
     - ``progress``: a tqdm bar; Ctrl-C stops between batches and returns the concepts of
-      what is done (``complete`` False), with a warning.
+      what is done (``complete`` False), with a warning. ``batch_size`` (32) and
+      ``num_workers`` (0) for the ``DataLoader``, as in the atlas.
+    - ``engine``: ``"local"``, or ``"ray"``: both passes on Ray Data as the atlas' Ray scan
+      runs (reading tasks, ``actors`` copies of the model), merged in order on the driver;
+      the same concepts (see :mod:`actwidgets.concepts.ray_pass`).
 
     >>> import actwidgets as aw
     >>> net = aw.load_model("squeezenet", weights=None)
@@ -308,20 +274,28 @@ def layer_concepts(
     """
     check_network(net, "layer_concepts")
     plan = _plan(net, layer, n, stage, seed, positions, top, keep_maps)
-    if not isinstance(fit_images, (int, np.integer)) or isinstance(fit_images, bool) or fit_images < 1:
-        raise ValueError(f"fit_images must be a positive int, got {fit_images!r}")
-    loader_args = _loader_defaults(images, batch_size, num_workers)
+    how = _how(images, fit_images, batch_size, num_workers, progress, engine, actors)
     coll = _collection(images)
     if len(coll) == 0:
         raise ValueError("there are no images to find concepts in: pass an image, a list of "
                          "images, a folder of images or a Dataset")
-    cells = plan.size[0] * plan.size[1]
-    if len(coll) * cells <= plan.positions:
-        out = _every_position(net, coll, plan, loader_args, progress, max_iter)
+    if len(coll) * plan.size[0] * plan.size[1] <= plan.positions:
+        out = _every_position(net, coll, plan, how, max_iter)
     else:
-        out = _sample_then_project(net, coll, plan, int(fit_images), loader_args, progress,
-                                   max_iter)
+        out = _sample_then_project(net, coll, plan, int(fit_images), how, max_iter)
     return _concepts(net, coll, plan, out)
+
+
+def _how(images: Any, fit_images: Any, batch_size: Any, num_workers: Any, progress: bool,
+         engine: Any, actors: Any) -> dict[str, Any]:
+    """How the passes run: batches, workers, progress bar, engine (checked)."""
+    if not isinstance(fit_images, (int, np.integer)) or isinstance(fit_images, bool) or fit_images < 1:
+        raise ValueError(f"fit_images must be a positive int, got {fit_images!r}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    batch_size, num_workers = _loader_defaults(images, batch_size, num_workers)
+    return {"batch_size": batch_size, "num_workers": num_workers, "progress": bool(progress),
+            "engine": engine, "actors": actors}
 
 
 def _collection(images: Any) -> Collection:
@@ -342,7 +316,7 @@ def _collection(images: Any) -> Collection:
     return collection(images)
 
 
-def _concepts(net: Network, coll: Collection, plan: _Plan, out: dict[str, Any]) -> Concepts:
+def _concepts(net: Network, coll: Collection, plan: Plan, out: dict[str, Any]) -> Concepts:
     fit, got, proj = out["fit"], out["got"], out["proj"]
     skipped = max(got.skipped, proj.skipped)
     names = got.names if got.skipped >= proj.skipped else proj.names

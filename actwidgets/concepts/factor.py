@@ -34,7 +34,7 @@ __all__ = ["Fit", "fit", "project", "check_counts", "NegativeValuesError"]
 #: The solver's limits: iterations of the fit, sweeps and tolerance of the projection.
 MAX_ITER = 500
 SWEEPS = 200
-TOL = 1e-6
+TOL = 1e-4
 
 
 class NegativeValuesError(ValueError):
