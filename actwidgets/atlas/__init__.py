@@ -11,7 +11,8 @@ by Ctrl-C. ``engine="ray"`` runs the same scan on a Ray cluster.
 module                role
 ====================  =====================================================================
 ``sources``           the collection: folder, list, Dataset; fingerprint; decoding workers
-``receptive``         receptive fields measured by back-propagation; boxes in the original
+``receptive``         receptive fields (read from the graph, else measured); boxes in the original
+``_analytic``         receptive fields read from the fx graph: conv, pool and point-wise ops
 ``topk``              the running per-channel top-k and its merge
 ``scan``              :func:`channel_atlas` and the local scan
 ``store``             :class:`ChannelAtlas`, :class:`AtlasEntry`, the ``.npz`` file

@@ -40,7 +40,7 @@ from ..capture import _layer_names
 from ..model.network import Network, check_network
 from ._analytic import spans
 from .receptive import Field, Geometry, receptive_field
-from .sources import Collection, PreparedImages, collate, collection
+from .sources import Collection, PreparedImages, check_collection, collate, collection
 from .store import FORMAT, ChannelAtlas
 from .topk import (SCORES, Table, candidates, empty, from_numpy, merge, peaks, relu_peaks,
                    to_numpy)
@@ -296,29 +296,6 @@ def _start(net: Network, meta: dict[str, Any], resume: ChannelAtlas | None) -> S
     return ScanState(tables, resume.scanned, skipped.count, skipped.names)
 
 
-def _check_collection(images: Collection) -> None:
-    """A clear error for a collection with nothing to scan, or a Dataset of normalised tensors."""
-    if len(images) == 0:
-        where = f"the folder {images.root}" if images.kind == "folder" else f"the {images.kind}"
-        raise ValueError(f"{where} holds no image to scan (a folder: no file whose extension "
-                         "Pillow opens, such as .jpg or .png): check the path or the list")
-    if images.kind != "dataset":
-        return
-    try:
-        first = images.item(0)
-    except Exception:  # noqa: BLE001 - the scan skips and names it
-        return
-    if isinstance(first, torch.Tensor):
-        first = first.detach().cpu().numpy()
-    if isinstance(first, np.ndarray) and first.dtype.kind == "f" and first.size:
-        lo, hi = float(first.min()), float(first.max())
-        if lo < 0 or hi > 1:
-            raise ValueError(
-                f"the Dataset's images are normalised (values in [{lo:.3g}, {hi:.3g}], not the "
-                "[0, 1] of a picture): the atlas applies the network's own preprocessing, so "
-                "build the dataset without Normalize (transform=ToTensor(), or no transform)")
-
-
 def _warn_if_nothing_read(state: ScanState) -> None:
     if state.scanned and state.skipped >= state.scanned:
         first = state.skipped_names[0] if state.skipped_names else ""
@@ -382,25 +359,29 @@ def channel_atlas(
     stages, scores = _stage_list(stage), _score_list(score)
     specs = _layer_specs(net, layers, stages)
     coll = collection(images)
-    _check_collection(coll)
+    check_collection(coll)
     meta = _meta(net, coll, specs, stages, scores, int(top))
     if resume is not None:
         _check_resume(resume, meta)
     if not net.preprocess.geometry_known:
         warnings.warn(f"{net.name}'s preprocessing hides its resize and crop: the atlas' boxes "
                       "assume it stretches the whole picture to the input size", stacklevel=2)
-    fields, stopped = _fields(net, specs, dict(resume._fields) if resume is not None else {},
-                              progress)
+    fields, stopped = _fields(net, specs, dict(resume._fields) if resume else {}, progress)
     plan = {"points": list(dict.fromkeys(p for s in specs for p in s["points"].values())),
             "scores": scores, "k": int(top)}
     state = _start(net, meta, resume)
-    if stopped:  # Ctrl-C before the first image: the atlas of nothing, to resume
-        return _finish(meta, state, coll, fields, engine)
+    if not stopped:  # else Ctrl-C came before the first image: the atlas of nothing, to resume
+        state = _scan(engine, net, coll, plan, state, (batch_size, num_workers, actors), progress)
+        _warn_if_nothing_read(state)
+    return _finish(meta, state, coll, fields, engine)
+
+
+def _scan(engine: str, net: Network, images: Collection, plan: dict[str, Any], state: ScanState,
+          sizes: tuple[int, int, int | None], progress: bool) -> ScanState:
+    """``state`` continued over the rest of ``images`` by ``engine``."""
+    batch_size, num_workers, actors = sizes
     if engine == "ray":
         from .ray_engine import scan_ray
 
-        state = scan_ray(net, coll, plan, state, batch_size, actors, progress)
-    else:
-        state = _scan_local(net, coll, plan, state, batch_size, num_workers, progress)
-    _warn_if_nothing_read(state)
-    return _finish(meta, state, coll, fields, engine)
+        return scan_ray(net, images, plan, state, batch_size, actors, progress)
+    return _scan_local(net, images, plan, state, batch_size, num_workers, progress)

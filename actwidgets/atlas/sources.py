@@ -47,7 +47,7 @@ from PIL import Image
 
 from ..images import WORKING_SIDE, load_image
 
-__all__ = ["Collection", "collection", "PreparedImages", "prepare", "collate",
+__all__ = ["Collection", "collection", "check_collection", "PreparedImages", "prepare", "collate",
            "image_extensions", "original_size", "is_uri", "read_source"]
 
 
@@ -196,6 +196,29 @@ def collection(images: Any) -> Collection:
     raise TypeError(
         f"images must be a folder, a list of images, a torch Dataset or a DataLoader, got "
         f"{type(images).__name__}")
+
+
+def check_collection(images: Collection) -> None:
+    """A clear error for a collection with nothing to scan, or a Dataset of normalised tensors."""
+    if len(images) == 0:
+        where = f"the folder {images.root}" if images.kind == "folder" else f"the {images.kind}"
+        raise ValueError(f"{where} holds no image to scan (a folder: no file whose extension "
+                         "Pillow opens, such as .jpg or .png): check the path or the list")
+    if images.kind != "dataset":
+        return
+    try:
+        first = images.item(0)
+    except Exception:  # noqa: BLE001 - the scan skips and names it
+        return
+    if isinstance(first, torch.Tensor):
+        first = first.detach().cpu().numpy()
+    if isinstance(first, np.ndarray) and first.dtype.kind == "f" and first.size:
+        lo, hi = float(first.min()), float(first.max())
+        if lo < 0 or hi > 1:
+            raise ValueError(
+                f"the Dataset's images are normalised (values in [{lo:.3g}, {hi:.3g}], not the "
+                "[0, 1] of a picture): the atlas applies the network's own preprocessing, so "
+                "build the dataset without Normalize (transform=ToTensor(), or no transform)")
 
 
 def is_uri(item: Any) -> bool:
