@@ -103,14 +103,22 @@ def _batch(net: Network, pictures: Sequence[np.ndarray]) -> torch.Tensor:
 
 def _layer_names(net: Network, layer: Any) -> tuple[list[str], bool]:
     """(layer names, whether one layer was asked for) from the ``layer`` argument."""
-    def one(item: Any) -> str:
+    asked, single = _asked(net, layer)
+    return [n for n, _ in asked], single
+
+
+def _asked(net: Network, layer: Any) -> tuple[list[tuple[str, LayerInfo]], bool]:
+    """((name as asked, layer) pairs, whether one layer was asked for) from ``layer``."""
+    layers = net.layers
+
+    def one(item: Any) -> tuple[str, LayerInfo]:
         if isinstance(item, str):
-            net.layers.get(item)  # LayerNameError with the closest names
-            return item
+            return item, layers.get(item)  # LayerNameError with the closest names
         if isinstance(item, LayerInfo):
-            return item.name
+            return item.name, layers.get(item.name)
         if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
-            return net.layers[int(item)].name  # IndexError naming the range
+            info = layers[int(item)]  # IndexError naming the range
+            return info.name, info
         raise TypeError(
             "layer must be a layer name (str), an index into net.layers (int), a LayerInfo, "
             f"or a list of them; got {type(item).__name__}. net.layers.names lists the names."
@@ -171,9 +179,10 @@ def activations(
 
 def _activations(net: Network, image: Any, layer: Any, stage: str | None,
                  layout: str) -> np.ndarray | dict[str, Any]:
-    names, single = _layer_names(net, layer)
+    asked, single = _asked(net, layer)
     stages = _stages(stage)
-    points = {(n, s): net.layers.resolve(n, s) for n in names for s in stages}
+    names = [n for n, _ in asked]
+    points = {(n, s): info.point(s) for n, info in asked for s in stages}
     batch = _is_batch(image)
     images = list(image) if batch else [image]
     if not images:
@@ -212,7 +221,7 @@ def _fresh(net: Network, pictures: Sequence[np.ndarray], points: list[str],
                 v = net.extractor.point(p).layout.extra_tokens(v)
             except ValueError as exc:
                 raise ValueError(f"{p}: {exc}; layout='extra' is for ViT-style token layers") from None
-        key = v.untyped_storage().data_ptr()
+        key = v.data_ptr()
         if key in seen:  # two points holding one tensor: each array is the caller's own
             v = v.clone()
         seen.add(key)

@@ -202,7 +202,8 @@ class Extractor:
             out = self._impl.run(x, unique)
         if maps:
             hw = (int(x.shape[-2]), int(x.shape[-1]))
-            out = {n: self._by_name[n].layout.to_map(v, hw) for n, v in out.items()}
+            out = {n: v if v.dim() == 4 and self._by_name[n].layout.kind == "chw"
+                   else self._by_name[n].layout.to_map(v, hw) for n, v in out.items()}
         return {n: out[p.name] for n, p in points.items()}
 
 

@@ -92,9 +92,9 @@ def _explain(name: str, old: dict, new: dict) -> str | None:
     for key in _CONTENTS:
         a, b = old.get(key) or {}, new.get(key) or {}
         if list(a) != list(b) or any(x is not y for x, y in zip(a.values(), b.values())):
-            verb = "replaced, added or removed" if key in ("_parameters", "_buffers",
-                                                             "_modules") else "added to or removed from"
-            return f"{_WORDS[key]} was {verb} {where}"
+            if key in ("_parameters", "_buffers", "_modules"):
+                return f"{_WORDS[key]} of {where} was replaced, added or removed"
+            return f"{_WORDS[key]} was added to or removed from {where}"
     for key in old.keys() | new.keys():
         if key in _CONTENTS or key == "training":
             continue
