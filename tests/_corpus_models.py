@@ -268,8 +268,8 @@ class TalkingHeads(nn.Module):
 
 
 class SquareChannelsLast(nn.Module):
-    """ConvNeXt's block where H == W == C (8 channels of 8×8 at 32 pixels): a permute, then
-    LayerNorm, Linear, GELU, Linear and Dropout on (N, H, W, C), and a permute back."""
+    """ConvNeXt's block where H == W == C (8 channels of 8×8 at 32 pixels): a permute, Swin's
+    pad on (N, H, W, C), then LayerNorm, Linear, GELU, Linear and Dropout, and a permute back."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -278,6 +278,6 @@ class SquareChannelsLast(nn.Module):
         self.fc2, self.drop, self.out = nn.Linear(8, 8), nn.Dropout(0.1), nn.Conv2d(8, 8, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.stem(x).permute(0, 2, 3, 1)
+        y = F.pad(self.stem(x).permute(0, 2, 3, 1), (0, 0, 0, 0, 0, 0))  # nothing to pad
         y = self.drop(self.fc2(self.act(self.fc1(self.norm(y)))))
         return self.out(y.permute(0, 3, 1, 2))

@@ -151,7 +151,7 @@ class Layout:
 @dataclass(frozen=True)
 class Hint:
     """What a point's module says of its layout: ``fixed`` ("chw" or "hwc"), else the layout
-    of the point ``src`` (its input) where the shapes agree, swapped when ``flip`` (a permute)."""
+    of the point ``src`` (its input) where that is a map, swapped when ``flip`` (a permute)."""
 
     fixed: str | None = None
     src: str | None = None
@@ -172,7 +172,7 @@ _CHW_MODULES = (nn.modules.conv._ConvNd, nn.modules.batchnorm._NormBase, nn.Grou
                 nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd,
                 nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd)
 _CHW_OPS = {"conv2d", "batch_norm", "group_norm", "max_pool2d", "avg_pool2d",
-            "adaptive_avg_pool2d", "adaptive_max_pool2d", "interpolate", "pad"}
+            "adaptive_avg_pool2d", "adaptive_max_pool2d", "interpolate"}
 _LAST_AXIS_OPS = {"linear", "layer_norm"}
 _PERMUTE_OPS = {"permute", "transpose", "movedim", "moveaxis", "swapaxes", "swapdims"}
 _PERMUTES = {(0, 2, 3, 1): "hwc", (0, 3, 1, 2): "chw"}
@@ -262,7 +262,7 @@ def _resolve(name: str, s: tuple[int, ...], hints: LayoutHints,
     if hint.fixed is not None:
         return hint.fixed
     src = done.get(hint.src) if hint.src is not None else None
-    if src is not None and src[0] == s and src[1].kind in ("chw", "hwc"):
+    if src is not None and len(src[0]) == 3 and src[1].kind in ("chw", "hwc"):  # also a pad, a slice
         kind = src[1].kind
         return ({"chw": "hwc", "hwc": "chw"}[kind]) if hint.flip else kind
     return hints.default
