@@ -301,7 +301,9 @@ function render({model, el}) {
   readPicture();
   readLayer();
   redraw();
-  root.awExplorer = {flips: flips, state: () => Object.assign({}, S), key: onKey, meta: () => meta};
+  // For tests and benchmarks: the flips' drawing times, the state, the shown layer's geometry.
+  root.awExplorer = {flips: flips, state: () => Object.assign({}, S), key: onKey, meta: () => meta,
+    layer: () => (data ? {shape: data.shape, grid: data.grid, stats: data.stats} : null)};
   return () => {
     clearTimeout(sendTimer);
     Object.entries(handlers).forEach(([ev, fn]) => model.off(ev, fn));

@@ -108,13 +108,24 @@ def drive(w: Explorer, echo: Any | None) -> None:
 
 
 def _run_all(page: Any) -> None:
-    """Run > Run All Cells, as a person would (once the kernel is there to run them)."""
-    from playwright.sync_api import expect
+    """Run > Run All Cells, as a person would; again if the kernel was not there to take it
+    (no prompt shows ``[*]`` or a number yet), a bounded number of times, accepting the
+    kernel dialog if a slow server shows it late."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    page.locator(".lm-MenuBar-itemLabel").filter(has_text=re.compile(r"^Run$")).first.click()
-    item = page.get_by_role("menuitem", name="Run All Cells", exact=True)
-    expect(item).not_to_have_attribute("aria-disabled", "true", timeout=RENDER_TIMEOUT * 1000)
-    item.click()
+    started = "() => [...document.querySelectorAll('.jp-InputPrompt')].some(p => /\\[[*0-9]/.test(p.textContent))"
+    for _ in range(8):
+        accept = page.locator(".jp-Dialog .jp-mod-accept")  # "Select Kernel", if it comes late
+        if accept.count() and accept.first.is_visible():
+            accept.first.click()
+        page.locator(".lm-MenuBar-itemLabel").filter(has_text=re.compile(r"^Run$")).first.click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        try:
+            page.wait_for_function(started, timeout=20_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError("Run All Cells never started the notebook's cells")
 
 
 def test_explorer_in_voila(browser, e2e_home, artifacts):
@@ -140,10 +151,15 @@ def test_explorer_in_voila(browser, e2e_home, artifacts):
             server.remember_children()
 
 
-@pytest.mark.xfail(reason="the explorer's view has not appeared in headless JupyterLab / Notebook 7 "
-                   "within 150 s in this harness yet (Voilà and marimo pass); under investigation",
-                   strict=False)
-@pytest.mark.parametrize("app", ["jupyterlab", "notebook7"])
+@pytest.mark.parametrize("app", [
+    pytest.param("jupyterlab", marks=pytest.mark.xfail(
+        reason="under pytest, Run All Cells sometimes leaves the cells unrun (kernel idle, empty "
+               "prompts); the same steps pass from a script", strict=False)),
+    pytest.param("notebook7", marks=pytest.mark.xfail(
+        reason="the explorer renders and draws, but ArrowRight on the focused picture does not "
+               "reach the module (Notebook 7's keyboard handling); clicks not yet checked there",
+        strict=False)),
+])
 def test_explorer_in_jupyter(browser, e2e_home, artifacts, app):
     console: list[str] = []
     serve = lab_server if app == "jupyterlab" else notebook_server
@@ -154,7 +170,12 @@ def test_explorer_in_jupyter(browser, e2e_home, artifacts, app):
             page.goto(f"{server.url}/{path}/{NOTEBOOK.name}", timeout=RENDER_TIMEOUT * 1000)
             page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=RENDER_TIMEOUT * 1000)
             _run_all(page)
-            drive(Explorer(page, artifacts, app, console), page.get_by_text("python channel 3"))
+            w = Explorer(page, artifacts, app, console)
+            try:
+                drive(w, page.get_by_text("python channel 3"))
+            except Exception:
+                w.screenshot("FAILED")
+                raise
         finally:
             context.close()
             server.remember_children()

@@ -28,23 +28,22 @@ import pytest
 
 from .conftest import CHROMIUM, REPO, server_env
 
-pytestmark = [pytest.mark.e2e, pytest.mark.skip(
-    reason="written for the old page's #aw-* ids and window.awStatic.data.layers; the page now "
-           "runs the widget's module (.aw-* classes): to rewrite. test_explorer_browser.py "
-           "drives the exported page meanwhile")]
+pytestmark = pytest.mark.e2e
 
 DOCS_SHOT = REPO / "docs" / "images" / "exported_explorer.png"
 LAYERS_IN_NOTEBOOK = ["conv1", "relu_conv1", "pool1", "fire6"]
 FLIPS = 40  # key presses timed per view
 FRAME_MS = 16.0
 
-_STATE_JS = """() => { const r = document.getElementById('aw-root');
-  return {version: +r.dataset.version, shown: r.dataset.shown || ''}; }"""
-_DIGEST_JS = """async () => { const c = document.getElementById('aw-picture');
+_STATE_JS = """() => { const r = document.querySelector('.aw-explorer-view');
+  return {version: +(r && r.dataset.version || 0), shown: r && r.dataset.shown || ''}; }"""
+_DRAWN_JS = """v => { const r = document.querySelector('.aw-explorer-view');
+  return r && +(r.dataset.version || 0) > v && !r.classList.contains('aw-busy'); }"""
+_DIGEST_JS = """async () => { const c = document.querySelector('.aw-picture');
   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
   const h = await crypto.subtle.digest('SHA-256', d);
   return Array.from(new Uint8Array(h)).map(x => x.toString(16).padStart(2, '0')).join(''); }"""
-_PIXELS_JS = "() => document.getElementById('aw-picture').toDataURL('image/png')"
+_PIXELS_JS = "() => document.querySelector('.aw-picture').toDataURL('image/png')"
 
 
 def _net():
@@ -112,8 +111,7 @@ class StaticPage:
         return {"version": s["version"], **dict(zip(keys, s["shown"].split("|")))} if s["shown"] else s
 
     def wait_ready(self, timeout: float = 60_000) -> dict[str, Any]:
-        self.frame.wait_for_function("() => +document.getElementById('aw-root').dataset.version > 0",
-                                     timeout=timeout)
+        self.frame.wait_for_function(_DRAWN_JS, arg=0, timeout=timeout)
         return self.state()
 
     def digest(self) -> str:
@@ -131,9 +129,7 @@ class StaticPage:
         pixels and a clean console; screenshot."""
         before, digest = self.state(), self.digest()
         action()
-        self.frame.wait_for_function(
-            "v => +document.getElementById('aw-root').dataset.version > v", arg=before["version"],
-            timeout=30_000)
+        self.frame.wait_for_function(_DRAWN_JS, arg=before["version"], timeout=30_000)
         after = self.state()
         for key, value in expect.items():
             assert after[key] == str(value), f"{step}: {key} is {after[key]!r}, expected {value!r}"
@@ -144,60 +140,59 @@ class StaticPage:
 
     def assert_clean(self, step: str) -> None:
         assert not self.console, f"{step}: {self.console}"
-        error = self.frame.locator("#aw-error")
+        error = self.frame.locator(".aw-error")
         assert error.is_hidden(), f"{step}: the page shows an error: {error.inner_text()}"
 
     def choose(self, select: str, label: str) -> None:
         self.frame.locator(select).select_option(label=label)
 
-    def press(self, key: str, on: str = "#aw-picture") -> None:
+    def press(self, key: str, on: str = ".aw-picture") -> None:
         self.frame.locator(on).focus()
         self.page.keyboard.press(key)
 
     def click_tile(self, channel: int) -> None:
         """Click the middle of ``channel``'s tile in the grid, in CSS pixels."""
         box = self.frame.evaluate(
-            """c => { const D = window.awStatic.data, S = window.awStatic.state(), L = D.layers[S.layer];
-              const P = D.points[S.stage === 'pre' ? L.pre : L.post], [rows, cols, k, pad] = L.grid;
-              const cv = document.getElementById('aw-picture'), r = cv.getBoundingClientRect();
-              const x = pad + (c % cols) * (P.shape[2] * k + pad) + P.shape[2] * k / 2;
-              const y = pad + Math.floor(c / cols) * (P.shape[1] * k + pad) + P.shape[1] * k / 2;
+            """c => { const L = window.awStatic.view.awExplorer.layer(), [rows, cols, k, pad] = L.grid;
+              const cv = document.querySelector('.aw-picture'), r = cv.getBoundingClientRect();
+              const x = pad + (c % cols) * (L.shape[2] * k + pad) + L.shape[2] * k / 2;
+              const y = pad + Math.floor(c / cols) * (L.shape[1] * k + pad) + L.shape[1] * k / 2;
               return {x: x * r.width / cv.width, y: y * r.height / cv.height}; }""", channel)
-        self.frame.locator("#aw-picture").click(position=box)
+        self.frame.locator(".aw-picture").click(position=box)
 
 
 def _walk(w: StaticPage, strongest: int | None = None) -> None:
     """Every control changes the picture, in order."""
     s = w.state()
-    w.change(lambda: w.press("ArrowRight", on="#aw-channel"), "slider-key", channel=int(s["channel"]) + 1)
+    w.change(lambda: w.press("ArrowRight", on=".aw-channel"), "slider-key", channel=int(s["channel"]) + 1)
     w.change(lambda: w.press("ArrowRight"), "arrow-right", channel=int(s["channel"]) + 2)
     w.change(lambda: w.click_tile(9), "tile-click", channel=9, view="grid")
-    cols = w.frame.evaluate("() => { const S = window.awStatic.state(); return window.awStatic.data.layers[S.layer].grid[1]; }")
+    cols = w.frame.evaluate("() => window.awStatic.view.awExplorer.layer().grid[1]")
     w.change(lambda: w.press("ArrowDown"), "arrow-down", channel=9 + cols)
-    slider = w.frame.locator("#aw-channel").bounding_box()
+    slider = w.frame.locator(".aw-channel").bounding_box()
     w.change(lambda: w.page.mouse.click(slider["x"] + slider["width"] * 0.8, slider["y"] + slider["height"] / 2),
              "slider-mouse")
-    w.change(lambda: w.frame.locator("#aw-stage button[data-value=post]").click(), "stage-post", stage="post")
+    w.change(lambda: w.frame.locator(".aw-stage button[data-value=post]").click(), "stage-post", stage="post")
     # Another block: its first layer, at its default stage; then another layer of the block.
     if w.state()["layer"].startswith("fire6"):
         group, first, other = "conv1 (3)", "conv1", "relu_conv1 · 64 ch · 113×113"
     else:
         group, first, other = "fire6 (7)", "fire6-squeeze1x1", "fire6-expand3x3 · 192 ch · 14×14"
-    w.change(lambda: w.choose("#aw-group", group), "group", layer=first, stage="pre")
-    w.change(lambda: w.choose("#aw-layer", other), "layer", layer=other.split(" ")[0])
-    w.change(lambda: w.frame.locator("#aw-strongest").click(), "strongest",
+    w.change(lambda: w.choose(".aw-group", group), "group", layer=first, stage="pre")
+    w.change(lambda: w.choose(".aw-layer", other), "layer", layer=other.split(" ")[0])
+    w.change(lambda: w.frame.locator(".aw-strongest").click(), "strongest",
              **({"channel": strongest} if strongest is not None else {}))
-    w.change(lambda: w.choose("#aw-image", "cat"), "image-cat", image="cat")
-    w.change(lambda: w.frame.locator("#aw-view button[data-value=channel]").click(), "view-channel", view="channel")
-    w.change(lambda: w.choose("#aw-cmap", "jet"), "cmap-jet", cmap="jet")
-    w.change(lambda: w.frame.locator("#aw-view button[data-value=overlay]").click(), "view-overlay", view="overlay")
-    w.change(lambda: w.frame.locator("#aw-contrast button[data-value=stretch]").click(), "contrast", contrast="stretch")
+    w.change(lambda: w.choose(".aw-image", "cat"), "image-cat", image="cat")
+    w.change(lambda: w.frame.locator(".aw-view button[data-value=channel]").click(), "view-channel", view="channel")
+    w.change(lambda: w.choose(".aw-cmap", "jet"), "cmap-jet", cmap="jet")
+    w.change(lambda: w.frame.locator(".aw-view button[data-value=overlay]").click(), "view-overlay", view="overlay")
+    w.change(lambda: w.frame.locator(".aw-contrast button[data-value=stretch]").click(), "contrast", contrast="stretch")
     w.change(lambda: w.press("ArrowLeft"), "overlay-arrow-left")
-    w.change(lambda: w.frame.locator("#aw-view button[data-value=grid]").click(), "view-grid", view="grid")
-    n = w.frame.evaluate("() => window.awStatic.data.layers.length")
-    w.choose("#aw-group", f"all layers ({n})")  # the layer stays: nothing to draw
-    w.change(lambda: w.choose("#aw-layer", "pool1 · 64 ch · 56×56"), "pool1", layer="pool1", stage="post")
-    stage_buttons = w.frame.locator("#aw-stage button")
+    w.change(lambda: w.frame.locator(".aw-view button[data-value=grid]").click(), "view-grid", view="grid")
+    n = w.frame.evaluate("() => window.awStatic.data.meta.layers.length")
+    w.choose(".aw-group", f"all layers ({n})")  # the layer stays: nothing to draw
+    w.change(lambda: w.choose(".aw-layer", "pool1 · 64 ch · 56×56"), "pool1", layer="pool1", stage="post")
+    stage_buttons = w.frame.locator(".aw-stage button")
     assert all(stage_buttons.nth(i).is_disabled() for i in range(2)), "pool1 has one stage: the toggle is off"
     assert "no activation" in stage_buttons.first.get_attribute("title")
 
@@ -222,12 +217,12 @@ def test_exported_page_works_offline(offline, net):
     w = offline
     first = w.state()
     assert first["layer"] == "conv1" and first["image"] == "face" and first["stage"] == "pre"
-    caption = w.frame.locator("#aw-caption").inner_text()
+    caption = w.frame.locator(".aw-caption").inner_text()
     assert net.name in caption and net.weights in caption and "face" in caption
-    assert w.frame.locator("#aw-banner").is_hidden() == net.pretrained
+    assert w.frame.locator(".aw-banner").is_hidden() == net.pretrained
     fire6 = aw.activations(net, aw.sample_image("face"), "fire6-expand3x3", stage="pre")
     _walk(w, strongest=aw.strongest_channel(fire6))
-    assert w.frame.evaluate("() => document.getElementById('aw-stats').textContent").startswith("pool1 · 64×56×56")
+    assert w.frame.evaluate("() => document.querySelector('.aw-stats').textContent").startswith("pool1 · 64×56×56")
 
 
 _KEYS = ("image", "layer", "stage", "channel", "view", "cmap", "contrast")
@@ -239,19 +234,20 @@ def _set(w: StaticPage, **state: Any) -> None:
         if w.state()[key] == str(value):
             continue
         if key in ("image", "cmap"):
-            w.choose(f"#aw-{key}", value)
+            w.choose(f".aw-{key}", value)
         elif key == "layer":  # its block, then the layer
-            group, label = w.frame.evaluate("n => { const D = window.awStatic.data, L = D.layers.find(l => "
+            group, label = w.frame.evaluate("n => { const D = window.awStatic.data.meta, L = D.layers.find(l => "
                                             "l.name === n); return [D.groups[L.home].label, L.label]; }", value)
-            w.choose("#aw-group", group)
-            w.frame.locator("#aw-layer").select_option(label=label)
+            w.choose(".aw-group", group)
+            w.frame.locator(".aw-layer").select_option(label=label)
         elif key == "channel":
-            w.frame.evaluate("c => { const s = document.getElementById('aw-channel'); s.value = c;"
+            w.frame.evaluate("c => { const s = document.querySelector('.aw-channel'); s.value = c;"
                              " s.dispatchEvent(new Event('input')); }", int(value))
         else:
-            w.frame.locator(f"#aw-{key} button[data-value={value}]").click()
+            w.frame.locator(f".aw-{key} button[data-value={value}]").click()
         w.frame.wait_for_function(
-            "([i, v]) => (document.getElementById('aw-root').dataset.shown || '').split('|')[i] === v",
+            "([i, v]) => { const r = document.querySelector('.aw-explorer-view'); "
+            "return !r.classList.contains('aw-busy') && (r.dataset.shown || '').split('|')[i] === v; }",
             arg=[_KEYS.index(key), str(value)])
     assert all(w.state()[k] == str(v) for k, v in state.items()), w.state()
 
@@ -291,7 +287,7 @@ def test_channel_flip_takes_less_than_a_frame(offline, artifacts):
     for view in ("grid", "channel", "overlay"):
         _set(w, view=view, channel=0)
         start = w.frame.evaluate("() => window.awStatic.flips.length")
-        w.frame.locator("#aw-picture").focus()
+        w.frame.locator(".aw-picture").focus()
         for _ in range(FLIPS):
             w.page.keyboard.press("ArrowRight")
         w.frame.wait_for_function(f"() => window.awStatic.flips.length >= {start + FLIPS}")
@@ -315,7 +311,7 @@ def test_readable_at_phone_width(browser, exported, artifacts):
         w.wait_ready()
         overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"the page is {overflow} px wider than a phone"
-        assert page.locator("#aw-picture").bounding_box()["width"] <= 390
+        assert page.locator(".aw-picture").bounding_box()["width"] <= 390
         w.change(lambda: w.click_tile(3), "tile", channel=3)
         page.screenshot(path=str(artifacts / "export-phone.png"), full_page=True)
     finally:
@@ -332,7 +328,7 @@ def test_screenshot_for_the_readme(browser, exported, net, artifacts):
         w = StaticPage(page, page.main_frame, console, artifacts, "export-readme")
         w.wait_ready()
         _set(w, layer="fire2-relu_expand3x3", channel=0, cmap="inferno")
-        w.frame.locator("#aw-strongest").click()
+        w.frame.locator(".aw-strongest").click()
         page.wait_for_timeout(200)
         shot = artifacts / "exported_explorer.png"
         page.screenshot(path=str(shot), clip={"x": 0, "y": 0, "width": 980, "height": 800})

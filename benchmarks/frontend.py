@@ -1,0 +1,140 @@
+"""Channel-flip and layer-change latency of the ActivationExplorer in Chromium: the live widget
+in Voilà (kernel on this machine) and the exported page from file://, in the same run.
+
+A script that prints, not a test::
+
+    TORCH_HOME=../shared/torch-home PYTHONPATH=. python benchmarks/frontend.py
+
+The harness of issue 20: the explorer in its one-channel view on SqueezeNet's ``conv1`` (64
+channels of 113×113, random weights), the picture focused, 20 ArrowRight presses; each flip is
+timed in the page from the keydown to the first animation frame after the module drew the new
+picture (its ``data-version`` changed). Kernel frames over 4 KB received during the flips are
+counted (pictures; the goal is none). A layer change (the layer picker, ``fire2-squeeze1x1`` →
+``conv1``) is timed from the ``change`` event to the first frame with the new layer drawn, and
+the bytes the kernel sent for it are summed, beside the PNGs the widget sent before issue 20
+(one per flip: ``pixels.render_channel`` of a channel, or the grid, as PNG).
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+FLIPS = 20
+_INSTALL = """view => {
+  const m = window.__aw = {t0: null, times: [], version: +view.dataset.version};
+  document.addEventListener('keydown', () => { m.t0 = performance.now(); }, true);
+  document.addEventListener('change', () => { m.t0 = performance.now(); }, true);
+  new MutationObserver(() => {
+    const v = +view.dataset.version;
+    if (v === m.version || view.classList.contains('aw-busy')) return;
+    m.version = v;
+    const t0 = m.t0;
+    requestAnimationFrame(() => { if (t0 !== null) m.times.push(performance.now() - t0); });
+  }).observe(view, {attributes: true, attributeFilter: ['data-version', 'class']});
+}"""
+
+
+def _flips(page, view, frames: list[int]) -> tuple[list[float], int]:
+    """FLIPS ArrowRight presses on the focused picture: latencies (ms), big kernel frames."""
+    page.evaluate(_INSTALL, view.element_handle())
+    view.locator(".aw-picture").focus()
+    big_before = sum(1 for n in frames if n > 4096)
+    for k in range(FLIPS):
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(f"() => window.__aw.times.length >= {k + 1}")
+    page.wait_for_timeout(400)  # the debounced channel reaches the kernel: count its answer too
+    return page.evaluate("() => window.__aw.times"), sum(1 for n in frames if n > 4096) - big_before
+
+
+def _pick_group(view, prefix: str) -> None:
+    """Pick the layer group whose label starts with ``prefix`` (``"conv1 ("``)."""
+    group = view.locator(".aw-group")
+    group.select_option(group.evaluate("(s, p) => [...s.options].find(o => o.text.startsWith(p)).value", prefix))
+
+
+def _layer_change(page, view, frames: list[int]) -> tuple[float, int]:
+    """fire2-squeeze1x1 -> conv1 through the pickers: ms to the frame with conv1, bytes sent."""
+    _pick_group(view, "fire2 (")
+    page.wait_for_function("v => v.dataset.shown.split('|')[1] === 'fire2-squeeze1x1' && !v.classList.contains('aw-busy')",
+                           arg=view.element_handle())
+    page.evaluate(_INSTALL, view.element_handle())
+    before = sum(frames)
+    _pick_group(view, "conv1 (")
+    page.wait_for_function("() => window.__aw.times.length >= 1", timeout=60_000)
+    page.wait_for_timeout(200)
+    return page.evaluate("() => window.__aw.times[0]"), sum(frames) - before
+
+
+def _old_png_bytes() -> tuple[int, int]:
+    """What the widget sent before issue 20 on conv1: a channel-view PNG (per flip) and a grid PNG."""
+    import actwidgets as aw
+    from actwidgets import pixels
+    from actwidgets.widgets import _parts
+
+    net = aw.load_model("squeezenet", weights=None)
+    acts = aw.activations(net, aw.sample_image("face"), "conv1")
+    channel = statistics.median(len(_parts.to_png(pixels.render_channel(acts[c], size=net.input_size)))
+                                for c in range(FLIPS))
+    grid = len(_parts.to_png(pixels.render_grid(acts, selected=0)))
+    return int(channel), grid
+
+
+def _row(name: str, ms: list[float], big: int | None) -> str:
+    return (f"{name:<44} {statistics.median(ms):7.1f} {max(ms):7.1f} "
+            f"{'-' if big is None else big:>8}")
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    import actwidgets as aw
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, FIXTURES, voila_server
+
+    home = Path(tempfile.mkdtemp(prefix="aw-frontend-"))
+    rows, layer = [], []
+    net = aw.load_model("squeezenet", weights=None)
+    page_path = aw.export_html(net, "face", ["conv1", "relu_conv1", "fire2"], home / "page.html",
+                               view="channel", verbose=False).path
+    with sync_playwright() as p, voila_server(FIXTURES / "explorer.ipynb", home, home) as server:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1600})
+        frames: list[int] = []
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda data: frames.append(len(data))))
+        page.goto(server.url + "/", timeout=180_000)
+        view = page.locator(".aw-explorer-view").first
+        view.wait_for(state="attached", timeout=180_000)
+        page.wait_for_function("v => +v.dataset.version > 0", arg=view.element_handle(), timeout=180_000)
+        view.locator(".aw-view button[data-value=channel]").click()
+        ms, big = _flips(page, view, frames)
+        rows.append(_row("live ActivationExplorer in Voilà", ms, big))
+        layer.append(("live, Voilà", *_layer_change(page, view, frames)))
+        exported = browser.new_page(viewport={"width": 1280, "height": 1600})
+        exported.goto(page_path.as_uri())
+        view = exported.locator(".aw-explorer-view").first
+        exported.wait_for_function("v => +v.dataset.version > 0", arg=view.element_handle())
+        ms, _ = _flips(exported, view, [])
+        rows.append(_row("exported page from file://", ms, None))
+        layer.append(("exported page", *_layer_change(exported, view, [])))
+        browser.close()
+        server.remember_children()
+    channel_png, grid_png = _old_png_bytes()
+    print(f"\nChannel flips, conv1 in the channel view, {FLIPS} ArrowRight presses, headless Chromium "
+          "(key -> first frame with the new picture):")
+    print(f"{'path':<44} {'median':>7} {'max':>7} {'frames>4KB':>8}")
+    print("\n".join(rows))
+    print("\nLayer change fire2-squeeze1x1 -> conv1 (change event -> first frame with conv1):")
+    for name, ms, sent in layer:
+        print(f"  {name:<16} {ms:7.1f} ms, {sent / 1e6:.2f} MB from the kernel")
+    print(f"\nBefore issue 20 the widget sent a PNG per flip: conv1 channel view {channel_png / 1e3:.0f} KB "
+          f"(x{FLIPS} flips = {FLIPS * channel_png / 1e6:.2f} MB), grid {grid_png / 1e3:.0f} KB; now a layer "
+          "change sends both contrasts' 8-bit levels once and a flip sends only the channel (debounced).")
+
+
+if __name__ == "__main__":
+    main()
