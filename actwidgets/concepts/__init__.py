@@ -11,6 +11,8 @@ module                role
 ====================  =====================================================================
 ``factor``            the factorisation (scikit-learn's NMF) and the projection (torch)
 ``collect``           :func:`layer_concepts`: the passes over the images, sample and project
+``work``              one batch's part (sampled cells, projected maps), where the network is
+``ray_pass``          the passes on Ray Data (imported only for ``engine="ray"``)
 ``record``            :class:`Concepts`: loadings, maps, top channels, directions, top cells
 ``pictures``          concepts as colours over the image
 ====================  =====================================================================

@@ -257,11 +257,9 @@ def layer_concepts(
       is then projected onto the fitted loadings (see :mod:`actwidgets.concepts.collect`).
     - ``seed``: the same seed gives the same concepts. ``top``: the best ``top`` map cells
       per concept over the collection (:meth:`Concepts.top`; 0: none).
-    - ``keep_maps``: keep every image's (n, h, w) maps (False: memory flat in the number of
-      images; the top-k and ``explained`` are still computed).
+    - ``keep_maps``: keep every image's (n, h, w) maps (False: memory flat in the images).
     - ``progress``: a tqdm bar; Ctrl-C stops between batches and returns the concepts of
-      what is done (``complete`` False), with a warning. ``batch_size`` (32) and
-      ``num_workers`` (0) for the ``DataLoader``, as in the atlas.
+      what is done (``complete`` False), with a warning. ``batch_size``, ``num_workers``: as the atlas'.
     - ``engine``: ``"local"``, or ``"ray"``: both passes on Ray Data as the atlas' Ray scan
       runs (reading tasks, ``actors`` copies of the model), merged in order on the driver;
       the same concepts (see :mod:`actwidgets.concepts.ray_pass`).
