@@ -44,7 +44,7 @@ from ..extract import preserve_model_state
 from ..model.network import Network, check_network
 from . import objectives
 from ._checks import (
-    ChannelIndexError, channel_list, check_callback, check_device, positive_float, positive_int,
+    ChannelIndexError, check_callback, check_device, positive_float, positive_int,
     resolve_point, seed_int, size_pair,
 )
 from ._pictures import capped_size, input_affine, match_channels, picture_tensor, resize
