@@ -123,8 +123,10 @@ def test_projection_is_non_negative_least_squares_per_position():
     assert w.shape == (40, 5) and (w >= 0).all()
     for row, got in zip(x, w):
         want, _ = nnls(loadings.T.astype(np.float64), row.astype(np.float64))
-        assert np.linalg.norm(row - got @ loadings) <= np.linalg.norm(row - want @ loadings) + 1e-4
-        assert np.allclose(got, want, atol=1e-3)
+        best = np.linalg.norm(row - want @ loadings.astype(np.float64))
+        ours = np.linalg.norm(row - got.astype(np.float64) @ loadings.astype(np.float64))
+        assert best - 1e-6 <= ours <= best * (1 + 1e-4) + 1e-6
+        assert np.allclose(got, want, atol=5e-3)          # scikit-learn's tolerance, 1e-4
 
 
 # ---------------------------------------------------------------------- a collection
@@ -144,6 +146,24 @@ def test_a_sample_then_a_projection_bounds_the_sample_and_keeps_every_map(net, p
                              keep_maps=False, progress=False)
     assert bare.maps.shape == (0, 2, 8, 8) and bare.explained == pytest.approx(c.explained)
     assert [e.index for e in bare.top(0)] == [e.index for e in c.top(0)]
+
+
+def test_a_sample_of_whole_images_is_projected_from_memory(net, pictures):
+    run = dict(n=2, positions=300, fit_images=4, top=3, batch_size=4, progress=False)
+    c = aw.layer_concepts(net, pictures, "1", **run)     # 75 cells asked of 64: all of them
+    assert (c.sample.images, c.sample.positions, c.projected) == (4, 4 * 64, 12)
+    assert c.has_maps.all() and c.complete
+    rest = sorted(set(range(12)) - set(c.sample.indices))
+    for i in (c.sample.indices[0], rest[0]):
+        assert np.allclose(c.maps[i], c.project(pictures[i]), atol=1e-4 * c.maps.max())
+    acts = aw.activations(net, pictures, "1", "post")
+    rebuilt = np.einsum("kc,nkhw->nchw", c.loadings, c.maps)
+    assert c.explained == pytest.approx(1 - np.linalg.norm(acts - rebuilt) / np.linalg.norm(acts),
+                                        abs=1e-5)
+    with pytest.warns(RuntimeWarning, match="interrupted after 8 of 12 images while projecting"):
+        p = aw.layer_concepts(net, Photos(pictures, trap=rest[5]), "1", **run)
+    assert p.projected == 8 and set(np.flatnonzero(p.has_maps)) == set(c.sample.indices) | set(rest[:4])
+    assert np.allclose(p.maps[p.has_maps], c.maps[p.has_maps]) and not p.maps[~p.has_maps].any()
 
 
 def test_the_same_seed_gives_the_same_concepts_whatever_the_batches(net, pictures):

@@ -9,8 +9,10 @@ a non-negative mix of channels (its *loadings*) with a non-negative map per imag
 ====================  =====================================================================
 module                role
 ====================  =====================================================================
-``factor``            the factorisation (scikit-learn's NMF) and the projection (torch)
+``factor``            the factorisation and the projection onto fixed loadings (scikit-learn)
 ``collect``           :func:`layer_concepts`: the passes over the images, sample and project
+``work``              one batch's part (sampled cells, projected maps), where the network is
+``ray_pass``          the passes on Ray Data (imported only for ``engine="ray"``)
 ``record``            :class:`Concepts`: loadings, maps, top channels, directions, top cells
 ``pictures``          concepts as colours over the image
 ====================  =====================================================================

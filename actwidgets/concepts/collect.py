@@ -62,6 +62,7 @@ class _Pass:
     norm2: float = 0.0
     table: Any = None
     scale: np.ndarray | None = None
+    has: np.ndarray | None = None       # which images have maps
 
     def count(self, part: dict[str, Any]) -> None:
         self.done += part["count"]
@@ -156,6 +157,8 @@ def _record(got: _Pass, plan: Plan, maps: np.ndarray, index: torch.Tensor,
     """Keep a batch's concept maps ``m`` (B, n, h, w): stored, ranked, their maxima."""
     if plan.keep_maps:
         maps[index.numpy()] = m.cpu().numpy()
+    if got.has is not None:
+        got.has[index.numpy()] = True
     if plan.top:
         m = m.to(got.table.device)
         got.table = merge(got.table, candidates(m, index, size), plan.top, "max")
@@ -163,8 +166,8 @@ def _record(got: _Pass, plan: Plan, maps: np.ndarray, index: torch.Tensor,
     got.scale = top if got.scale is None else np.maximum(got.scale, top)
 
 
-def _interrupted(what: str, got: _Pass, total: int) -> None:
-    warnings.warn(f"layer_concepts interrupted after {got.done} of {total} images while "
+def _interrupted(what: str, done: int, total: int) -> None:
+    warnings.warn(f"layer_concepts interrupted after {done} of {total} images while "
                   f"{what}: the concepts hold what is done", RuntimeWarning, stacklevel=4)
 
 
@@ -184,42 +187,66 @@ def _every_position(net: Network, images: Collection, plan: Plan, how: dict[str,
     stopped = _stream(net, images, None, plan, every, how, f"concepts {plan.layer}",
                       _sampled(got))
     if stopped:
-        _interrupted("reading the images", got, len(images))
+        _interrupted("reading the images", got.done, len(images))
     fit = _fit(plan, got, stopped, max_iter)
     h, w = plan.size
     maps = np.zeros((len(images) if plan.keep_maps else 0, plan.n, h, w), np.float32)
-    proj = _Pass(table=empty(plan.n, plan.top) if plan.top else None)
+    proj = _Pass(table=empty(plan.n, plan.top) if plan.top else None,
+                 has=np.zeros(len(images), bool))
     if got.index:
         m = torch.from_numpy(fit.weights.reshape(len(got.index), h, w, plan.n)).permute(0, 3, 1, 2)
         index = torch.tensor(got.index, dtype=torch.int64)
         _record(proj, plan, maps, index, torch.from_numpy(np.concatenate(got.sizes)), m.contiguous())
     return {"fit": fit, "maps": maps, "got": got, "proj": proj, "explained": fit.explained,
-            "projected": got.done}
+            "projected": got.done, "skipped": got.skipped, "names": got.names}
 
 
 def _sample_then_project(net: Network, images: Collection, plan: Plan, fit_images: int,
                          how: dict[str, Any], max_iter: int) -> dict[str, Any]:
-    """A pass over a random sample of images to fit, then one over all to project."""
+    """A pass over a random sample of images to fit, then one to project: over the others
+    when the sample holds every cell of its images (those are projected from memory), else
+    over all."""
     m = min(len(images), fit_images)
     chosen = np.sort(np.random.default_rng(plan.seed).choice(len(images), m, replace=False))
     quota = min(plan.size[0] * plan.size[1], math.ceil(plan.positions / m))
+    whole = quota == plan.size[0] * plan.size[1]
     got = _Pass()
-    stopped = _stream(net, images, chosen.tolist(), plan, Work("sample", quota=quota), how,
-                      f"concepts {plan.layer}: sample", _sampled(got))
-    if stopped:
-        _interrupted("sampling", got, m)
-    fit = _fit(plan, got, stopped, max_iter)
+    cut = _stream(net, images, chosen.tolist(), plan, Work("sample", quota=quota), how,
+                  f"concepts {plan.layer}: sample", _sampled(got))
+    if cut:
+        _interrupted("sampling", got.done, m)
+    fit = _fit(plan, got, cut, max_iter)
     maps = np.zeros((len(images) if plan.keep_maps else 0, plan.n, *plan.size), np.float32)
-    proj = _Pass(table=empty(plan.n, plan.top, net.device) if plan.top else None)
-    if not stopped:
-        stopped = _stream(net, images, None, plan, Work("project", loadings=fit.loadings), how,
-                          f"concepts {plan.layer}: project", _projected(proj, plan, maps))
-        if stopped:
-            _interrupted("projecting", proj, len(images))
+    proj = _Pass(table=empty(plan.n, plan.top, net.device) if plan.top else None,
+                 has=np.zeros(len(images), bool))
+    rest = np.setdiff1d(np.arange(len(images)), chosen).tolist() if whole else None
+    if not cut:
+        if whole and got.index:
+            _projected(proj, plan, maps)(_kept_part(got, plan, fit.loadings))
+        cut = _stream(net, images, rest, plan, Work("project", loadings=fit.loadings), how,
+                      f"concepts {plan.layer}: project", _projected(proj, plan, maps))
+        done = proj.done + (got.done if whole else 0)
+        if cut:
+            _interrupted("projecting", done, len(images))
+    else:
+        done = 0
     explained = (1.0 - factor.relative_error(proj.err2, proj.norm2) if proj.norm2 > 0
                  else fit.explained)
+    skipped = got.skipped + proj.skipped if whole else max(got.skipped, proj.skipped)
+    names = (got.names + proj.names)[:10] if whole else max(got.names, proj.names, key=len)
     return {"fit": fit, "maps": maps, "got": got, "proj": proj, "explained": explained,
-            "projected": proj.done}
+            "projected": done, "skipped": skipped, "names": names}
+
+
+def _kept_part(got: _Pass, plan: Plan, loadings: np.ndarray) -> dict[str, Any]:
+    """The sampled images' part, projected from the sample (which holds all their cells)."""
+    x, ld = torch.from_numpy(np.concatenate(got.rows)), torch.from_numpy(loadings)
+    coef = factor.project(x, ld)
+    err2, norm2 = factor.residual(x, coef, ld)
+    h, w = plan.size
+    return {"count": 0, "errors": [], "index": np.asarray(got.index, np.int64),
+            "size": np.concatenate(got.sizes), "err2": err2, "norm2": norm2,
+            "maps": coef.reshape(-1, h, w, plan.n).permute(0, 3, 1, 2).contiguous()}
 
 
 def layer_concepts(
@@ -257,11 +284,9 @@ def layer_concepts(
       is then projected onto the fitted loadings (see :mod:`actwidgets.concepts.collect`).
     - ``seed``: the same seed gives the same concepts. ``top``: the best ``top`` map cells
       per concept over the collection (:meth:`Concepts.top`; 0: none).
-    - ``keep_maps``: keep every image's (n, h, w) maps (False: memory flat in the number of
-      images; the top-k and ``explained`` are still computed).
+    - ``keep_maps``: keep every image's (n, h, w) maps (False: memory flat in the images).
     - ``progress``: a tqdm bar; Ctrl-C stops between batches and returns the concepts of
-      what is done (``complete`` False), with a warning. ``batch_size`` (32) and
-      ``num_workers`` (0) for the ``DataLoader``, as in the atlas.
+      what is done (``complete`` False), with a warning. ``batch_size``, ``num_workers``: as the atlas'.
     - ``engine``: ``"local"``, or ``"ray"``: both passes on Ray Data as the atlas' Ray scan
       runs (reading tasks, ``actors`` copies of the model), merged in order on the driver;
       the same concepts (see :mod:`actwidgets.concepts.ray_pass`).
@@ -318,8 +343,6 @@ def _collection(images: Any) -> Collection:
 
 def _concepts(net: Network, coll: Collection, plan: Plan, out: dict[str, Any]) -> Concepts:
     fit, got, proj = out["fit"], out["got"], out["proj"]
-    skipped = max(got.skipped, proj.skipped)
-    names = got.names if got.skipped >= proj.skipped else proj.names
     sample = Sample(positions=int(sum(len(r) for r in got.rows)), images=len(got.index),
                     indices=tuple(int(i) for i in got.index),
                     seed=plan.seed, explained=fit.explained, iterations=fit.iterations,
@@ -329,5 +352,5 @@ def _concepts(net: Network, coll: Collection, plan: Plan, out: dict[str, Any]) -
     return Concepts(
         layer=plan.layer, stage=plan.stage, loadings=fit.loadings, maps=out["maps"],
         explained=float(out["explained"]), sample=sample, n_images=len(coll),
-        projected=int(out["projected"]), skipped=Skipped(skipped, names), scale=scale.astype(np.float32),
-        table=table, net=net, source=coll)
+        projected=int(out["projected"]), skipped=Skipped(out["skipped"], out["names"]),
+        scale=scale.astype(np.float32), has_maps=proj.has, table=table, net=net, source=coll)

@@ -1,12 +1,12 @@
-"""Non-negative matrix factorisation of activations: the fit (scikit-learn) and the projection onto fixed loadings.
+"""Non-negative matrix factorisation of activations: the fit and the projection onto fixed loadings (scikit-learn).
 
 A layer's activations at P positions (map cells of one or many images) form a (P, C) matrix
 ``X`` ≥ 0. :func:`fit` factorises it with scikit-learn's :class:`~sklearn.decomposition.NMF`
 (coordinate descent, Frobenius loss, ``init="nndsvda"``, seeded) as ``X ≈ W @ H``: ``H``
 (n, C) are the concepts' *loadings* on the channels, ``W`` (P, n) each position's amount
 of each concept. :func:`project` finds ``W`` for new positions with ``H`` held fixed: one
-non-negative least-squares problem per position, solved by coordinate descent in torch
-(batched over positions; the same problem scikit-learn's ``NMF.transform`` solves).
+non-negative least-squares problem per position, by scikit-learn's coordinate descent (what
+``NMF.transform`` runs; faster on the CPU than a torch version, ``benchmarks/concepts.py``).
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -31,9 +31,8 @@ import torch
 
 __all__ = ["Fit", "fit", "project", "check_counts", "NegativeValuesError"]
 
-#: The solver's limits: iterations of the fit, sweeps and tolerance of the projection.
+#: The solver's limits: iterations (fit and projection) and the projection's tolerance.
 MAX_ITER = 500
-SWEEPS = 200
 TOL = 1e-4
 
 
@@ -112,35 +111,27 @@ def fit(x: np.ndarray, n: int, *, seed: int = 0, max_iter: int = MAX_ITER,
 
 
 def project(x: np.ndarray | torch.Tensor, loadings: np.ndarray | torch.Tensor, *,
-            sweeps: int = SWEEPS, tol: float = TOL) -> np.ndarray | torch.Tensor:
+            max_iter: int = MAX_ITER, tol: float = TOL) -> np.ndarray | torch.Tensor:
     """The non-negative ``w`` (P, n) minimising ‖x − w @ loadings‖ row by row.
 
-    Coordinate descent over the n concepts, all rows at once (the same updates as
-    scikit-learn's ``cd`` solver with the loadings fixed), from the clipped least-squares
-    solution, until no coefficient moves by more than ``tol`` × the largest (or ``sweeps``
-    sweeps). Gives back the type it was given (numpy or torch, on ``x``'s device).
+    scikit-learn's coordinate descent with the loadings held fixed (what ``NMF.transform``
+    runs: ``non_negative_factorization(..., update_H=False)``). Gives back the type it was
+    given (numpy, or torch on ``x``'s device).
     """
+    from sklearn.decomposition import non_negative_factorization
+
     as_numpy = not isinstance(x, torch.Tensor)
-    xt = torch.as_tensor(np.asarray(x, dtype=np.float32) if as_numpy else x).float()
-    h = torch.as_tensor(loadings, dtype=torch.float32, device=xt.device)
-    gram = h @ h.T                                   # (n, n)
-    b = xt @ h.T                                     # (P, n)
-    w = (b @ torch.linalg.pinv(gram)).clamp_(min=0)
-    diag = gram.diagonal().clone()
-    live = diag > 0
-    diag[~live] = 1.0
-    w[:, ~live] = 0
-    for _ in range(sweeps):
-        moved = 0.0
-        for j in range(w.shape[1]):
-            if not bool(live[j]):
-                continue
-            new = (w[:, j] - (w @ gram[:, j] - b[:, j]) / diag[j]).clamp_(min=0)
-            moved = max(moved, float((new - w[:, j]).abs().max())) if len(new) else 0.0
-            w[:, j] = new
-        if moved <= tol * max(float(w.max()) if w.numel() else 0.0, 1e-12):
-            break
-    return w.numpy() if as_numpy else w
+    xn = np.ascontiguousarray(x if as_numpy else x.detach().cpu().numpy(), dtype=np.float32)
+    h = np.ascontiguousarray(loadings.detach().cpu().numpy() if isinstance(loadings, torch.Tensor)
+                             else loadings, dtype=np.float32)
+    if len(xn) == 0:
+        w = np.zeros((0, h.shape[0]), np.float32)
+    else:
+        w, _, _ = non_negative_factorization(xn, H=h, n_components=h.shape[0], init="custom",
+                                             update_H=False, solver="cd", max_iter=max_iter,
+                                             tol=tol)
+    w = w.astype(np.float32, copy=False)
+    return w if as_numpy else torch.from_numpy(w).to(x.device)
 
 
 def residual(x: torch.Tensor, w: torch.Tensor, loadings: torch.Tensor) -> tuple[float, float]:

@@ -43,9 +43,9 @@ class Sample:
 class Concepts:
     """A layer's concepts (see the module's docstring).
 
-    ``n_images`` is the collection's size; ``projected`` how many of its images (from the
-    first on) have maps (fewer after Ctrl-C; unreadable images, counted in ``skipped``,
-    have maps of zeros; ``skipped`` says how many and the first names with the reason);
+    ``n_images`` is the collection's size; ``projected`` how many of its images were
+    projected (fewer after Ctrl-C), ``has_maps`` (n_images,) which of them have maps (not the
+    unreadable ones: ``skipped`` says how many, and the first names with the reason);
     ``scale`` (n,) each concept's largest map value over them.
     """
 
@@ -59,6 +59,7 @@ class Concepts:
     projected: int
     skipped: Skipped
     scale: np.ndarray
+    has_maps: np.ndarray = field(repr=False)
     table: dict[str, np.ndarray] | None = field(repr=False)
     net: Any = field(repr=False)
     source: Any = field(repr=False)
@@ -127,9 +128,10 @@ class Concepts:
             if not len(self.maps):
                 raise ValueError("these concepts kept no maps (keep_maps=False): pass an image "
                                  "to project instead of an index")
-            if not 0 <= int(image) < self.projected:
+            if not (0 <= int(image) < self.n_images and self.has_maps[int(image)]):
                 raise IndexError(f"image {image} has no maps: {self.projected} of "
-                                 f"{self.n_images} images were projected")
+                                 f"{self.n_images} images were projected (unreadable ones "
+                                 f"have none)")
             return self.maps[int(image)]
         return self.project(image)
 

@@ -73,7 +73,7 @@ def redirected_relu(x: torch.Tensor) -> torch.Tensor:
 
 # ---------------------------------------------------------------------- directions (concepts)
 
-__all__ += ["as_directions", "direction_mean", "weighted_channels"]
+__all__ += ["as_directions", "targets", "direction_mean", "weighted_channels"]
 
 
 def as_directions(value: object, count: int, layer: str) -> torch.Tensor | None:
@@ -97,6 +97,16 @@ def as_directions(value: object, count: int, layer: str) -> torch.Tensor | None:
     if not bool(torch.isfinite(weights).all()):
         raise ValueError("a direction's weights must be finite numbers")
     return weights.clone()
+
+
+def targets(channels: object, count: int, layer: str) -> tuple[list[int], torch.Tensor | None]:
+    """(picture indices, None) for channel indices; (0..k-1, (k, C) weights) for directions."""
+    from ._checks import channel_list
+
+    weights = as_directions(channels, count, layer)
+    if weights is None:
+        return channel_list(channels, count, layer), None
+    return list(range(len(weights))), weights
 
 
 def direction_mean(acts: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

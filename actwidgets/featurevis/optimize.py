@@ -44,7 +44,7 @@ from ..extract import preserve_model_state
 from ..model.network import Network, check_network
 from . import objectives
 from ._checks import (
-    ChannelIndexError, channel_list, check_callback, check_device, positive_float, positive_int,
+    ChannelIndexError, check_callback, check_device, positive_float, positive_int,
     resolve_point, seed_int, size_pair,
 )
 from ._pictures import capped_size, input_affine, match_channels, picture_tensor, resize
@@ -179,9 +179,7 @@ def visualize_channels(
     """The pictures that make each channel of ``layer`` respond most, (N, H, W, 3) float32 in [0, 1].
 
     One picture per entry of ``channels``, all optimised as one batch (picture i maximises
-    the mean of channel i). ``channels`` may also be directions, a floating array (C,) or
-    (k, C) of channel weights (a concept's, :meth:`Concepts.direction`): picture i maximises
-    the mean of Σ_c weights[i, c] · channel c. ``stage`` as in :func:`activations`; ``method``: ``"regularized"``
+    the mean of channel i; of Σ_c w[i, c]·channel c for float directions w). ``stage`` as in :func:`activations`; ``method``: ``"regularized"``
     (lucid's, default: 256 Adam steps of ``lr`` 0.05 at the network's input size) or
     ``"basic"`` (the Keras walkthrough's: 20 steps of 1.0 in 0..255 units, 128×128); ``size``
     an int or (h, w) (default as said, or ``start``'s own size, at most 512); ``start`` a
@@ -201,9 +199,7 @@ def visualize_channels(
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
     layer_name, point, count = resolve_point(net, layer, stage)
-    weights = objectives.as_directions(channels, count, layer_name)  # a concept's direction
-    chans = channel_list(channels, count, layer_name) if weights is None else list(range(len(weights)))
-    defaults = DEFAULTS[method]
+    (chans, weights), defaults = objectives.targets(channels, count, layer_name), DEFAULTS[method]
     steps = positive_int(defaults["steps"] if steps is None else steps, "steps")
     lr, seed = positive_float(defaults["lr"] if lr is None else lr, "lr"), seed_int(seed)
     every, show = _preview(preview, callback)
