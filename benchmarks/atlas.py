@@ -1,7 +1,7 @@
 """How fast is the channel atlas, and is its memory flat? A script that prints; not a test.
 
     PYTHONPATH=. python benchmarks/atlas.py [--images 128] [--batch-size 32] [--workers 1]
-                                            [--repeats 2] [--device cpu] [--no-ray]
+                                            [--repeats 2] [--device cpu] [--threads 0] [--no-ray]
 
 On SqueezeNet 1.1 (227 px; the real weights where $TORCH_HOME has them, random otherwise:
 the timings do not depend on the weights) it prints one table:
@@ -216,12 +216,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (0: torch's default); 1 with --workers 0 makes the "
+                             "CPU-time ratio count all the work, decoding too, without spin-waits")
     parser.add_argument("--no-ray", action="store_true")
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--child-memory", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_memory:
         return child_memory(args.child_memory, args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     rows = Rows()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
