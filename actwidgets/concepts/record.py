@@ -174,7 +174,8 @@ class Concepts:
         from ..atlas.scan import _fields
 
         spec = {"name": self.layer, "native": self.net.layers.get(self.layer).native}
-        return _fields(self.net, [spec])[self.layer]
+        fields, _ = _fields(self.net, [spec], {}, progress=False)
+        return fields[self.layer]
 
     def top(self, i: int, k: int | None = None) -> list[AtlasEntry]:
         """The best map cells of concept ``i`` over the collection, best first: one
