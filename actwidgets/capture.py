@@ -61,8 +61,8 @@ def cached_activations(
         state = net.state_key()
         digests = tuple(_digest(p) for p in pictures)
         ext = net.extractor
-        mixed = ext.batch_dependent() if len(pictures) > 1 else frozenset()
-        mixed = {p for p in points if ext.aliases.get(p, p) in mixed}
+        mixed = ext.batch_dependent(points) if len(pictures) > 1 else frozenset()
+        mixed = {p for p in points if ext.point(p).name in mixed}
 
         def key(i: int, point: str) -> tuple:
             return (digests, i, state, point) if point in mixed else (digests[i], state, point)

@@ -87,10 +87,10 @@ class Extractor:
         self._guard = StateGuard(model)
         with self._guard.learn():  # the build's passes leave attributes and buffers as they were
             self._impl = self._build(model, example_input, backend)
-        self._fingerprint = Fingerprint(model)
+        self._fingerprint = Fingerprint(model, self._guard.attributes)
         self._versions = self.versions() if getattr(self._impl, "constants", False) else None
         self._example = (tuple(example_input.shape[1:]), example_input.dtype, example_input.device)
-        self._batch_dependent: frozenset[str] | None = None
+        self._mixing: dict[str, bool] = {}  # point -> whether it mixes the batch
         self.backend: str = self._impl.name
         self.aliases: dict[str, str] = self._impl.aliases
         self.skipped: dict[str, str] = self._impl.skipped
@@ -128,26 +128,35 @@ class Extractor:
         passes caused (a buffer a forward pass writes into, put back afterwards)."""
         return self._fingerprint.versions()
 
-    def batch_dependent(self) -> frozenset[str]:
-        """The points whose value for one image depends on the other images of its batch (a
-        BatchNorm without running statistics, ``x - x.mean(0)``).
+    def batch_dependent(self, names: Sequence[str] | None = None) -> frozenset[str]:
+        """Which of the points ``names`` (all when None) have a value for one image that depends
+        on the other images of its batch (a BatchNorm without running statistics,
+        ``x - x.mean(0)``).
 
-        Found once, on first use: two random batches that share their first image are run,
-        and a point is batch-dependent where that image's values differ at all.
+        Found once per point, on first use: two random batches that share their first image
+        are run (cut after the deepest point asked), and a point is batch-dependent where
+        that image's values differ at all.
         """
-        if self._batch_dependent is None:
+        asked = [self.point(n).name for n in (names if names is not None else self._by_name)]
+        todo = tuple(dict.fromkeys(n for n in asked if n not in self._mixing))
+        if todo:
             shape, dtype, device = self._example
             g = torch.Generator().manual_seed(1)
             a, b, c = (torch.randn(shape, generator=g).to(device, dtype) for _ in range(3))
-            names = [p.name for p in self.points]
             try:
-                one = self.run(torch.stack([a, b]), names)
-                two = self.run(torch.stack([a, c]), names)
-                found = frozenset(n for n in names if not torch.equal(one[n][0], two[n][0]))
+                with self._guard.learn():  # an internal pass: nothing of it stays in the model
+                    one = self._run(torch.stack([a, b]), todo, False)
+                    two = self._run(torch.stack([a, c]), todo, False)
+                self._mixing.update({n: not torch.equal(one[n][0], two[n][0]) for n in todo})
             except Exception:  # noqa: BLE001 - whatever fails, caching per image is not safe
-                found = frozenset(names)
-            self._batch_dependent = found
-        return self._batch_dependent
+                self._mixing.update(dict.fromkeys(todo, True))
+        return frozenset(n for n in asked if self._mixing[n])
+
+    def _run(self, x: torch.Tensor, unique: tuple[str, ...], grad: bool) -> dict[str, torch.Tensor]:
+        ctx = contextlib.nullcontext() if grad else torch.no_grad()
+        guard, state = self._guard.run(), preserve_model_state(self.model, eval_mode=True)
+        with self._lock, guard, state, ctx:
+            return self._impl.run(x, unique)
 
     def _make_points(self, records: list[dict]) -> list[Point]:
         layouts = infer_layouts({r["name"]: r["shape"] for r in records}, self.input_size,
@@ -196,10 +205,7 @@ class Extractor:
             raise ValueError("names is empty: ask for at least one point")
         points = {n: self.point(n) for n in names}
         unique = tuple(dict.fromkeys(p.name for p in points.values()))
-        ctx = contextlib.nullcontext() if grad else torch.no_grad()
-        guard, state = self._guard.run(), preserve_model_state(self.model, eval_mode=True)
-        with self._lock, guard, state, ctx:
-            out = self._impl.run(x, unique)
+        out = self._run(x, unique, grad)
         if maps:
             hw = (int(x.shape[-2]), int(x.shape[-1]))
             out = {n: v if v.dim() == 4 and self._by_name[n].layout.kind == "chw"

@@ -86,7 +86,7 @@ def _same(a: Any, b: Any) -> bool:
     return a is b or (type(a) is type(b) and isinstance(a, _PLAIN) and a == b)
 
 
-def _explain(name: str, old: dict, new: dict) -> str | None:
+def _explain(name: str, old: dict, new: dict, ignore: frozenset = frozenset()) -> str | None:
     """What differs between two ``__dict__`` of module ``name`` (None: nothing that counts)."""
     where = repr(name) if name else "the model itself"
     for key in _CONTENTS:
@@ -96,7 +96,7 @@ def _explain(name: str, old: dict, new: dict) -> str | None:
                 return f"{_WORDS[key]} of {where} was replaced, added or removed"
             return f"{_WORDS[key]} was added to or removed from {where}"
     for key in old.keys() | new.keys():
-        if key in _CONTENTS or key == "training":
+        if key in _CONTENTS or key == "training" or key in ignore:
             continue
         if key not in old or key not in new or not _same(old[key], new[key]):
             return f"the attribute {key!r} of {where} changed"
@@ -109,7 +109,10 @@ class Fingerprint:
     ``tensors``: the model's parameters and buffers then (a replaced one is a change).
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, ignore: dict[int, set[str]] | None = None) -> None:
+        #: Attributes a forward pass itself sets (a call counter, a table cached on first
+        #: use), by module id: their values are the forward pass's own, not a change.
+        self.ignore = ignore if ignore is not None else {}
         mods = walk(model)
         self._dicts: list[dict] = [getattr(_mm, g) for g in _GLOBAL if hasattr(_mm, g)]
         for _, m in mods:
@@ -134,7 +137,7 @@ class Fingerprint:
             pass  # look closer below
         reason = self._reason(model)
         if reason is None:  # training flags or equal numbers: adopt the new state
-            self.__init__(model)  # type: ignore[misc]
+            self.__init__(model, self.ignore)  # type: ignore[misc]
         return reason
 
     def versions(self) -> tuple[int, ...]:
@@ -152,7 +155,8 @@ class Fingerprint:
             if now.get(name) is not m:
                 return f"the submodule {name!r} was replaced or removed"
             new = {k: dict(m.__dict__.get(k) or {}) for k in _CONTENTS}
-            why = _explain(name, {**d, **subs}, {**m.__dict__, **new})
+            why = _explain(name, {**d, **subs}, {**m.__dict__, **new},
+                           frozenset(self.ignore.get(id(m), ())))
             if why:
                 return why
         extra = [n for n in now if n not in self._saved]
@@ -160,31 +164,33 @@ class Fingerprint:
 
 
 class StateGuard:
-    """Puts back what the package's own forward passes change in the model: the Python
-    attributes of its modules (a tensor cached on first use, a trace's Proxy), the contents
-    of its buffers (a call counter, a running mean updated in ``forward``).
+    """Puts back what the package's own forward passes change in the model.
 
-    :meth:`learn` guards a build pass (every module, every buffer) and remembers what it
-    changed; :meth:`run` then guards a request cheaply, copying only those.
+    :meth:`learn` guards an internal pass (the build's trace, profiling or discovery pass,
+    the batch-dependence check: every module's attributes, every buffer) and remembers what
+    it changed: a Proxy a trace stored, a table cached on first use, a call counter, a
+    running mean. :meth:`run` guards a request: the buffers a forward pass writes into are
+    put back (a request's own Python side effects, like a call counter, stay: it is a real
+    forward pass of the user's images).
     """
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
-        self.modules: list[nn.Module] = []  # modules whose attributes a forward pass sets
+        self.attributes: dict[int, set[str]] = {}  # module id -> attributes a forward sets
         self.buffers: list[torch.Tensor] = []  # buffers a forward pass writes into
 
     @contextlib.contextmanager
     def learn(self) -> Iterator[None]:
         mods = [m for _, m in walk(self.model)]
         saved = [_save(m) for m in mods]
-        bufs = list(self.model.buffers())
-        copies = [_copy(b) for b in bufs]
+        copies = [_copy(b) for b in self.model.buffers()]
         try:
             yield
         finally:
             for m, s in zip(mods, saved):
-                if _restore(m, s) and m not in self.modules:
-                    self.modules.append(m)
+                keys = _restore(m, s)
+                if keys:
+                    self.attributes.setdefault(id(m), set()).update(keys)
             for b, version, own, copy in copies:
                 if b._version != version:
                     _put_back(b, own, copy)
@@ -193,13 +199,10 @@ class StateGuard:
 
     @contextlib.contextmanager
     def run(self) -> Iterator[None]:
-        saved = [_save(m) for m in self.modules]
         copies = [_copy(b) for b in self.buffers]
         try:
             yield
         finally:
-            for m, s in zip(self.modules, saved):
-                _restore(m, s)
             for b, version, own, copy in copies:
                 if b._version != version:
                     _put_back(b, own, copy)
@@ -210,23 +213,23 @@ def _save(m: nn.Module) -> tuple[dict, dict]:
     return dict(d), {k: dict(d[k]) for k in ("_parameters", "_buffers", "_modules") if k in d}
 
 
-def _restore(m: nn.Module, saved: tuple[dict, dict]) -> bool:
-    """Put ``m.__dict__`` back as ``saved``; whether anything had changed."""
+def _restore(m: nn.Module, saved: tuple[dict, dict]) -> set[str]:
+    """Put ``m.__dict__`` back as ``saved``; the names of the attributes that had changed."""
     old, subs = saved
-    d, changed = m.__dict__, False
+    d, changed = m.__dict__, set()
     for key in [k for k in d if k not in old]:
         del d[key]
-        changed = True
+        changed.add(key)
     for key, value in old.items():
         if d.get(key) is not value:
             d[key] = value
-            changed = True
+            changed.add(key)
     for key, content in subs.items():
         cur = d[key]
         if list(cur) != list(content) or any(a is not b for a, b in zip(cur.values(), content.values())):
             cur.clear()
             cur.update(content)
-            changed = True
+            changed.add(key)
     return changed
 
 
