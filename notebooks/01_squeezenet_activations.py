@@ -290,14 +290,13 @@ sizes = {name: net.layers[name].size for name in ["conv1", "pool1", "pool3", "po
 print(sizes)
 assert list(sizes.values()) == [(113, 113), (56, 56), (28, 28), (14, 14), (14, 14)]
 
-for name in ["conv1", "fire6-squeeze1x1"]:
-    field = receptive_field(net, name)
+fields = {name: receptive_field(net, name) for name in ["conv1", "fire6-squeeze1x1"]}
+for name, field in fields.items():
     x0, y0, x1, y1 = field.box((7, 7))
     step = field.box((7, 8))[0] - x0
     print(f"{name}: a cell sees {x1 - x0}×{y1 - y0} pixels; the next cell is {step} pixels further")
-fire6_field = receptive_field(net, "fire6-squeeze1x1")
-box = fire6_field.box((7, 7))
-assert (box[2] - box[0], fire6_field.box((7, 8))[0] - box[0]) == (79, 16)
+box = fields["fire6-squeeze1x1"].box((7, 7))
+assert (box[2] - box[0], fields["fire6-squeeze1x1"].box((7, 8))[0] - box[0]) == (79, 16)
 
 # %% [markdown]
 # A `fire6-squeeze1x1` cell sees 79×79 pixels, about a third of the picture's width, in steps
@@ -307,16 +306,19 @@ assert (box[2] - box[0], fire6_field.box((7, 8))[0] - box[0]) == (79, 16)
 # **A larger input.** SqueezeNet has no fully connected layer before its global pooling, so it
 # takes other sizes. MathWorks' notes say that a larger picture gives larger activations but
 # that the network, trained on 227×227 pictures, does not learn larger features from it. The
-# maps grow with the input; the receptive field does not:
+# maps grow with the input:
 
 # %%
 big = aw.load_model("squeezenet", weights="caffe", input_size=454)
 act6_big = aw.activations(big, face, "fire6-squeeze1x1")
-big_field = receptive_field(big, "fire6-squeeze1x1").box((14, 14))
-print(f"input 454×454: fire6-squeeze1x1 is {act6_big.shape}, a cell sees "
-      f"{big_field[2] - big_field[0]}×{big_field[3] - big_field[1]} pixels")
+print(f"input 454×454: fire6-squeeze1x1 is {act6_big.shape}")
 assert act6_big.shape == (48, 28, 28)
-assert big_field[2] - big_field[0] == 79       # the same field, now a smaller part of the picture
+
+# %% [markdown]
+# The receptive field does not grow: it is made by the layers' kernels and strides, which are
+# the same. Each cell still sees 79×79 pixels, now about a sixth of the picture's width
+# instead of a third: every feature of the face covers twice as many pixels, so a larger share
+# of what one cell sees.
 
 # %% [markdown]
 # ## Channels 14 and 47 react to eyes: found by measuring
@@ -570,7 +572,7 @@ assert min(drops.values()) < -0.3     # at least one of them is an eye channel h
 # | the strongest `fire6-squeeze1x1` channel is "not as interesting", with negative and positive parts | it has both, but it is channel 14, one of the two eye channels | `assert strongest6 in eye_channels` |
 # | channels 14 and 47 react to eyes | yes: ranking the 48 channels on the eye region puts exactly 14 and 47 first; closing an eye weakens both there, the open eye keeps them. The closing test alone is passed by other channels too (48, 41, ...); only 14 and 47 are also 5× stronger at both eyes and fall back at the closed one | `assert`s above |
 # | ... and to some degree around the mouth | yes: more than 2× their usual level there, less than at the eyes | `assert at_eyes > at_mouth > 2` |
-# | a larger input gives larger activations | 454×454 gives 28×28 maps in `fire6`; a cell still sees 79×79 pixels | `assert` |
+# | a larger input gives larger activations | 454×454 gives 28×28 maps in `fire6`; the layers are the same, so a cell still sees 79×79 pixels (measured at 227) | `assert`s |
 #
 # ## Exercises
 #
