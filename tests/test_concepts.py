@@ -22,10 +22,11 @@ PARTS = np.array([[1.0, 1, 0, 2], [0, 1, 1, 0]])     # the loadings to recover (
 
 
 def mixing_net(input_size: int = 8) -> aw.Network:
-    conv = nn.Conv2d(3, 4, 1, bias=False)
+    conv, signed = nn.Conv2d(3, 4, 1, bias=False), nn.Conv2d(4, 2, 1, bias=False)
     with torch.no_grad():
         conv.weight.copy_(torch.from_numpy(MIX).view(4, 3, 1, 1))
-    model = nn.Sequential(conv, nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 2, 1))
+        signed.weight.copy_(torch.tensor([[1.0, -1, 0, 0], [-1, 0, 1, 0]]).view(2, 4, 1, 1))
+    model = nn.Sequential(conv, nn.ReLU(), nn.MaxPool2d(2), signed)   # "3": -G and G - R
     return aw.Network.wrap(model.eval(), input_size=input_size)
 
 

@@ -8,10 +8,12 @@ Two ways, chosen by the collection's size:
 - **a sample, then a projection**: otherwise, ``fit_images`` images drawn at random (seeded)
   give ``ceil(positions / fit_images)`` cells each, drawn at random per image (a seeded draw
   of its own, so that batches and workers do not change it): at most ``positions`` rows of
-  C values, on which the loadings are fitted. A second pass over every image projects its
+  C values, on which the loadings are fitted. A second pass projects every image's
   activations onto the fixed loadings (:func:`.factor.project`) and keeps its maps, the
   running top-k per concept (:mod:`actwidgets.atlas.topk`) and the error sums, so memory is
-  the sample plus n·h·w floats per image (none with ``keep_maps=False``).
+  the sample plus n·h·w floats per image (none with ``keep_maps=False``). Where the sample
+  holds every cell of its images (a 14×14 map: 196 cells each from 256 images), those are
+  projected from it and the pass reads only the other images.
 
 Both passes stream the images as the channel atlas does (:mod:`actwidgets.atlas.sources`: a
 ``DataLoader`` decoding in its workers, unreadable images skipped and counted, a tqdm bar);
