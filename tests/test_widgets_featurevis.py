@@ -127,6 +127,8 @@ def test_a_background_run_shows_progress_and_previews_and_stops_keeping_its_pict
     gate.pause_at = 20  # the run's 20th forward pass waits for the test
     fv = FeatureVisualizer(net, "2", channels="0-3", steps=MAX_STEPS, size=32)
     widgets.append(fv)
+    grid_when_shown = []  # what an observer of shown_step finds, in the run's thread
+    fv.observe(lambda change: grid_when_shown.append(fv.pngs["grid"]), "shown_step")
     assert fv.start() is True  # it returned while the run cannot go past its 20th step
     assert fv.running and fv.controls["run"].disabled and not fv.controls["stop"].disabled
     wait_for(gate.paused, "the run's 20th step")
@@ -137,6 +139,7 @@ def test_a_background_run_shows_progress_and_previews_and_stops_keeping_its_pict
     assert 0 < fv.shown_step <= done  # a preview: shown while the run goes on
     assert fv.running and fv.images.shape == (4, 32, 32, 3)
     assert fv.pngs["grid"].startswith(PNG) and fv.pngs["selected"].startswith(PNG)
+    assert grid_when_shown and all(g.startswith(PNG) for g in grid_when_shown)  # never before
 
     assert fv.controls["stop"].click() is None  # Stop: the run ends after the step it is in
     gate.resume.set()
