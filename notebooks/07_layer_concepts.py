@@ -15,6 +15,21 @@
 #
 # We use MATLAB's SqueezeNet (`weights="caffe"`), as in tutorials 01 and 06. MATLAB counts
 # channels from 1, Python from 0: `matlab(14)` is the channel MATLAB calls 14.
+#
+# **What you will learn**
+#
+# - to factorise a layer's activations into a few concepts (loadings × maps) and read them:
+#   which channels make a concept, where it sits on an image;
+# - to check how much of a layer the concepts keep (`explained`), against single channels;
+# - that a concept can show what no single channel shows, and to maximise it like a channel.
+#
+# **What you need**: tutorials 01 and 06 (channels 14 and 47, the channel atlas). The Caffe
+# SqueezeNet's weights (in the cache that `TORCH_HOME` names, or downloaded once).
+#
+# **How long**: about 30 minutes with the exercises; the notebook runs in about a minute on a
+# laptop CPU.
+#
+# Boxes marked **Predict** ask you to guess before you run the next cell.
 
 # %%
 import numpy as np
@@ -79,6 +94,9 @@ show(concepts, title=f"{MIDDLE}, 6 concepts")
 # the share of its map that falls inside them (the boxes cover 1.6 % of the map); the eye
 # concept is the one with the largest share, found by the code for 4, 6 and 8 concepts, and
 # its strongest loading is checked against MATLAB's channel 14.
+#
+# **Predict.** Tutorial 01 found two eye channels, 14 and 47. Will the concept on the eyes be
+# led by one of them, and will it stay the same channel when you ask for 4, 6 or 8 concepts?
 
 # %%
 eyes = net.preprocess.mask(aw.eye_mask())           # the boxes, warped as the face is
@@ -251,3 +269,45 @@ for ax, pic, title in zip(axes, (pictures[0], channel[0]), (f"eye concept {eye}"
     ax.axis("off")
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. Open `aw.ActivationExplorer(net, layer="fire6-relu_squeeze1x1")` and flip between the
+#    eye concept's leading channels (`concepts.top_channels(eye, 3)`: Python's indices, one
+#    less than MATLAB's numbers). Where on the face do they agree, and where not?
+#
+# <details><summary>A way to check</summary>
+#
+# ```python
+# a, b = (acts[ch] for ch in concepts.top_channels(eye, 2))
+# both = (a > a.max() / 2) & (b > b.max() / 2)     # the cells where both fire strongly
+# print(np.argwhere(both))                         # compare with the eye concept's map
+# ```
+# The concept's map is strongest where its channels fire together, weighted by its loadings.
+# </details>
+#
+# 2. Ask for two concepts: `aw.layer_concepts(net, face, MIDDLE, n=2)`. How much do they
+#    explain, and is one of them still on the eyes?
+#
+# <details><summary>A way to check</summary>
+#
+# ```python
+# two = aw.layer_concepts(net, face, MIDDLE, n=2, progress=False)
+# print(two.explained, eye_shares(two))
+# ```
+# Fewer concepts explain less (`explained` grows with `n`, as measured above); compare the
+# eye shares with those of six concepts.
+# </details>
+#
+# 3. Score your own photos with the eye concept: `concepts.project(photo)` gives the
+#    concepts' maps (n, h, w) on any picture. Which photo has the strongest eye concept?
+#
+# <details><summary>A way to check</summary>
+#
+# ```python
+# scores = {name: concepts.project(p)[eye].max() for name, p in my_photos.items()}
+# print(sorted(scores, key=scores.get, reverse=True))
+# ```
+# Tutorial 06 found the eye channels firing on round shiny things too: look for them.
+# </details>

@@ -111,7 +111,7 @@ def test_script_and_notebook_have_the_same_cells(name: str):
 
 #: The notebooks that keep their outputs (real weights, or a network trained in the notebook),
 #: as the README's Tutorials section says; the others are kept without any.
-WITH_OUTPUTS = {"00_explorer", "01_squeezenet_activations", "02_googlenet_activations",
+WITH_OUTPUTS = {"00_explorer", "01_squeezenet_activations", "02_googlenet_activations", "07_layer_concepts",
                 "04_your_own_cnn", "05_googlenet_feature_visualization", "06_what_makes_a_channel_fire"}
 
 
