@@ -144,7 +144,7 @@ class Extractor:
             g = torch.Generator().manual_seed(1)
             a, b, c = (torch.randn(shape, generator=g).to(device, dtype) for _ in range(3))
             try:
-                with self._guard.learn():  # an internal pass: nothing of it stays in the model
+                with self._lock, self._guard.learn():  # an internal pass: none of it stays
                     one = self._run(torch.stack([a, b]), todo, False)
                     two = self._run(torch.stack([a, c]), todo, False)
                 self._mixing.update({n: not torch.equal(one[n][0], two[n][0]) for n in todo})
