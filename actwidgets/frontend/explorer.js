@@ -234,8 +234,8 @@ function render({model, el}) {
     if (c >= 0) setChannel(c);
   }
 
-  function onKey(e) {  // arrow keys move the channel (up and down: a row of the grid)
-    const t = e.target, tag = t && t.tagName;
+  function onKey(e, target) {  // arrow keys move the channel (up and down: a row of the grid)
+    const t = target || e.target, tag = t && t.tagName;
     if (e.altKey || e.ctrlKey || e.metaKey || tag === "SELECT" || tag === "TEXTAREA" || (tag === "INPUT" && t !== ui.channel) || t === ui.channel) return;
     const L = info(), row = S.view === "grid" && fresh() ? data.grid[1] : 1;
     const step = {ArrowRight: 1, ArrowLeft: -1, ArrowDown: row, ArrowUp: -row}[e.key];
@@ -271,7 +271,14 @@ function render({model, el}) {
   ui.cmap.addEventListener("change", () => set("cmap", ui.cmap.value));
   ui.picture.addEventListener("click", onTile);
   ui.uploadInput.addEventListener("change", onUpload);
-  root.addEventListener("keydown", onKey);
+  // Keys are taken in the window's capture phase, before a notebook's own shortcuts (Notebook 7
+  // stops them at the document), and only when the key is pressed inside this explorer (the
+  // event's path: marimo draws widgets in a shadow root, whose events the window sees retargeted).
+  const onWindowKey = (e) => {
+    const path = e.composedPath();
+    if (path.indexOf(root) >= 0) onKey(e, path[0]);
+  };
+  window.addEventListener("keydown", onWindowKey, true);
 
   let queued = false;
   let pullNeeded = false;
@@ -305,6 +312,7 @@ function render({model, el}) {
   root.awExplorer = {flips: flips, state: () => Object.assign({}, S), key: onKey, meta: () => meta,
     layer: () => (data ? {shape: data.shape, grid: data.grid, stats: data.stats} : null)};
   return () => {
+    window.removeEventListener("keydown", onWindowKey, true);
     clearTimeout(sendTimer);
     Object.entries(handlers).forEach(([ev, fn]) => model.off(ev, fn));
   };

@@ -296,7 +296,8 @@ def voila_server(notebook: Path, home: Path, artifacts: Path) -> Iterator[Server
 
 
 def _lab_settings(settings: Path) -> None:
-    """JupyterLab user settings: no news or update pop-ups, every cell rendered."""
+    """JupyterLab (and Notebook 7) user settings: no news or update pop-ups, every cell
+    rendered."""
     files = {
         "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
             {"fetchNews": "false", "checkForUpdates": False},
@@ -333,6 +334,7 @@ def lab_server(notebooks: list[Path], home: Path, artifacts: Path) -> Iterator[S
             "--IdentityProvider.token=",
             "--PasswordIdentityProvider.hashed_password=",
             "--ServerApp.allow_root=True",
+            "--ServerApp.disable_check_xsrf=True",  # the tests start kernels through the REST API
             f"--ServerApp.root_dir={root}",
             f"--LabApp.workspaces_dir={sub / 'workspaces'}",
             f"--LabApp.user_settings_dir={sub / 'settings'}",
@@ -412,7 +414,7 @@ def notebook_server(notebooks: list[Path], home: Path, artifacts: Path) -> Itera
             f"--ServerApp.ip={HOST}", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
             "--ServerApp.open_browser=False", "--IdentityProvider.token=",
             "--PasswordIdentityProvider.hashed_password=", "--ServerApp.allow_root=True",
-            f"--ServerApp.root_dir={root}",
+            "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={root}",
             f"--JupyterNotebookApp.user_settings_dir={sub / 'settings'}",
             f"--JupyterNotebookApp.workspaces_dir={sub / 'workspaces'}",
         ]

@@ -13,7 +13,6 @@ Run only these: ``python -m pytest -m e2e -s``.
 from __future__ import annotations
 
 import re
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from .conftest import FIXTURES, REPO, lab_server, new_page, voila_server
+from .conftest import FIXTURES, lab_server, new_page
+
 
 pytestmark = pytest.mark.e2e
 
-EXPLORER_NOTEBOOK = REPO / "notebooks" / "00_explorer.ipynb"
 COMPARE_NOTEBOOK = FIXTURES / "compare.ipynb"
 
 #: Seconds a page may take to show the widget (kernel start, torch import, model load).
@@ -241,6 +240,20 @@ def _wait_kernel_idle(page: Any, timeout: float) -> None:
         "() => /\\|\\s*Idle\\b/.test((document.querySelector('#jp-main-statusbar') || {}).innerText || '')",
         timeout=timeout * 1000,
     )
+
+
+def _press(w: WidgetPage, key: str) -> None:
+    handle = w.slider_handle()
+    handle.focus()
+    w.page.keyboard.press(key)
+
+
+def _slider_key(w: WidgetPage) -> str:
+    """ArrowRight, or ArrowLeft when the slider is at its maximum."""
+    handle = w.slider_handle()
+    now = float(handle.get_attribute("aria-valuenow") or 0)
+    top = float(handle.get_attribute("aria-valuemax") or 0)
+    return "ArrowRight" if now < top else "ArrowLeft"
 
 
 def test_compare_explorer_in_jupyterlab(browser, lab, artifacts):

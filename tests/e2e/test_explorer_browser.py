@@ -78,6 +78,12 @@ class Explorer:
         self.part("picture").click(position=box)
 
 
+#: Errors of a front end's own code, raised with or without our widget on the page.
+KNOWN_PAGE_ERRORS = (
+    "pageerror: Cannot read properties of undefined (reading 'schema')",  # Notebook 7's settings loader
+)
+
+
 def drive(w: Explorer, echo: Any | None) -> None:
     """The steps every front end passes."""
     w.view.wait_for(state="attached", timeout=RENDER_TIMEOUT * 1000)
@@ -104,7 +110,21 @@ def drive(w: Explorer, echo: Any | None) -> None:
     assert w.act(lambda: w.part("cmap").select_option("viridis"), "06-cmap")["cmap"] == "viridis"
     assert w.error() == "", w.error()
     assert not ERROR_TEXT.search(w.page.locator("body").inner_text())
-    assert not [c for c in w.console if c.startswith("pageerror")], w.console
+    errors = [c for c in w.console if c.startswith("pageerror") and c not in KNOWN_PAGE_ERRORS]
+    assert not errors, w.console
+
+
+def _start_kernel(url: str, name: str) -> None:
+    """Start ``name``'s kernel through the server's REST API before the page opens, so the
+    page attaches to it (no kernel dialog, no second kernel started under the cells)."""
+    import json
+    import urllib.request
+
+    body = json.dumps({"path": name, "name": name, "type": "notebook", "kernel": {"name": "python3"}})
+    request = urllib.request.Request(f"{url}/api/sessions", data=body.encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as r:
+        assert json.load(r)["kernel"]["id"]
 
 
 def _run_all(page: Any) -> None:
@@ -115,9 +135,13 @@ def _run_all(page: Any) -> None:
 
     started = "() => [...document.querySelectorAll('.jp-InputPrompt')].some(p => /\\[[*0-9]/.test(p.textContent))"
     for _ in range(8):
-        accept = page.locator(".jp-Dialog .jp-mod-accept")  # "Select Kernel", if it comes late
-        if accept.count() and accept.first.is_visible():
-            accept.first.click()
+        dialog = page.locator(".jp-Dialog")  # "Select Kernel", if it comes late
+        if dialog.count() and dialog.first.is_visible():
+            text = dialog.first.inner_text()
+            accept = dialog.first.locator("button.jp-mod-accept")
+            assert accept.count(), f"an unexpected dialog: {text[:300]}"
+            accept.last.click(force=True)
+            dialog.first.wait_for(state="detached")
         page.locator(".lm-MenuBar-itemLabel").filter(has_text=re.compile(r"^Run$")).first.click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
         try:
@@ -153,12 +177,10 @@ def test_explorer_in_voila(browser, e2e_home, artifacts):
 
 @pytest.mark.parametrize("app", [
     pytest.param("jupyterlab", marks=pytest.mark.xfail(
-        reason="under pytest, Run All Cells sometimes leaves the cells unrun (kernel idle, empty "
-               "prompts); the same steps pass from a script", strict=False)),
-    pytest.param("notebook7", marks=pytest.mark.xfail(
-        reason="the explorer renders and draws, but ArrowRight on the focused picture does not "
-               "reach the module (Notebook 7's keyboard handling); clicks not yet checked there",
+        reason="flaky harness, not the widget: in 1 of 2 full runs JupyterLab's Run All left the "
+               "explorer's cell without output (kernel idle); the same steps pass otherwise",
         strict=False)),
+    "notebook7",
 ])
 def test_explorer_in_jupyter(browser, e2e_home, artifacts, app):
     console: list[str] = []
@@ -167,6 +189,7 @@ def test_explorer_in_jupyter(browser, e2e_home, artifacts, app):
         context, page = new_page(browser, console, width=1400, height=1600)
         try:
             path = "lab/tree" if app == "jupyterlab" else "notebooks"
+            _start_kernel(server.url, NOTEBOOK.name)
             page.goto(f"{server.url}/{path}/{NOTEBOOK.name}", timeout=RENDER_TIMEOUT * 1000)
             page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=RENDER_TIMEOUT * 1000)
             _run_all(page)
