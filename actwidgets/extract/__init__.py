@@ -87,7 +87,13 @@ class Extractor:
         self._guard = StateGuard(model)
         with self._guard.learn():  # the build's passes leave attributes and buffers as they were
             self._impl = self._build(model, example_input, backend)
-        self._fingerprint = Fingerprint(model, self._guard.attributes)
+        # fx bakes what forward read of a module's attributes into its graph: a change there
+        # rebuilds. The hooks backend runs the real forward: an attribute change only makes
+        # earlier values stale (``refreshed`` counts them; the cache key holds it).
+        hooks = self._impl.name == "hooks"
+        self._fingerprint = Fingerprint(model, self._guard.attributes, attributes=not hooks)
+        self._attributes = Fingerprint(model, self._guard.attributes) if hooks else None
+        self.refreshed = 0
         self._versions = self.versions() if getattr(self._impl, "constants", False) else None
         self._example = (tuple(example_input.shape[1:]), example_input.dtype, example_input.device)
         self._mixing: dict[str, bool] = {}  # point -> whether it mixes the batch
@@ -118,7 +124,11 @@ class Extractor:
         """What changed in the model since this extractor was built, in words (None: nothing
         it depends on): a forward hook or pre-hook added or removed, a submodule, parameter or
         buffer replaced, an attribute that ``forward`` may read set to another value."""
-        why = self._fingerprint.changed(self.model)
+        with self._lock:  # a run under way may be changing what its forward pass sets
+            why = self._fingerprint.changed(self.model)
+            if why is None and self._attributes is not None and not self._attributes.same():
+                self._attributes.adopt(self.model)
+                self.refreshed += 1
         if why is None and self._versions is not None and self.versions() != self._versions:
             why = "a parameter or buffer changed, and the traced graph holds values made from them"
         return why
@@ -155,8 +165,16 @@ class Extractor:
     def _run(self, x: torch.Tensor, unique: tuple[str, ...], grad: bool) -> dict[str, torch.Tensor]:
         ctx = contextlib.nullcontext() if grad else torch.no_grad()
         guard, state = self._guard.run(), preserve_model_state(self.model, eval_mode=True)
-        with self._lock, guard, state, ctx:
-            return self._impl.run(x, unique)
+        with self._lock:
+            fresh = self._fingerprint.same() and (  # checked before: what changes now is
+                self._attributes is None or self._attributes.same())  # the pass's own
+            with guard, state, ctx:
+                out = self._impl.run(x, unique)
+            if fresh:
+                for fp in (self._fingerprint, self._attributes):
+                    if fp is not None:
+                        fp.adopt(self.model)
+            return out
 
     def _make_points(self, records: list[dict]) -> list[Point]:
         layouts = infer_layouts({r["name"]: r["shape"] for r in records}, self.input_size,

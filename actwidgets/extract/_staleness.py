@@ -86,7 +86,8 @@ def _same(a: Any, b: Any) -> bool:
     return a is b or (type(a) is type(b) and isinstance(a, _PLAIN) and a == b)
 
 
-def _explain(name: str, old: dict, new: dict, ignore: frozenset = frozenset()) -> str | None:
+def _explain(name: str, old: dict, new: dict, ignore: frozenset = frozenset(),
+             attributes: bool = True) -> str | None:
     """What differs between two ``__dict__`` of module ``name`` (None: nothing that counts)."""
     where = repr(name) if name else "the model itself"
     for key in _CONTENTS:
@@ -95,7 +96,7 @@ def _explain(name: str, old: dict, new: dict, ignore: frozenset = frozenset()) -
             if key in ("_parameters", "_buffers", "_modules"):
                 return f"{_WORDS[key]} of {where} was replaced, added or removed"
             return f"{_WORDS[key]} was added to or removed from {where}"
-    for key in old.keys() | new.keys():
+    for key in (old.keys() | new.keys()) if attributes else ():
         if key in _CONTENTS or key == "training" or key in ignore:
             continue
         if key not in old or key not in new or not _same(old[key], new[key]):
@@ -109,15 +110,19 @@ class Fingerprint:
     ``tensors``: the model's parameters and buffers then (a replaced one is a change).
     """
 
-    def __init__(self, model: nn.Module, ignore: dict[int, set[str]] | None = None) -> None:
+    def __init__(self, model: nn.Module, ignore: dict[int, set[str]] | None = None,
+                 attributes: bool = True) -> None:
         #: Attributes a forward pass itself sets (a call counter, a table cached on first
         #: use), by module id: their values are the forward pass's own, not a change.
         self.ignore = ignore if ignore is not None else {}
+        #: Whether plain attributes count (False: only hooks, submodules, parameters, buffers).
+        self.attributes = attributes
         mods = walk(model)
         self._dicts: list[dict] = [getattr(_mm, g) for g in _GLOBAL if hasattr(_mm, g)]
         for _, m in mods:
             d = m.__dict__
-            self._dicts.append(d)
+            if attributes:
+                self._dicts.append(d)
             self._dicts.extend(d[k] for k in _CONTENTS if isinstance(d.get(k), dict))
         self._values = self._read()
         self.tensors = [t for _, m in mods for d in (m._parameters, m._buffers)
@@ -137,8 +142,21 @@ class Fingerprint:
             pass  # look closer below
         reason = self._reason(model)
         if reason is None:  # training flags or equal numbers: adopt the new state
-            self.__init__(model, self.ignore)  # type: ignore[misc]
+            self.__init__(model, self.ignore, self.attributes)  # type: ignore[misc]
         return reason
+
+    def same(self) -> bool:
+        """Whether nothing it holds changed (one list comparison)."""
+        try:
+            return bool(self._read() == self._values)
+        except Exception:  # noqa: BLE001 - an attribute whose == is no bool (an array)
+            return False
+
+    def adopt(self, model: nn.Module) -> None:
+        """Take the model as it is now: what a request's own forward pass set (a Python call
+        counter) is the model's state, not a change made by its owner."""
+        if not self.same():
+            self.__init__(model, self.ignore, self.attributes)  # type: ignore[misc]
 
     def versions(self) -> tuple[int, ...]:
         """Each parameter's and buffer's version, less the package's own steps."""
@@ -156,7 +174,7 @@ class Fingerprint:
                 return f"the submodule {name!r} was replaced or removed"
             new = {k: dict(m.__dict__.get(k) or {}) for k in _CONTENTS}
             why = _explain(name, {**d, **subs}, {**m.__dict__, **new},
-                           frozenset(self.ignore.get(id(m), ())))
+                           frozenset(self.ignore.get(id(m), ())), self.attributes)
             if why:
                 return why
         extra = [n for n in now if n not in self._saved]
@@ -181,7 +199,9 @@ class StateGuard:
 
     @contextlib.contextmanager
     def learn(self) -> Iterator[None]:
-        mods = [m for _, m in walk(self.model)]
+        # TorchScript modules hold no Python state of their own to put back (and their
+        # dictionaries are wrappers that cannot be copied as dicts).
+        mods = [m for _, m in walk(self.model) if not isinstance(m, torch.jit.ScriptModule)]
         saved = [_save(m) for m in mods]
         copies = [_copy(b) for b in self.model.buffers()]
         try:

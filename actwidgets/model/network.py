@@ -224,7 +224,8 @@ class Network:
         attributes, replaced tensors), the preprocessing, every parameter's and buffer's
         version (an optimiser step, ``load_state_dict``). A write through ``.data`` shows in
         none of them: call ``net.cache.clear()`` after one."""
-        return hash((self._generation, id(self.preprocess), self.extractor.versions()))
+        ext = self.extractor
+        return hash((self._generation, ext.refreshed, id(self.preprocess), ext.versions()))
 
     def _build(self) -> Extractor:
         example = torch.randn(
