@@ -47,6 +47,8 @@ EXPLORERS: dict[str, Spec] = {
                                                ["inception_4a-relu_3x3"], {"channel": 0}),
     "06_what_makes_a_channel_fire": Spec(("squeezenet", {"weights": "caffe"}), ["face", "cat", "coffee"],
                                          ["fire6"], {"layer": "fire6-relu_squeeze1x1", "channel": 46}),
+    "07_layer_concepts": Spec(("squeezenet", {"weights": "caffe"}), ["face", "cat"],
+                              ["fire6", "fire9"], {"layer": "fire6-relu_squeeze1x1", "channel": 13}),
 }
 
 
