@@ -123,7 +123,8 @@ def test_every_page_loads_offline_without_errors(browser, site):
     assert not problems, "\n".join(problems)
 
 
-_STATE = """() => { const r = document.getElementById('aw-root');
+_ROOT = "document.querySelector('.aw-explorer-view')"  # the widget's own module draws the page
+_STATE = """() => { const r = document.querySelector('.aw-explorer-view');
   return {version: +r.dataset.version, shown: r.dataset.shown || ''}; }"""
 
 
@@ -135,20 +136,20 @@ def test_the_explorer_on_a_tutorial_page_flips_channels(browser, site):
         frame_el = page.locator("iframe.aw-static-page").first
         frame_el.scroll_into_view_if_needed()
         frame = frame_el.element_handle().content_frame()
-        frame.wait_for_function("() => +document.getElementById('aw-root').dataset.version > 0",
+        frame.wait_for_function(f"() => +({_ROOT}?.dataset.version || 0) > 0",
                                 timeout=60_000)
         start = int(frame.evaluate(_STATE)["shown"].split("|")[3])
         channels = []
-        for key, target in (("ArrowRight", "#aw-channel"), ("ArrowRight", "#aw-picture"), ("ArrowLeft", "#aw-picture")):
+        for key, target in (("ArrowRight", ".aw-channel"), ("ArrowRight", ".aw-picture"), ("ArrowLeft", ".aw-picture")):
             before = frame.evaluate(_STATE)
-            frame.locator(target).focus()
+            frame.locator(target).first.focus()
             page.keyboard.press(key)
             frame.wait_for_function(
-                "v => +document.getElementById('aw-root').dataset.version > v", arg=before["version"],
+                f"v => +{_ROOT}.dataset.version > v", arg=before["version"],
                 timeout=30_000)
             channels.append(int(frame.evaluate(_STATE)["shown"].split("|")[3]))
         assert channels == [start + 1, start + 2, start + 1], channels
-        assert frame.locator("#aw-error").is_hidden()
+        assert frame.locator(".aw-error").first.is_hidden()
         assert not console, console
     finally:
         context.close()
