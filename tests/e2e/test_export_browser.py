@@ -328,8 +328,9 @@ def test_screenshot_for_the_readme(browser, exported, net, artifacts):
         w = StaticPage(page, page.main_frame, console, artifacts, "export-readme")
         w.wait_ready()
         _set(w, layer="fire2-relu_expand3x3", channel=0, cmap="inferno")
-        w.frame.locator(".aw-strongest").click()
-        page.wait_for_timeout(200)
+        drawn = w.state()["version"]
+        w.frame.locator(".aw-strongest").click()  # the outline: wait for its drawing, not a time
+        w.frame.wait_for_function(_DRAWN_JS, arg=drawn, timeout=30_000)
         shot = artifacts / "exported_explorer.png"
         page.screenshot(path=str(shot), clip={"x": 0, "y": 0, "width": 980, "height": 800})
         with Image.open(shot) as im:
