@@ -119,7 +119,7 @@ def activations(
     - ``stage``: ``"pre"`` (before the activation), ``"post"`` (after it), None for the
       layer's default (``"post"``, but ``"pre"`` for MATLAB's conv names, as in MATLAB), or
       ``"both"``: ``{"pre": array, "post": array}`` per layer, from the same forward pass. A
-      layer with no activation of its own (a pool) has one stage, ``"post"``: ``"pre"`` is
+      layer with no activation right after it (a pool) has one stage, ``"post"``: ``"pre"`` is
       refused there, and ``"both"`` gives its one value under both keys.
     - ``layout``: ``"map"`` (default) gives (C, H, W) whatever the model's layout: token
       sequences as their h×w grid, channels-last values transposed, vectors as C×1×1.

@@ -126,7 +126,7 @@ BAD = {
     "unknown name": ("fire66", None, "no layer named 'fire66'. Closest: fire6"),
     "index out of range": (99, None, "layer index 99 is out of range: there are 64 layers"),
     "bad stage": ("conv1", "middle", 'stage must be "pre", "post", "both" or None, got \'middle\''),
-    "pre on a pool": ("pool1", "pre", "'pool1' has no activation of its own"),
+    "pre on a pool": ("pool1", "pre", "'pool1' has no activation right after it"),
 }
 
 
@@ -178,7 +178,7 @@ def test_stage_none_is_each_layer_s_default_everywhere(squeezenet):
         atlas.top("relu_conv1", 0, stage="pre")
     assert atlas.resume(net, images).meta["layers"] == atlas.meta["layers"]  # the stage argument inverted
     both = aw.channel_atlas(net, images, names, top=2, progress=False)
-    with pytest.raises(ValueError, match="'pool1' has no activation of its own"):
+    with pytest.raises(ValueError, match="'pool1' has no activation right after it"):
         both.top("pool1", 0, stage="pre")
     for n in names:
         page = aw.static_explorer(net, "face", names, layer=n)

@@ -10,7 +10,8 @@ A layer argument is a name (the listed name, a MATLAB or Keras name, a node name
 layers, in forward order), an index (negative from the end; numpy integers too), a
 :class:`~actwidgets.model.layers.LayerInfo`, or a list of these. A stage is ``"pre"``,
 ``"post"``, ``"both"`` or None (each layer's ``default_stage``). A layer with no activation
-of its own (a pool, a concat: ``has_stages`` False) has one stage, ``"post"`` (its output):
+right after it (a pool, a concat, a conv before a batch norm: ``has_stages`` False) has one
+stage, ``"post"`` (its output):
 ``"pre"`` is refused there, and ``"both"`` gives that one value as both stages.
 
 >>> import torch
@@ -24,7 +25,7 @@ of its own (a pool, a concat: ``has_stages`` False) has one stage, ``"post"`` (i
 (['0', '2'], ['0', '1', '2'])
 >>> layers.select("2", "pre")
 Traceback (most recent call last):
-ValueError: '2' has no activation of its own (like a pool or a concat): it has one stage, "post" (its output), not 'pre'; give stage="post" or None (net.layers.summary() lists each layer's stages)
+ValueError: '2' has no activation right after it: it has one stage, "post" (its output), not 'pre'; give stage="post" or None (net.layers.summary() lists each layer's stages)
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def stages_of(info: LayerInfo, stage: StageArg | None) -> tuple[Stage, ...]:
 
 def no_stage(name: str, stage: str) -> str:
     """The sentence refusing ``stage`` on layer ``name``, which has one stage: its output."""
-    return (f"{name!r} has no activation of its own (like a pool or a concat): it has one stage, "
+    return (f"{name!r} has no activation right after it: it has one stage, "
             f'"post" (its output), not {stage!r}; give stage="post" or None '
             "(net.layers.summary() lists each layer's stages)")
 
