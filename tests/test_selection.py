@@ -77,6 +77,7 @@ def test_squeezenet_names_nodes_containers_and_blocks(squeezenet):
     block = layers.select("fire6")
     assert [l.name for l in block.layers] == [l.name for l in layers if l.group == "fire6"]
     assert len(block.layers) == 7 and not block.single
+    assert [l.name for l in layers.select("conv1").layers] == ["conv1"]  # a layer wins over its block
     acts = aw.activations(squeezenet, "face", "fire6")
     assert list(acts) == list(block.keys)
     assert chosen_layers(squeezenet, "fire6") == list(block.layers)
@@ -140,6 +141,8 @@ def test_the_same_bad_argument_gets_the_same_sentence_everywhere(squeezenet, cap
         "activations": _sentence(lambda: aw.activations(net, "face", layer, stage)),
         "channel_atlas": _sentence(lambda: aw.channel_atlas(net, ["face"], layer, stage=stage, progress=False)),
         "visualize_channels": _sentence(lambda: aw.visualize_channels(net, layer, 0, stage=stage, steps=1)),
+        "deep_dream": _sentence(lambda: aw.deep_dream(net, "face", layer, stage=stage, steps=1)),
+        "resolve": _sentence(lambda: net.layers.resolve(layer, stage)),
         "export_html": _sentence(lambda: aw.export_html(net, "face", ["conv1", "pool1"], tmp_path / "x.html",
                                                         layer=layer, stage=stage, verbose=False)),
     }
@@ -157,6 +160,10 @@ def test_several_layers_where_one_is_shown(squeezenet, capsys):
     assert "the command line takes one layer; this names 7 layers" in _cli(capsys, "--layer", "fire6")
     assert "does not fit visualize_channels" in _sentence(
         lambda: aw.visualize_channels(squeezenet, "conv1", 0, stage="both", steps=1))
+    assert "the page's first state takes one layer; this names 7" in _sentence(
+        lambda: aw.static_explorer(squeezenet, "face", "fire6", layer="fire6"))
+    assert "does not fit the page's first state" in _sentence(
+        lambda: aw.static_explorer(squeezenet, "face", "fire6", layer="fire6-concat", stage="both"))
 
 
 # ------------------------------------------------------------------ stage=None
