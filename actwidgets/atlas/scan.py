@@ -329,7 +329,8 @@ def channel_atlas(
       ``Dataset``/``DataLoader`` of images or ``(image, label)`` pairs (raw images: the
       network's own preprocessing is applied); see :mod:`actwidgets.atlas.sources`.
       Unreadable images are skipped and counted (``atlas.skipped``).
-    - ``layers``: a layer name, index or :class:`LayerInfo`, or a list of them.
+    - ``layers``: a layer name, index or :class:`LayerInfo`, a block (``"fire6"``), or a
+      list of them, read as :func:`~actwidgets.activations` reads its ``layer``.
     - ``stage``: ``"both"`` (pre and post, from the same forward pass), ``"pre"``, ``"post"``,
       or None (each layer's default stage), read as :func:`~actwidgets.activations` reads it.
     - ``score``: rank by the channel's ``"max"`` over its map, its ``"mean"``, or both
