@@ -13,7 +13,7 @@ const CV_TEMPLATE = `
     <canvas class="aw-cv-patches" role="img"></canvas><p class="aw-cv-note aw-cv-patch-note"></p></figure>
   <figure class="aw-cv-panel"><figcaption>feature visualisation</figcaption>
     <canvas class="aw-cv-fv" role="img" aria-label="feature visualisation"></canvas>
-    <div class="aw-cv-row"><button type="button" class="aw-cv-visualise" title="Draw the picture this channel responds to most">✨ visualise</button>
+    <div class="aw-cv-row"><button type="button" class="aw-cv-visualise" title="Draw the picture this channel responds to most">visualise</button>
       <button type="button" class="aw-cv-stop" title="End the drawing after the current step, keeping the picture so far">■ stop</button>
       <progress class="aw-cv-progress" value="0" max="1" hidden></progress></div>
     <p class="aw-cv-note aw-cv-fv-note"></p></figure>
