@@ -46,8 +46,9 @@ def test_the_patches_are_the_atlas_top_entries_sent_as_rgb_bytes(setup):
     for sent, entry in zip(patches_sent(view), expected):  # the pixels of each patch
         np.testing.assert_array_equal(sent, atlas.patch(entry, photos))
     assert view.png[:4] == b"\x89PNG" and view.error == ""
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     assert Image.open(io.BytesIO(view.png)).width >= 3 * 96  # three patches side by side
     before, png = view._patches, view.png
@@ -180,7 +181,7 @@ def test_the_page_starts_and_stops_a_background_drawing(gated_view, monkeypatch)
 
 
 def test_an_error_during_the_drawing_is_said_and_the_view_works_on(gated_view, monkeypatch):
-    view, gate = gated_view
+    view, _ = gated_view
     monkeypatch.setattr(channel, "FV_STEPS", 2)
     ended = threading.Event()
     view.observe(lambda change: change.new["running"] or ended.set(), "_fv_run")

@@ -151,7 +151,7 @@ class ChannelView(PageWidget):
         if self.channel >= info.channels:
             self.channel = info.channels - 1
 
-    def follow(self, explorer: Any) -> "ChannelView":
+    def follow(self, explorer: Any) -> ChannelView:
         """Show what ``explorer`` shows: its layer, stage, channel and (where this view has
         it) image follow it from now on (a click on a grid tile, too). Returns self."""
         with self.batch():
@@ -202,9 +202,9 @@ class ChannelView(PageWidget):
                     "mean": _parts.fmt(float(ch.mean()))},
             "fv": None if fv is None else {"side": int(fv[0].shape[0]), "done": fv[1], "steps": fv[2]},
         }
-        return dict(panel=panel, patches=b"".join(np.ascontiguousarray(p).tobytes() for p in patches),
-                    act=_levels(ch).tobytes(), fv=b"" if fv is None else fv[0].tobytes(),
-                    picture=None if self._picture_of == self.image else self._shelf.picture(self.image))
+        return {"panel": panel, "patches": b"".join(np.ascontiguousarray(p).tobytes() for p in patches),
+                "act": _levels(ch).tobytes(), "fv": b"" if fv is None else fv[0].tobytes(),
+                "picture": None if self._picture_of == self.image else self._shelf.picture(self.image)}
 
     def _apply(self, r: dict[str, Any]) -> None:
         with widgets.Widget.hold_sync(self):  # one message; unchanged bytes are not sent again

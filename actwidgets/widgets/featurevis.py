@@ -35,7 +35,7 @@ from ._fvrun import Job, Pictures, Run
 from ._page import PageWidget
 from ._state import running_loop
 
-__all__ = ["FeatureVisualizer", "parse_channels", "MAX_CHANNELS", "MAX_STEPS", "SIZES"]
+__all__ = ["MAX_CHANNELS", "MAX_STEPS", "SIZES", "FeatureVisualizer", "parse_channels"]
 
 #: The widget's default steps per method (quick enough to wait for on a CPU).
 DEFAULT_STEPS = {"regularized": 128, "basic": 20}

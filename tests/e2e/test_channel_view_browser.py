@@ -11,7 +11,12 @@ from __future__ import annotations
 import pytest
 
 from .conftest import FIXTURES, new_page, voila_server
-from .test_explorer_browser import CHANGE_TIMEOUT, KNOWN_PAGE_ERRORS, RENDER_TIMEOUT, Explorer
+from .test_explorer_browser import (
+    CHANGE_TIMEOUT,
+    KNOWN_PAGE_ERRORS,
+    RENDER_TIMEOUT,
+    Explorer,
+)
 
 pytestmark = pytest.mark.e2e
 
