@@ -48,6 +48,7 @@ function fvRender({model, el}) {
     progress: q("fv-progress"), count: q("fv-count"), status: q("fv-status"), error: q("error"),
     grid: q("fv-grid"), selected: q("fv-selected"), big: q("fv-big")};
   let version = 0, jsError = "", meta = null;
+  const changed = new Set();  // the traits of the inputs changed since the last redraw
 
   function readMeta() {
     meta = model.get("_meta");
@@ -72,11 +73,16 @@ function fvRender({model, el}) {
   function syncControls() {  // the controls show the model's state, the buttons follow the run
     const L = meta.layers.find((l) => l.name === model.get("layer"));
     ui.layer.value = model.get("layer");
-    if (document.activeElement !== ui.channels || ui.channels.value === "") ui.channels.value = model.get("channels");
+    // An input the person is typing in keeps what is typed while a progress report redraws,
+    // and shows its trait's value when that changes (a value snapped back by the kernel). The
+    // focus is read from the root's own document or shadow root (marimo draws in one).
+    const typing = (input, name) => input.getRootNode().activeElement === input && !changed.has(name);
+    if (!typing(ui.channels, "channels")) ui.channels.value = model.get("channels");
     ui.range.textContent = L ? "of 0.." + (L.channels - 1) + " · stage " + L.stage : "";
     ui.method.querySelectorAll("button").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.value === model.get("method"))));
-    ui.steps.value = String(model.get("steps"));
-    ui.size.value = String(model.get("size"));
+    if (!typing(ui.steps, "steps")) ui.steps.value = String(model.get("steps"));
+    if (!typing(ui.size, "size")) ui.size.value = String(model.get("size"));
+    changed.clear();
     const running = model.get("running"), problem = model.get("_problem"), [done, total] = model.get("progress");
     ui.run.disabled = running || !!problem;
     ui.run.title = problem || (running ? "A run is going: press Stop first" : "Optimise one picture per channel (all together, as one batch)");
@@ -169,8 +175,9 @@ function fvRender({model, el}) {
   };
   const handlers = {"change:_meta": () => { readMeta(); later(true)(); }, "change:_message": showError,
     "change:_pictures": later(true), "change:_shape": later(true), "change:selected": later(true)};
-  ["layer", "channels", "method", "steps", "size", "running", "progress", "_problem", "_stopping", "_status", "_outcome"]
+  ["layer", "method", "running", "progress", "_problem", "_stopping", "_status", "_outcome"]
     .forEach((k) => { handlers["change:" + k] = later(false); });
+  ["channels", "steps", "size"].forEach((k) => { handlers["change:" + k] = () => { changed.add(k); later(false)(); }; });
   Object.entries(handlers).forEach(([ev, fn]) => model.on(ev, fn));
   readMeta();
   redraw();

@@ -1,7 +1,8 @@
-"""The FeatureVisualizer's long run in Voilà, driven by headless Chromium on its own page (the ES
-module ``featurevis.js``).
+"""The FeatureVisualizer's long run in Voilà and in marimo, driven by headless Chromium on its
+own page (the ES module ``featurevis.js``).
 
-Voilà serves ``fixtures/featurevis.ipynb`` (SqueezeNet with random weights, 8 channels of
+Voilà serves ``fixtures/featurevis.ipynb``, marimo ``fixtures/featurevis_marimo.py``
+(``mo.ui.anywidget``); both hold SqueezeNet with random weights, 8 channels of
 ``fire8-relu_expand3x3``, 2048 steps at 128 px: far longer than the test). The test presses
 **Run**, sees the step count grow and the pictures appear while the run goes on (drawn in the
 page from raw RGB bytes), types a channel spec meanwhile (checked by the kernel: a round trip,
@@ -10,7 +11,7 @@ then clicks a picture to enlarge it. Every wait is on the page's DOM: ``data-run
 stopping, idle), ``data-progress`` (steps done), ``data-version`` (pictures drawn),
 ``data-shown`` (``layer|channels|step|selected``). The times (Stop click → run ended, shown
 in the page; the round trips during the run) are printed and written to
-``artifacts/e2e/featurevis.txt``; Stop must end the run within a few seconds.
+``artifacts/e2e/featurevis-<front end>.txt``; Stop must end the run within a few seconds.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from typing import Any
 
 import pytest
 
-from .conftest import FIXTURES, new_page, voila_server
+from .conftest import FIXTURES, marimo_server, new_page, voila_server
 from .test_explorer_browser import KNOWN_PAGE_ERRORS, RENDER_TIMEOUT
 
 pytestmark = pytest.mark.e2e
 
 NOTEBOOK = FIXTURES / "featurevis.ipynb"
+MARIMO = FIXTURES / "featurevis_marimo.py"
 #: Seconds the run may take to show progress, then a preview.
 RUN_TIMEOUT = 60.0
 #: Seconds from the Stop click to the run's end shown in the page (one step is well below 1 s).
@@ -35,8 +37,8 @@ STOP_TIMEOUT = 5.0
 class Page:
     """The FeatureVisualizer's page: its parts and waits on its DOM state."""
 
-    def __init__(self, page: Any, artifacts: Any, console: list[str]) -> None:
-        self.page, self.artifacts, self.console = page, artifacts, console
+    def __init__(self, page: Any, artifacts: Any, console: list[str], prefix: str = "voila") -> None:
+        self.page, self.artifacts, self.console, self.prefix = page, artifacts, console, prefix
         self.root = page.locator(".aw-featurevis-view").first
 
     def part(self, name: str) -> Any:
@@ -56,33 +58,47 @@ class Page:
         return self.part("error").inner_text() if self.part("error").is_visible() else ""
 
     def screenshot(self, step: str) -> None:
-        self.page.screenshot(path=str(self.artifacts / f"voila-featurevis-{step}.png"), full_page=True)
+        self.page.screenshot(path=str(self.artifacts / f"{self.prefix}-featurevis-{step}.png"), full_page=True)
 
 
-@pytest.fixture(scope="module")
-def featurevis(browser, e2e_home, artifacts):
+def _loaded(w: Page, log_tail: Any) -> Page:
+    try:
+        w.part("fv-run").wait_for(state="visible", timeout=RENDER_TIMEOUT * 1000)
+        w.when("el => el.dataset.run === 'idle'", RENDER_TIMEOUT)
+    except Exception:
+        w.screenshot("00-load-FAILED")
+        raise AssertionError(
+            f"the FeatureVisualizer did not render within {RENDER_TIMEOUT:.0f} s; "
+            f"server log:\n{log_tail()}\nconsole: {w.console[-10:]}") from None
+    return w
+
+
+def test_featurevis_in_voila(browser, e2e_home, artifacts):
     console: list[str] = []
     with voila_server(NOTEBOOK, e2e_home, artifacts) as server:
         context, page = new_page(browser, console, height=1400)
         try:
             page.goto(server.url + "/", wait_until="commit", timeout=RENDER_TIMEOUT * 1000)
-            w = Page(page, artifacts, console)
-            try:
-                w.part("fv-run").wait_for(state="visible", timeout=RENDER_TIMEOUT * 1000)
-                w.when("el => el.dataset.run === 'idle'", RENDER_TIMEOUT)
-            except Exception:
-                w.screenshot("00-load-FAILED")
-                raise AssertionError(
-                    f"the FeatureVisualizer did not render in Voilà within {RENDER_TIMEOUT:.0f} s; "
-                    f"server log:\n{server.log_tail()}\nconsole: {console[-10:]}") from None
-            yield w
+            drive(_loaded(Page(page, artifacts, console, "voila"), server.log_tail), "Voilà")
         finally:
             context.close()
             server.remember_children()
 
 
-def test_run_shows_progress_and_stop_ends_it_keeping_the_pictures(featurevis, artifacts):
-    w = featurevis
+def test_featurevis_in_marimo(browser, e2e_home, artifacts):
+    console: list[str] = []
+    with marimo_server(MARIMO, e2e_home, artifacts) as server:
+        context, page = new_page(browser, console, height=1400)
+        try:
+            page.goto(server.url + "/", timeout=RENDER_TIMEOUT * 1000)
+            drive(_loaded(Page(page, artifacts, console, "marimo"), server.log_tail), "marimo")
+        finally:
+            context.close()
+            server.remember_children()
+
+
+def drive(w: Page, where: str) -> None:
+    """Run, progress, pictures while running, a channel spec checked meanwhile, Stop, enlarge."""
     run, stop = w.part("fv-run"), w.part("fv-stop")
     assert run.is_enabled() and stop.is_disabled() and w.error() == ""
     assert w.part("fv-layer").input_value() == "fire8-relu_expand3x3"
@@ -102,8 +118,11 @@ def test_run_shows_progress_and_stop_ends_it_keeping_the_pictures(featurevis, ar
     # The kernel answers meanwhile: a channel spec typed in is checked there (a bad one is
     # refused in the error line, a good one clears it), a round trip timed in the page.
     channels = w.part("fv-channels")
-    t0 = w.now()
     channels.fill("0-x")
+    steps_typed = int(w.root.evaluate("el => el.dataset.progress"))  # progress redraws keep the text
+    w.when(f"el => +el.dataset.progress > {steps_typed}", RUN_TIMEOUT)
+    assert channels.input_value() == "0-x"
+    t0 = w.now()
     channels.press("Enter")
     refuse_ms = w.when("el => el.querySelector('.aw-error').innerText.includes('cannot read channels')", 30.0) - t0
     assert w.root.evaluate("el => el.dataset.run") == "running"
@@ -140,8 +159,8 @@ def test_run_shows_progress_and_stop_ends_it_keeping_the_pictures(featurevis, ar
     assert not errors, w.console
     w.screenshot("04-enlarged")
 
-    line = (f"FeatureVisualizer in Voilà (8 channels, 128 px, SqueezeNet on this CPU): Stop click -> "
+    line = (f"FeatureVisualizer in {where} (8 channels, 128 px, SqueezeNet on this CPU): Stop click -> "
             f"run ended and shown {stop_ms:.0f} ms; during the run, a channel spec typed in: refused "
             f"in {refuse_ms:.0f} ms, accepted in {accept_ms:.0f} ms; stopped after {done} of 2048 steps")
     print("\n" + line)
-    (artifacts / "featurevis.txt").write_text(line + "\n")
+    (w.artifacts / f"featurevis-{w.prefix}.txt").write_text(line + "\n")
