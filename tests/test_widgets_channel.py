@@ -115,8 +115,14 @@ def test_the_activation_is_sent_as_levels_at_the_layers_size(setup):
     assert view._panel["act"]["max"] == aw.pixels.fmt(float(ch.max()))
     assert view._picture == view._shelf.picture("cat").tobytes()  # the page's background
     picture, act = view._picture, view._act
+    sent = []  # what the kernel sends: a trait change is a message to the page
+    view.observe(lambda change: sent.append(change.name), ["_picture", "_patches", "_act", "_panel"])
     view.image = "coffee"
     assert view._act != act and view._picture != picture and view._panel["image"] == "coffee"
+    assert sorted(sent) == ["_act", "_panel", "_picture"]  # the patches stay: same channel
+    sent.clear()
+    view.channel = 4
+    assert sorted(sent) == ["_act", "_panel", "_patches"]  # the image's pixels are not sent again
     assert view.activation.shape == (*net.input_size, 3)
     with pytest.raises(traitlets.TraitError, match="no image named"):
         view.image = "nope"
