@@ -439,3 +439,27 @@ def test_the_page_is_its_own_module_and_static_pages_get_the_grid(tiny):
     import base64
 
     assert base64.b64decode(fv._repr_mimebundle_()[0]["image/png"]) == fv.png == fv.pngs["grid"]
+
+
+def test_stop_from_another_thread_ends_a_run_made_in_the_calling_thread(gated):
+    """run() optimises in its own thread and holds the widget meanwhile; Stop from another
+    thread (a script's) still ends it after the current step, and leaves no "stopping" behind."""
+    net, gate, widgets = gated
+    gate.pause_at = 4
+    fv = FeatureVisualizer(net, "2", channels="0-1", steps=MAX_STEPS, size=16)
+    widgets.append(fv)
+    result = []
+    runner = threading.Thread(target=lambda: result.append(fv.run()), name="actwidgets-featurevis")
+    runner.start()  # the Gate pauses forward passes made in threads of this name
+    wait_for(gate.paused, "the run's 4th step")
+    stopper = threading.Thread(target=lambda: result.append(fv.stop()))
+    stopper.start()
+    assert fv._run.stop_event.wait(TIMEOUT)  # Stop is in, while run() holds the widget
+    gate.resume.set()
+    runner.join(TIMEOUT)
+    stopper.join(TIMEOUT)
+    assert not runner.is_alive() and not stopper.is_alive()
+    assert sorted(result) == [True, True] and not fv.running and not fv._stopping
+    done = fv.progress[0]
+    assert 0 < done < 10 and f"stopped after {done} of {MAX_STEPS} steps" in fv.status
+    assert "stopping" not in fv.status

@@ -268,15 +268,16 @@ class FeatureVisualizer(PageWidget):
     def stop(self) -> bool:
         """End the current run after its current step (what **Stop** does); the pictures
         reached so far are kept. False when no run is going."""
+        run = self._run
+        if run is None or run.ended.is_set() or run.stopping:
+            return False
+        run.stop()  # at once, without the lock: a run in another thread (run()) holds it
         with self._lock:
-            run = self._run
-            if run is None or run.ended.is_set() or run.stopping:
-                return False
-            run.stop()
-            with self.hold_sync():
-                self._stopping = True
-                self._status += " — stopping after the current step…"
-            return True
+            if run is self._run and not run.ended.is_set():
+                with widgets.Widget.hold_sync(self):
+                    self._stopping = True
+                    self._status += " — stopping after the current step…"
+        return True
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the current run has ended and its pictures are shown; False on timeout.
