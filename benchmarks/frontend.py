@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 FLIPS = 20
 _INSTALL = """view => {
   const m = window.__aw = {t0: null, times: [], version: +view.dataset.version};
-  document.addEventListener('keydown', () => { m.t0 = performance.now(); }, true);
+  window.addEventListener('keydown', () => { m.t0 = performance.now(); }, true);  // where the module takes keys
   document.addEventListener('change', () => { m.t0 = performance.now(); }, true);
   new MutationObserver(() => {
     const v = +view.dataset.version;

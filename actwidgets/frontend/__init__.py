@@ -46,16 +46,19 @@ def _asset(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=1)
-def module_text() -> str:
-    """The ES module: the files of :data:`PARTS` joined, in order."""
-    return "\n".join(_asset(name).strip() + "\n" for name in PARTS)
+@lru_cache(maxsize=None)
+def module_text(*parts: str) -> str:
+    """An ES module: the files ``parts`` of this package joined, in order (default
+    :data:`PARTS`, the explorer's). Another widget's module is, for example,
+    ``module_text("draw.js", "compare.js")``: shared drawing first, the widget's file last,
+    ending with its ``export default``."""
+    return "\n".join(_asset(name).strip() + "\n" for name in parts or PARTS)
 
 
-@lru_cache(maxsize=1)
-def stylesheet() -> str:
-    """The module's CSS."""
-    return _asset("explorer.css")
+@lru_cache(maxsize=None)
+def stylesheet(*names: str) -> str:
+    """CSS files of this package joined (default: the explorer's, ``explorer.css``)."""
+    return "\n".join(_asset(name) for name in names or ("explorer.css",))
 
 
 def _b64(table: np.ndarray) -> str:

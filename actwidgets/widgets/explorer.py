@@ -10,15 +10,12 @@
 
 from __future__ import annotations
 
-import base64
-import copy
 import itertools
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import anywidget
 import ipywidgets as widgets
 import numpy as np
 import traitlets
@@ -28,39 +25,13 @@ from .. import analysis, frontend, pixels
 from ..pixels.views import CMAPS, OVERLAY_ALPHA, VIEWS, overlay_cmap
 from . import _parts
 from ._layered import LayerState
+from ._page import PageWidget, synced
 from ._shelf import MAX_UPLOAD_BYTES, ImageShelf, read_upload
 
 __all__ = ["ActivationExplorer", "VIEWS", "MAX_UPLOAD_BYTES"]
 
 
-def _synced(trait: traitlets.TraitType) -> traitlets.TraitType:
-    """A copy of a trait of :class:`LayerState`, synced with the page."""
-    out = copy.copy(trait)
-    out.metadata = {**trait.metadata, "sync": True}
-    return out
-
-
-class _MessageLine:
-    """The error line of a widget drawn by its ES module: the message is a synced trait."""
-
-    def __init__(self, widget: "ActivationExplorer") -> None:
-        self._widget = widget
-
-    def show(self, error: BaseException | str, context: str = "") -> None:
-        message = error if isinstance(error, str) else _parts.describe_error(error)
-        if len(message) > 1200:
-            message = message[:1200] + " …"
-        self._widget._message = f"{context}: {message}" if context else message
-
-    def clear(self) -> None:
-        self._widget._message = ""
-
-    @property
-    def message(self) -> str:
-        return self._widget._message
-
-
-class ActivationExplorer(LayerState, anywidget.AnyWidget):
+class ActivationExplorer(LayerState, PageWidget):
     """Explore the activations of every layer and channel of ``net`` for an image.
 
     ``images``: extra pictures to offer besides the samples, a dict name → image or a list
@@ -82,16 +53,15 @@ class ActivationExplorer(LayerState, anywidget.AnyWidget):
 
     image = Unicode(help="Name of the picked image: a sample, one passed in, or an upload").tag(sync=True)
     view = Enum(VIEWS, "grid", help='"grid": all channels; "channel": one at image size; "overlay": one over the image').tag(sync=True)
-    layer = _synced(LayerState.layer)
-    stage = _synced(LayerState.stage)
-    channel = _synced(LayerState.channel)
-    cmap = _synced(LayerState.cmap)
-    contrast = _synced(LayerState.contrast)
+    layer = synced(LayerState.layer)
+    stage = synced(LayerState.stage)
+    channel = synced(LayerState.channel)
+    cmap = synced(LayerState.cmap)
+    contrast = synced(LayerState.contrast)
     _meta = Dict(help="The network, its layers and groups, the images' names, colour tables").tag(sync=True)
     _layer = Dict(help="The shown layer: image, layer, stage, geometry, stats line numbers").tag(sync=True)
     _levels = Bytes(help="The shown layer's 8-bit levels (a sheet per contrast) and float32 maxima").tag(sync=True)
     _picture = Bytes(help="The image's (H, W, 3) uint8 pixels at the input size").tag(sync=True)
-    _message = Unicode("", help="The error message shown in the page ('' for none)").tag(sync=True)
 
     _state_names = ("image", "layer", "stage", "channel", "view", "cmap", "contrast")
     _repr_names = ("image", "layer", "stage", "channel", "view")
@@ -119,39 +89,20 @@ class ActivationExplorer(LayerState, anywidget.AnyWidget):
         self._picture_of: str | None = None
         self._png_cache: tuple[Any, bytes] | None = None
         self._update_meta()
-        self.on_msg(self._on_message)
         self.image = image if image is not None else self._shelf.names[0]
         self.view = view
         self._set_layer_state(layer, stage, channel, cmap, contrast)
         if not self._start():
             raise ValueError(f"ActivationExplorer cannot show {self.layer!r}: {self.error}")
 
-    def _error_line(self) -> _MessageLine:
-        return _MessageLine(self)
-
     def _update_meta(self) -> None:
         extra = [] if self.cmap in CMAPS else [self.cmap]
         self._meta = frontend.network_meta(self._net, list(self._net.layers), self._shelf.names,
                                            extra_cmaps=extra, upload=True)
 
-    def set_state(self, sync_data: dict[str, Any]) -> None:
-        """A change from the page (ipywidgets calls this): like a person's, a value that fails
-        its check shows in the page's error line and the page snaps back."""
-        with self._lock:
-            before, self._from_control = self._from_control, True
-            try:
-                super().set_state(sync_data)
-            except Exception as exc:  # noqa: BLE001 - shown in the widget; the page snaps back
-                self._report(exc)
-                self.send_state([k for k in sync_data if k in self.keys])
-            finally:
-                self._from_control = before
-
-    def _on_message(self, _widget: Any, content: Any, buffers: list[Any]) -> None:
-        """A custom message from the page: ``{"event": "upload", "name": ...}`` and the file."""
-        if isinstance(content, dict) and content.get("event") == "upload":
-            item = {"name": content.get("name"), "content": buffers[0] if buffers else None}
-            self._upload(item)
+    def _on_upload(self, content: Mapping[str, Any], buffers: list[Any]) -> None:
+        """The page's upload control sent a file: ``{"event": "upload", "name": ...}``."""
+        self._upload({"name": content.get("name"), "content": buffers[0] if buffers else None})
 
     def _follow_cmap(self, change: Any) -> None:
         if change.new not in self._meta.get("cmaps", {}):
@@ -305,19 +256,6 @@ class ActivationExplorer(LayerState, anywidget.AnyWidget):
         if self._png_cache is None or self._png_cache[0] != key:
             self._png_cache = (key, _parts.to_png(self._view_picture(self._layer_acts())))
         return self._png_cache[1]
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        """The widget view, and beside it a PNG of the picture now shown (what a notebook
-        converted to HTML, or saved without its widget state, shows instead of a blank)."""
-        bundle = super()._repr_mimebundle_(**kwargs)
-        if bundle is None:
-            return None
-        data, metadata = bundle
-        try:
-            data = {**data, "image/png": base64.b64encode(self.png).decode("ascii")}
-        except Exception:  # noqa: BLE001 - the widget view alone is still worth showing
-            pass
-        return data, metadata
 
     def export_html(self, path: str | os.PathLike, *, layers: Any = None, images: Any = None,
                     max_mb: float | None = None, verbose: bool = True) -> Any:
