@@ -46,12 +46,13 @@ def test_every_form_of_a_layer_names_the_same_layer(tiny):
     layers = tiny.layers
     assert layers.names == ["block.0", "block.1", "pool"]
     pool = layers[2]
-    for form in ("pool", 2, -1, np.int64(2), np.int32(-1), pool, [pool], ("pool",)):
+    for form in ("pool", 2, -1, np.int64(2), np.int32(-1), pool, [pool], ("pool",), np.array([2])):
         assert layers.select(form).layers == (pool,), form
     assert layers.select("block").layers == (layers[1],)  # a container: its output, the ReLU
     sel = layers.select(["block.0", -1, "pool", 2])       # each layer once, in the order asked
     assert [l.name for l in sel.layers] == ["block.0", "pool"] and not sel.single
     assert layers.select("pool").single and not layers.select(["pool"]).single
+    assert layers.select(layers).layers == tuple(layers)  # any iterable: the catalogue itself
 
 
 def test_values_follow_the_selection_by_hand(tiny):

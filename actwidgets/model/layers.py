@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,7 +219,8 @@ class LayerCatalogue:
         an unknown name, an index out of range, a bad stage or ``"pre"`` on a layer without
         stages raises the same sentence wherever it is given."""
         stage = parse_stage(stage)
-        items = list(layer) if isinstance(layer, (list, tuple)) else [layer]
+        many = isinstance(layer, Iterable) and not isinstance(layer, (str, LayerInfo))
+        items = list(layer) if many else [layer]  # a list, a tuple, net.layers, an array...
         if not items:
             raise ValueError("the layer list is empty: give a layer name, an index, or a list "
                              "of them (net.layers.names lists the names)")
@@ -227,7 +228,7 @@ class LayerCatalogue:
         for item in items:
             for key, info in self._one(item):
                 found.setdefault(key, info)
-        single = not isinstance(layer, (list, tuple)) and not self._is_block(layer)
+        single = not many and not self._is_block(layer)
         infos = tuple(found.values())
         return LayerSelection(infos, tuple(found), stage,
                               tuple(stages_of(i, stage) for i in infos), single)

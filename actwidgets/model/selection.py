@@ -31,7 +31,7 @@ ValueError: '2' has no activation right after it: it has one stage, "post" (its 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -51,7 +51,8 @@ STAGES: tuple[Stage, Stage] = ("pre", "post")
 
 def parse_stage(value: Any, *, both: bool = True, what: str = "this") -> StageArg | None:
     """``value`` as a stage argument: ``"pre"``, ``"post"``, ``"both"`` (where ``both``) or
-    None; else a ValueError whose sentence a widget can show as it is (a TraitError's text).
+    None; else a ValueError whose sentence a widget can show as it is (a TraitError's text:
+    ``TraitError(f"{owner}.stage: {exc}")``).
 
     >>> parse_stage("both"), parse_stage(None)
     ('both', None)
@@ -126,7 +127,7 @@ class LayerSelection:
     stages: tuple[tuple[Stage, ...], ...]
     single: bool
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[tuple[str, LayerInfo, tuple[Stage, ...]]]:
         """(key, layer, stages) for each layer."""
         return iter(zip(self.keys, self.layers, self.stages))
 
