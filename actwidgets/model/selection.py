@@ -129,7 +129,7 @@ class LayerSelection:
 
     def __iter__(self) -> Iterator[tuple[str, LayerInfo, tuple[Stage, ...]]]:
         """(key, layer, stages) for each layer."""
-        return iter(zip(self.keys, self.layers, self.stages))
+        return iter(zip(self.keys, self.layers, self.stages, strict=True))
 
     def __len__(self) -> int:
         return len(self.layers)
