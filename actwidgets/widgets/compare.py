@@ -60,7 +60,7 @@ def compare_tables(a: np.ndarray, b: np.ndarray) -> CompareTables:
     """The tables of two (C, h, w) maps (as :func:`~._parts.limits_of` computes the limits).
 
     >>> t = compare_tables(np.zeros((1, 2, 2), np.float32), np.ones((1, 2, 2), np.float32))
-    >>> t.limits.tolist(), t.levels[1].max(), float(t.peak[0])
+    >>> t.limits.tolist(), int(t.levels[1].max()), float(t.peak[0])
     ([[0.0, 1.0]], 65535, 1.0)
     """
     c = a.shape[0]
