@@ -261,3 +261,16 @@ def test_filter_explorer_on_googlenets_matlab_names():
     assert f.weights.shape == (64, 3, 7, 7) and f.error == ""
     assert "conv1-7x7_s2" in [l["name"] for l in f._meta["layers"]]
     assert not f._layer["bias"] and filters_sent(f)[2] is None  # the conv before a batch norm has none
+
+
+def test_static_renderers_get_a_picture(random_squeezenet):
+    """A notebook converted to HTML shows each widget's picture beside its view."""
+    import base64
+
+    c = CompareExplorer(random_squeezenet, "face", "face_eye_closed", layer="fire6-squeeze1x1")
+    f = FilterExplorer(random_squeezenet, "conv1", filter=9)
+    for widget, size in ((c, (227, 3 * 227 + 16)), (f, png_of(f.pngs["tiles"]).size[::-1])):
+        data, _ = widget._repr_mimebundle_()
+        assert "application/vnd.jupyter.widget-view+json" in data
+        assert png_of(base64.b64decode(data["image/png"])).size[::-1] == size
+    assert f.png == f.pngs["tiles"]
