@@ -231,9 +231,12 @@ def test_filter_page_draws_pythons_pictures(browser, squeezenet, tmp_path, artif
                 (captions["weights"], captions["frequency"], captions["stats"])
 
         check("first")
-        w.part("filter-tiles").focus()
+        # A click on filter 10's tile (conv1: 8 × 8 tiles of 3 px and 1 px of padding, 10× enlarged).
+        assert w.act(lambda: w.part("filter-tiles").click(position={"x": 105, "y": 65}), "click")[1] == "10"
+        f.filter = 10
+        check("click")
         w.act(lambda: page.keyboard.press("ArrowRight"), "key")
-        f.filter = 1
+        f.filter = 11
         check("key")
         w.act(lambda: w.part("input").select_option("1"), "input-G")
         f.input_channel = 1
