@@ -192,14 +192,14 @@ function render({model, el}) {
   }
 
   function largest() {  // the channel whose maps differ most (the first of equals, as numpy's argmax)
-    if (!fresh()) return;
+    if (!fresh()) return -1;
     let best = 0;
     for (let c = 1; c < data.shape[0]; c++) if (data.table[5 * c + 4] > data.table[5 * best + 4]) best = c;
-    setChannel(best);
+    return best;
   }
 
   ui.channel.addEventListener("input", () => setChannel(+ui.channel.value));
-  ui.largest.addEventListener("click", largest);
+  ui.largest.addEventListener("click", () => { if (fresh()) setChannel(largest()); });
   onToggle(ui.stage, (v) => set("stage", v));
   onToggle(ui.contrast, (v) => set("contrast", v));
   ui.cmap.addEventListener("change", () => set("cmap", ui.cmap.value));
@@ -227,8 +227,8 @@ function render({model, el}) {
   readPictures();
   readLayer();
   redraw();
-  // For tests and benchmarks: the flips' drawing times and the state.
-  root.awCompare = {flips: flips, state: () => Object.assign({}, S)};
+  // For tests and benchmarks: the flips' drawing times, the state, the largest difference's channel.
+  root.awCompare = {flips: flips, state: () => Object.assign({}, S), largest: largest};
   return () => {
     stopKeys();
     sendChannel.cancel();

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 from .conftest import FIXTURES, lab_server, new_page, voila_server
-from .test_explorer_browser import KNOWN_PAGE_ERRORS, _run_all, _start_kernel
+from .test_explorer_browser import KNOWN_PAGE_ERRORS, _start_kernel
 
 pytestmark = pytest.mark.e2e
 
@@ -39,6 +39,9 @@ CHANGE_TIMEOUT = 30.0
 ERROR_TEXT = re.compile(r"Traceback \(most recent call last\)|\b[A-Z]\w*Error\b")
 #: A kernel message bigger than this carries pictures (the goal during flips: none).
 BIG_FRAME = 4096
+#: What each page's data-shown lists.
+COMPARE_KEYS = ("layer", "stage", "channel", "cmap", "contrast")
+FILTER_KEYS = ("layer", "filter", "input", "cmap")
 
 # --------------------------------------------------------------------------- the bare page
 
@@ -107,9 +110,11 @@ def module_page(widget: Any, path: Path) -> Path:
 class View:
     """A widget's view on a page: act, wait for the next picture, read what is shown."""
 
-    def __init__(self, page: Any, selector: str, shots: Path, prefix: str, console: list[str]) -> None:
+    def __init__(self, page: Any, selector: str, keys: tuple[str, ...], shots: Path, prefix: str,
+                 console: list[str]) -> None:
         self.page, self.shots, self.prefix, self.console = page, shots, prefix, console
         self.view = page.locator(selector).first
+        self.keys = keys  # the state fields data-shown lists, in order
 
     def part(self, name: str) -> Any:
         return self.view.locator(f".aw-{name}").first
@@ -125,11 +130,23 @@ class View:
             "([el, v]) => +(el.dataset.version || 0) > v && !el.classList.contains('aw-busy')",
             arg=[self.view.element_handle(), after], timeout=timeout * 1000)
 
-    def act(self, fn: Any, step: str) -> list[str]:
+    def act(self, fn: Any, step: str, **expect: Any) -> list[str]:
+        """Do ``fn``; wait for a picture drawn after it that shows ``expect`` (state fields, such
+        as ``channel=3``: a redraw for the kernel's echo of an earlier change is not taken for
+        this one's). Returns what is shown."""
         before = self.version()
         fn()
-        self.wait_drawn(before)
-        self.page.screenshot(path=str(self.shots / f"{self.prefix}-{step}.png"))
+        want = {self.keys.index(k): str(v) for k, v in expect.items()}
+        try:
+            self.page.wait_for_function(
+                """([el, v, want]) => {
+                     if (+(el.dataset.version || 0) <= v || el.classList.contains('aw-busy')) return false;
+                     const shown = (el.dataset.shown || '').split('|');
+                     return Object.entries(want).every(([i, value]) => shown[+i] === value);
+                   }""",
+                arg=[self.view.element_handle(), before, want], timeout=CHANGE_TIMEOUT * 1000)
+        finally:
+            self.page.screenshot(path=str(self.shots / f"{self.prefix}-{step}.png"))
         return self.shown()
 
     def rgb(self, name: str) -> np.ndarray:
@@ -185,11 +202,11 @@ def test_compare_page_draws_pythons_pictures(browser, squeezenet, tmp_path, arti
     context, page = file_page(browser, console, 1200, 1000)
     try:
         page.goto(module_page(c, tmp_path / "compare.html").as_uri())
-        w = View(page, ".aw-compare-view", artifacts, "compare", console)
+        w = View(page, ".aw-compare-view", COMPARE_KEYS, artifacts, "compare", console)
         w.wait_drawn(0)
 
         def check(step: str) -> None:
-            state = dict(zip(("layer", "stage", "channel", "cmap", "contrast"), w.shown()))
+            state = dict(zip(COMPARE_KEYS, w.shown()))
             c.channel, c.contrast, c.cmap = int(state["channel"]), state["contrast"], state["cmap"]
             for k, name in enumerate(("picture-a", "picture-b", "picture-diff")):
                 _close(w.rgb(name), _png_rgb(c.pngs[k]), "RdBu_r" if k == 2 else c.cmap, f"{step} {name}")
@@ -197,12 +214,12 @@ def test_compare_page_draws_pythons_pictures(browser, squeezenet, tmp_path, arti
 
         check("first")
         w.part("picture-a").focus()
-        assert w.act(lambda: page.keyboard.press("ArrowRight"), "key")[2] == "5"
+        w.act(lambda: page.keyboard.press("ArrowRight"), "key", channel=5)
         check("key")
-        assert w.act(lambda: w.part("largest").click(), "largest")[2] == str(c.select_largest_difference())
+        w.act(lambda: w.part("largest").click(), "largest", channel=c.select_largest_difference())
         check("largest")
-        w.act(lambda: w.part("contrast").locator("button[data-value=stretch]").click(), "stretch")
-        w.act(lambda: w.part("cmap").select_option("viridis"), "viridis")
+        w.act(lambda: w.part("contrast").locator("button[data-value=stretch]").click(), "stretch", contrast="stretch")
+        w.act(lambda: w.part("cmap").select_option("viridis"), "viridis", cmap="viridis")
         check("stretch-viridis")
         w.assert_clean()
     finally:
@@ -217,7 +234,7 @@ def test_filter_page_draws_pythons_pictures(browser, squeezenet, tmp_path, artif
     context, page = file_page(browser, console, 1200, 1200)
     try:
         page.goto(module_page(f, tmp_path / "filters.html").as_uri())
-        w = View(page, ".aw-filter-view", artifacts, "filters", console)
+        w = View(page, ".aw-filter-view", FILTER_KEYS, artifacts, "filters", console)
         w.wait_drawn(0)
 
         def check(step: str) -> None:
@@ -232,18 +249,18 @@ def test_filter_page_draws_pythons_pictures(browser, squeezenet, tmp_path, artif
 
         check("first")
         # A click on filter 10's tile (conv1: 8 × 8 tiles of 3 px and 1 px of padding, 10× enlarged).
-        assert w.act(lambda: w.part("filter-tiles").click(position={"x": 105, "y": 65}), "click")[1] == "10"
+        w.act(lambda: w.part("filter-tiles").click(position={"x": 105, "y": 65}), "click", filter=10)
         f.filter = 10
         check("click")
-        w.act(lambda: page.keyboard.press("ArrowRight"), "key")
+        w.act(lambda: page.keyboard.press("ArrowRight"), "key", filter=11)
         f.filter = 11
         check("key")
-        w.act(lambda: w.part("input").select_option("1"), "input-G")
+        w.act(lambda: w.part("input").select_option("1"), "input-G", input=1)
         f.input_channel = 1
         check("input")
         f.layer, f.filter, f.input_channel, f.cmap = "fire9-expand3x3", 200, 7, "inferno"
         state = _state(f, ["layer", "filter", "input_channel", "cmap", "_meta", "_layer", "_data"])
-        w.act(lambda: page.evaluate("s => window.awPut(s)", state), "fire9")
+        w.act(lambda: page.evaluate("s => window.awPut(s)", state), "fire9", layer="fire9-expand3x3", filter=200)
         check("fire9")
         w.assert_clean()
     finally:
@@ -259,7 +276,7 @@ def _flips_without_pictures(w: View, frames: list[int], start: int, presses: int
     w.part("picture-a").focus()
     big = sum(1 for n in frames if n > BIG_FRAME)
     for k in range(1, presses + 1):
-        assert w.act(lambda: w.page.keyboard.press("ArrowRight"), f"key-{k}")[2] == str(start + k)
+        w.act(lambda: w.page.keyboard.press("ArrowRight"), f"key-{k}", channel=start + k)
     w.page.get_by_text(f"python channel {start + presses}").first.wait_for(timeout=CHANGE_TIMEOUT * 1000)
     sent = [n for n in frames if n > BIG_FRAME][big:]
     assert not sent, f"kernel messages over {BIG_FRAME} bytes during {presses} flips: {sent}"
@@ -275,17 +292,19 @@ def drive_compare(w: View, frames: list[int]) -> None:
     assert w.part("banner").is_visible()  # random weights
     _flips_without_pictures(w, frames, 0, 3)
     # The largest difference: computed in the page from the layer's numbers, sent to Python.
-    shown = w.act(lambda: w.part("largest").click(), "02-largest")
-    w.page.get_by_text(f"python channel {shown[2]}").first.wait_for(timeout=CHANGE_TIMEOUT * 1000)
+    largest = w.view.evaluate("el => el.awCompare.largest()")
+    assert largest >= 0
+    w.act(lambda: w.part("largest").click(), "02-largest", channel=largest)
+    w.page.get_by_text(f"python channel {largest}").first.wait_for(timeout=CHANGE_TIMEOUT * 1000)
     # Another block: the kernel sends that layer once; the page is busy until it is in.
     big = sum(1 for n in frames if n > BIG_FRAME)
-    shown = w.act(lambda: w.part("group").select_option(label="fire6 (7)"), "03-layer")
+    shown = w.act(lambda: w.part("group").select_option(label="fire6 (7)"), "03-layer", layer="fire6-squeeze1x1")
     assert shown[:2] == ["fire6-squeeze1x1", "pre"]
     layer_frames = [n for n in frames if n > BIG_FRAME][big:]
     assert len(layer_frames) == 1 and layer_frames[0] > 2 * 2 * 48 * 14 * 14, layer_frames  # both maps, 16 bits
     assert w.text("stats").startswith("fire6-squeeze1x1 (pre-ReLU)")
-    assert w.act(lambda: w.part("stage").locator("button[data-value=post]").click(), "04-stage")[1] == "post"
-    assert w.act(lambda: w.part("cmap").select_option("viridis"), "05-cmap")[3] == "viridis"
+    w.act(lambda: w.part("stage").locator("button[data-value=post]").click(), "04-stage", stage="post")
+    w.act(lambda: w.part("cmap").select_option("viridis"), "05-cmap", cmap="viridis")
     w.assert_clean()
 
 
@@ -302,7 +321,7 @@ def test_compare_explorer_in_voila(browser, e2e_home, artifacts):
         try:
             frames = _count_frames(page)
             page.goto(server.url + "/", wait_until="commit", timeout=RENDER_TIMEOUT * 1000)
-            drive_compare(View(page, ".aw-compare-view", artifacts, "voila-compare", console), frames)
+            drive_compare(View(page, ".aw-compare-view", COMPARE_KEYS, artifacts, "voila-compare", console), frames)
         finally:
             context.close()
             server.remember_children()
@@ -319,18 +338,48 @@ def lab(browser, e2e_home, artifacts):
 RUN_ALL_TRIES = 3
 _DROPPED = """() => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent);
   return p.length > 0 && p.every(t => /\\[\\s*\\]/.test(t)); }"""
+_STARTED = "() => [...document.querySelectorAll('.jp-InputPrompt')].some(p => /\\[[*0-9]/.test(p.textContent))"
+
+
+def _accept_dialogs(page: Any, seen: list[str]) -> None:
+    """Accept any dialog JupyterLab shows (a late "Select Kernel"), noting its text; bounded."""
+    for _ in range(4):
+        dialogs = page.locator(".jp-Dialog")
+        n = dialogs.count()
+        if not n or not dialogs.first.is_visible():
+            return
+        seen.append(dialogs.first.inner_text()[:200].replace("\n", " "))
+        buttons = dialogs.first.locator("button.jp-mod-accept")
+        (buttons.last if buttons.count() else dialogs.first.locator("button").last).click(force=True)
+        page.wait_for_function(f"() => document.querySelectorAll('.jp-Dialog').length < {n}", timeout=CHANGE_TIMEOUT * 1000)
 
 
 def _run_until_shown(page: Any, selector: str) -> None:
     """Run > Run All Cells until ``selector`` is on the page, waiting on the page's state: the
-    widget, or every cell's prompt back to ``[ ]`` (the run was dropped: ask again)."""
+    kernel idle in the status bar, then the widget, or every cell's prompt back to ``[ ]`` (the
+    run was dropped: ask again). Dialogs are accepted on the way."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    seen: list[str] = []
+    idle = "() => /\\|\\s*Idle\\b/.test((document.querySelector('#jp-main-statusbar') || {}).innerText || '')"
     for _ in range(RUN_ALL_TRIES):
-        _run_all(page)
+        _accept_dialogs(page, seen)
+        try:
+            page.wait_for_function(idle, timeout=RENDER_TIMEOUT * 1000)
+        except PlaywrightTimeout:
+            continue
+        _accept_dialogs(page, seen)
+        page.locator(".lm-MenuBar-itemLabel").filter(has_text=re.compile(r"^Run$")).first.click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        try:  # the run started: a prompt shows [*] or a number
+            page.wait_for_function(_STARTED, timeout=CHANGE_TIMEOUT * 1000)
+        except PlaywrightTimeout:
+            continue
         page.wait_for_function(f"() => !!document.querySelector({selector!r}) || ({_DROPPED})()",
                                timeout=RENDER_TIMEOUT * 1000)
         if page.locator(selector).count():
             return
-    raise AssertionError(f"JupyterLab dropped Run All Cells {RUN_ALL_TRIES} times")
+    raise AssertionError(f"JupyterLab did not run the cells in {RUN_ALL_TRIES} tries; dialogs: {seen}")
 
 
 def test_compare_explorer_in_jupyterlab(browser, lab, artifacts):
@@ -341,8 +390,12 @@ def test_compare_explorer_in_jupyterlab(browser, lab, artifacts):
         _start_kernel(lab.url, COMPARE_NOTEBOOK.name)
         page.goto(f"{lab.url}/lab/tree/{COMPARE_NOTEBOOK.name}", timeout=RENDER_TIMEOUT * 1000)
         page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=RENDER_TIMEOUT * 1000)
-        _run_until_shown(page, ".aw-compare-view")
-        w = View(page, ".aw-compare-view", artifacts, "lab-compare", console)
+        try:
+            _run_until_shown(page, ".aw-compare-view")
+        except Exception:
+            page.screenshot(path=str(artifacts / "lab-compare-RUN-FAILED.png"))
+            raise
+        w = View(page, ".aw-compare-view", COMPARE_KEYS, artifacts, "lab-compare", console)
         try:
             drive_compare(w, frames)
         except Exception as exc:
