@@ -22,7 +22,7 @@ const FILTER_TEMPLATE = `
   <figure><figcaption class="aw-cap-frequency"></figcaption><canvas class="aw-filter-frequency" role="img"></canvas></figure></div>
 <p class="aw-stats" aria-live="polite"></p>
 <p class="aw-error" role="alert" hidden></p>
-<p class="aw-help">Click a filter to select it; ← → move the filter, Home and End the first and last.</p>`;
+<p class="aw-help">Click a filter to select it; ← → move the filter, ↑ ↓ a row of the tiles, Home and End the first and last.</p>`;
 
 function pyG(x, p) {  // Python's format(x, f".{p}g")
   if (x === 0) return "0";
@@ -235,7 +235,7 @@ function render({model, el}) {
   ui.cmap.addEventListener("change", () => set("cmap", ui.cmap.value));
   ui.filterTiles.addEventListener("click", onTile);
   const stopKeys = listenKeys(root, (e, target) => {
-    const to = keyTarget(e, target, ui.channel, S.filter, count(), 1);
+    const to = keyTarget(e, target, ui.channel, S.filter, count(), gridOf(count())[1]);
     if (to !== null) setFilter(to);
   });
 
