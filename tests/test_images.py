@@ -355,9 +355,18 @@ def test_face_eyes_boxes_and_mask() -> None:
         eye_mask("middle")
 
 
-def test_all_exports_exist() -> None:
-    for name in images.__all__:
-        assert hasattr(images, name), name
+def test_the_public_limits_are_the_ones_applied() -> None:
+    """``MAX_ASPECT`` and ``WORKING_SIDE`` are the limits load_image applies, exactly at the
+    boundary; a star import gives ``__all__`` and nothing else."""
+    namespace: dict = {}
+    exec("from actwidgets.images import *", namespace)
+    assert sorted(n for n in namespace if n != "__builtins__") == sorted(images.__all__)
+    assert namespace["load_image"] is load_image and issubclass(namespace["ImageNotFoundError"], ImageError)
+    assert load_image(np.zeros((2, 2 * images.MAX_ASPECT), np.uint8)).shape == (2, 2 * images.MAX_ASPECT, 3)
+    with pytest.raises(ImageError, match=rf"is 101×2 pixels: a strip more than {images.MAX_ASPECT} times"):
+        load_image(np.zeros((2, 2 * images.MAX_ASPECT + 1), np.uint8))
+    assert load_image(np.zeros((100, WORKING_SIDE), np.uint8)).shape == (100, WORKING_SIDE, 3)
+    assert load_image(np.zeros((100, WORKING_SIDE + 2), np.uint8)).shape[1] == WORKING_SIDE
 
 
 def test_damaged_pil_images_odd_paths_and_colour_keys(tmp_path):

@@ -46,6 +46,7 @@ class WeightsFileError(ValueError):
 
 
 def random_fallback_allowed() -> bool:
+    """Whether ``ACTWIDGETS_RANDOM_WEIGHTS=1`` asks for random weights when none can be had."""
     return os.environ.get(RANDOM_WEIGHTS_ENV, "").strip() == "1"
 
 
