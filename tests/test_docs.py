@@ -21,7 +21,8 @@ MODULES = sorted(
 
 
 def test_every_module_is_found():
-    assert {"actwidgets.extract", "actwidgets.widgets.explorer", "actwidgets.featurevis.optimize"} <= set(MODULES)
+    expected = {"actwidgets.extract", "actwidgets.widgets.explorer", "actwidgets.featurevis.optimize"}
+    assert expected <= set(MODULES)
 
 
 @pytest.mark.parametrize("name", MODULES)

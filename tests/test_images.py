@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis.extra import numpy as hnp
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from PIL import Image
 
 from actwidgets import images
@@ -25,10 +25,10 @@ class FakeTensor:
     def __init__(self, a: np.ndarray) -> None:
         self._a = a
 
-    def detach(self) -> "FakeTensor":
+    def detach(self) -> FakeTensor:
         return self
 
-    def cpu(self) -> "FakeTensor":
+    def cpu(self) -> FakeTensor:
         return self
 
     def numpy(self) -> np.ndarray:
@@ -138,7 +138,8 @@ def test_tensor_chw_and_hwc(rgb: np.ndarray) -> None:
 
 
 @FAST
-@given(a=hnp.arrays(st.sampled_from([np.uint8, np.float32]), hnp.array_shapes(min_dims=2, max_dims=3, max_side=6)))
+@given(a=hnp.arrays(st.sampled_from([np.uint8, np.float32]),
+                   hnp.array_shapes(min_dims=2, max_dims=3, max_side=6)))
 def test_arrays_never_mutated(a: np.ndarray) -> None:
     if a.ndim == 3 and a.shape[2] not in (1, 3, 4):
         return
@@ -293,7 +294,8 @@ def test_transparency_is_white_and_exif_turns_pil_images_upright(tmp_path: Path)
 
 
 def test_sample_shapes_and_copies() -> None:
-    shapes = {"face": (224, 224, 3), "face_eye_closed": (224, 224, 3), "cat": (300, 451, 3), "coffee": (400, 600, 3)}
+    shapes = {"face": (224, 224, 3), "face_eye_closed": (224, 224, 3), "cat": (300, 451, 3),
+              "coffee": (400, 600, 3)}
     assert set(SAMPLE_IMAGES) == set(shapes)
     for name in SAMPLE_IMAGES:
         a = sample_image(name)

@@ -19,8 +19,14 @@ from torch import nn
 import actwidgets as aw
 from actwidgets.model import weights
 from actwidgets.model.weights import (
-    RANDOM_WEIGHTS_ENV, WeightsFileError, WeightsUnavailableError, build_headless, cache_path,
-    fetch, load_into, read_state_dict,
+    RANDOM_WEIGHTS_ENV,
+    WeightsFileError,
+    WeightsUnavailableError,
+    build_headless,
+    cache_path,
+    fetch,
+    load_into,
+    read_state_dict,
 )
 
 SQUEEZENET_FILE = "squeezenet1_1-b8a52dc0.pth"
@@ -284,7 +290,8 @@ def test_load_model_offline_without_the_file(home, monkeypatch, no_download):
 
 
 def _shared_squeezenet() -> Path:
-    path = Path(__file__).resolve().parents[2] / "shared" / "torch-home" / "hub" / "checkpoints" / SQUEEZENET_FILE
+    shared = Path(__file__).resolve().parents[2] / "shared" / "torch-home"
+    path = shared / "hub" / "checkpoints" / SQUEEZENET_FILE
     if not path.is_file():
         pytest.skip("the real SqueezeNet weights are not here (../shared/torch-home)")
     return path

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from .conftest import CHROMIUM, server_env
+from .conftest import server_env
 
 pytestmark = pytest.mark.e2e
 
@@ -107,7 +106,9 @@ class StaticPage:
     def state(self) -> dict[str, Any]:
         s = self.frame.evaluate(_STATE_JS)
         keys = ("image", "layer", "stage", "channel", "view", "cmap", "contrast")
-        return {"version": s["version"], **dict(zip(keys, s["shown"].split("|")))} if s["shown"] else s
+        if not s["shown"]:
+            return s
+        return {"version": s["version"], **dict(zip(keys, s["shown"].split("|"), strict=False))}
 
     def wait_ready(self, timeout: float = 60_000) -> dict[str, Any]:
         self.frame.wait_for_function(_DRAWN_JS, arg=0, timeout=timeout)
@@ -169,7 +170,8 @@ def _walk(w: StaticPage, strongest: int | None = None) -> None:
     cols = w.frame.evaluate("() => window.awStatic.view.awExplorer.layer().grid[1]")
     w.change(lambda: w.press("ArrowDown"), "arrow-down", channel=9 + cols)
     slider = w.frame.locator(".aw-channel").bounding_box()
-    w.change(lambda: w.page.mouse.click(slider["x"] + slider["width"] * 0.8, slider["y"] + slider["height"] / 2),
+    w.change(lambda: w.page.mouse.click(slider["x"] + slider["width"] * 0.8,
+                                        slider["y"] + slider["height"] / 2),
              "slider-mouse")
     w.change(lambda: w.frame.locator(".aw-stage button[data-value=post]").click(), "stage-post", stage="post")
     # Another block: its first layer, at its default stage; then another layer of the block.
@@ -182,10 +184,13 @@ def _walk(w: StaticPage, strongest: int | None = None) -> None:
     w.change(lambda: w.frame.locator(".aw-strongest").click(), "strongest",
              **({"channel": strongest} if strongest is not None else {}))
     w.change(lambda: w.choose(".aw-image", "cat"), "image-cat", image="cat")
-    w.change(lambda: w.frame.locator(".aw-view button[data-value=channel]").click(), "view-channel", view="channel")
+    w.change(lambda: w.frame.locator(".aw-view button[data-value=channel]").click(), "view-channel",
+             view="channel")
     w.change(lambda: w.choose(".aw-cmap", "jet"), "cmap-jet", cmap="jet")
-    w.change(lambda: w.frame.locator(".aw-view button[data-value=overlay]").click(), "view-overlay", view="overlay")
-    w.change(lambda: w.frame.locator(".aw-contrast button[data-value=stretch]").click(), "contrast", contrast="stretch")
+    w.change(lambda: w.frame.locator(".aw-view button[data-value=overlay]").click(), "view-overlay",
+             view="overlay")
+    w.change(lambda: w.frame.locator(".aw-contrast button[data-value=stretch]").click(), "contrast",
+             contrast="stretch")
     w.change(lambda: w.press("ArrowLeft"), "overlay-arrow-left")
     w.change(lambda: w.frame.locator(".aw-view button[data-value=grid]").click(), "view-grid", view="grid")
     n = w.frame.evaluate("() => window.awStatic.data.meta.layers.length")
@@ -221,7 +226,8 @@ def test_exported_page_works_offline(offline, net):
     assert w.frame.locator(".aw-banner").is_hidden() == net.pretrained
     fire6 = aw.activations(net, aw.sample_image("face"), "fire6-expand3x3", stage="pre")
     _walk(w, strongest=aw.strongest_channel(fire6))
-    assert w.frame.evaluate("() => document.querySelector('.aw-stats').textContent").startswith("pool1 · 64×56×56")
+    stats = w.frame.evaluate("() => document.querySelector('.aw-stats').textContent")
+    assert stats.startswith("pool1 · 64×56×56")
 
 
 _KEYS = ("image", "layer", "stage", "channel", "view", "cmap", "contrast")
@@ -235,8 +241,9 @@ def _set(w: StaticPage, **state: Any) -> None:
         if key in ("image", "cmap"):
             w.choose(f".aw-{key}", value)
         elif key == "layer":  # its block, then the layer
-            group, label = w.frame.evaluate("n => { const D = window.awStatic.data.meta, L = D.layers.find(l => "
-                                            "l.name === n); return [D.groups[L.home].label, L.label]; }", value)
+            group, label = w.frame.evaluate(
+                "n => { const D = window.awStatic.data.meta, L = D.layers.find(l => "
+                "l.name === n); return [D.groups[L.home].label, L.label]; }", value)
             w.choose(".aw-group", group)
             w.frame.locator(".aw-layer").select_option(label=label)
         elif key == "channel":
@@ -258,19 +265,24 @@ def test_canvas_equals_the_widgets_render(offline, net):
     from actwidgets import pixels
 
     w, report = offline, []
-    for layer, stage, channel, contrast in (("fire2-expand3x3", "pre", 7, "minmax"),
-                                            ("conv1", "post", 33, "stretch"), ("fire9-concat", "post", None, "minmax")):
+    cases = (("fire2-expand3x3", "pre", 7, "minmax"), ("conv1", "post", 33, "stretch"),
+             ("fire9-concat", "post", None, "minmax"))
+    for layer, stage, channel, contrast in cases:
         acts = aw.activations(net, aw.sample_image("cat"), layer, stage=stage)
         channel = aw.strongest_channel(acts) if channel is None else channel
-        _set(w, image="cat", layer=layer, stage=stage, channel=channel, contrast=contrast, view="grid", cmap="viridis")
+        _set(w, image="cat", layer=layer, stage=stage, channel=channel, contrast=contrast, view="grid",
+             cmap="viridis")
         want = np.asarray(pixels.render_grid(acts, selected=channel, cmap="viridis", contrast=contrast))
         np.testing.assert_array_equal(w.pixels()[:, :, :3], want, err_msg=f"grid {layer} {stage} {channel}")
         _set(w, view="channel", cmap="gray")
-        want = np.asarray(pixels.render_channel(acts[channel], size=net.input_size, cmap="gray", contrast=contrast))
+        want = np.asarray(pixels.render_channel(acts[channel], size=net.input_size, cmap="gray",
+                                                contrast=contrast))
         diff = np.abs(w.pixels()[:, :, :3].astype(int) - want)
         report.append(f"channel {layer} {contrast}: mean {diff.mean():.2f}, max {diff.max()}")
         assert diff.mean() < (1.0 if contrast == "minmax" else 6.0), report[-1]
-        ch = acts[channel] if contrast == "minmax" else np.clip(acts[channel], *pixels.stretchlim(acts[channel]))
+        ch = acts[channel]
+        if contrast != "minmax":
+            ch = np.clip(ch, *pixels.stretchlim(ch))
         _set(w, view="overlay")
         want = pixels.overlay(net.image(aw.sample_image("cat")), ch, cmap="jet", alpha=0.5)
         diff = np.abs(w.pixels()[:, :, :3].astype(int) - want)
@@ -394,7 +406,8 @@ def test_converted_notebook_keeps_a_working_explorer(browser, notebook_html, art
         page.wait_for_function("([f, h]) => Math.abs(f.getBoundingClientRect().height - h - 4) <= 2",
                                arg=[frame_el.element_handle(), content], timeout=10_000)
         refused = [m for m in console if m.startswith("refused")]
-        print(f"\nconverted notebook: the explorer works in its iframe; the template's own requests refused: {refused}")
+        print("\nconverted notebook: the explorer works in its iframe; the template's own requests "
+              f"refused: {refused}")
         page.screenshot(path=str(artifacts / "notebook-converted.png"), full_page=True)
     finally:
         context.close()
