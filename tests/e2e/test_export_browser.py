@@ -5,8 +5,8 @@ The page exported with ``aw.export_html`` is driven through its controls: image,
 and layer, channel (slider by mouse and keyboard, the arrow keys on the picture, a click on a
 grid tile, the strongest-channel button), stage, view, colormap and contrast. Each change must
 draw a new picture (the page's ``data-version`` and ``data-shown`` attributes, and different
-canvas pixels) with no console error. The canvas is compared with the widget's own renders; the
-time of a channel flip is measured in the page and printed. Then a notebook that displays a
+canvas pixels) with no console error. The canvas is compared with the widget's own renders; how
+long a channel flip takes is benchmarks/frontend.py's figure, never a test's. Then a notebook that displays a
 static explorer is executed and converted with ``nbconvert --to html`` and the same checks run
 inside its iframe. Screenshots go to ``artifacts/e2e/`` (ignored by git); the README's picture
 is made by ``scripts/readme_pictures.py``, never by a test.
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import io
-import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -30,8 +29,7 @@ from .conftest import server_env
 pytestmark = pytest.mark.e2e
 
 LAYERS_IN_NOTEBOOK = ["conv1", "relu_conv1", "pool1", "fire6"]
-FLIPS = 40  # key presses timed per view
-FRAME_MS = 16.0
+FLIPS = 40  # key presses per view
 
 _STATE_JS = """() => { const r = document.querySelector('.aw-explorer-view');
   return {version: +(r && r.dataset.version || 0), shown: r && r.dataset.shown || ''}; }"""
@@ -292,24 +290,22 @@ def test_canvas_equals_the_widgets_render(offline, net):
     w.assert_clean("canvas-equals")
 
 
-def test_channel_flip_takes_less_than_a_frame(offline, artifacts):
-    w, lines = offline, []
+def test_every_key_press_flips_the_channel_in_every_view(offline):
+    """40 ArrowRight presses on the picture: 40 flips drawn, the channel at 40, a new picture.
+    How long a flip takes is measured by benchmarks/frontend.py, not asserted here."""
+    w = offline
     _set(w, image="face", layer="conv1", stage="pre", channel=0, contrast="minmax", cmap="gray")
     for view in ("grid", "channel", "overlay"):
         _set(w, view=view, channel=0)
-        start = w.frame.evaluate("() => window.awStatic.flips.length")
+        start, digest = w.frame.evaluate("() => window.awStatic.flips.length"), w.digest()
         w.frame.locator(".aw-picture").focus()
         for _ in range(FLIPS):
             w.page.keyboard.press("ArrowRight")
         w.frame.wait_for_function(f"() => window.awStatic.flips.length >= {start + FLIPS}")
-        ms = w.frame.evaluate(f"() => window.awStatic.flips.slice({start})")
-        p95 = sorted(ms)[int(0.95 * (len(ms) - 1))]
-        lines.append(f"{view:8s} conv1 (64 × 113×113): median {statistics.median(ms):.2f} ms, "
-                     f"p95 {p95:.2f} ms, max {max(ms):.2f} ms over {len(ms)} flips")
-        assert p95 <= FRAME_MS, lines[-1]
-    text = "channel flip in the exported page (Chromium, handler time):\n  " + "\n  ".join(lines)
-    print("\n" + text)
-    (artifacts / "export_flip.txt").write_text(text + "\n")
+        w.frame.wait_for_function(_DRAWN_JS, arg=0)
+        assert w.frame.evaluate("() => window.awStatic.flips.length") == start + FLIPS, view
+        assert w.state()["channel"] == str(FLIPS) and w.state()["view"] == view
+        assert w.digest() != digest, f"{view}: the picture did not change"
     w.assert_clean("flips")
 
 
