@@ -114,6 +114,6 @@ def test_no_module_is_over_400_lines():
     root = Path(actwidgets.__file__).parent
     sizes = {str(p.relative_to(root)): len(p.read_text(encoding="utf-8").splitlines())
              for p in sorted([*root.rglob("*.py"), *root.rglob("*.js")])}
-    assert len(sizes) > 40 and "frontend/explorer.js" in sizes
+    assert len(sizes) > 40 and any(name.endswith(".js") for name in sizes)
     over = {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES}
     assert not over, f"modules over {MAX_MODULE_LINES} lines (split them by role): {over}"

@@ -301,7 +301,9 @@ def _shared_squeezenet() -> Path:
 def test_the_real_squeezenet_file_is_found_intact_and_read(monkeypatch, no_download):
     path = _shared_squeezenet()
     monkeypatch.setenv("TORCH_HOME", str(path.parents[2]))
-    url = aw.load_model.__globals__["_weights_enum"](aw.ZOO["squeezenet"], "DEFAULT").url
+    import torchvision
+
+    url = torchvision.models.get_model_weights("squeezenet1_1").DEFAULT.url
     assert fetch(url, "squeezenet") == path  # found in the cache: no download
     state = read_state_dict(path, mmap=True)
     assert len(state) == 52 and state["features.0.weight"].shape == (64, 3, 3, 3)
