@@ -8,6 +8,7 @@ test reaches a network. The last tests read the real SqueezeNet file in ../share
 from __future__ import annotations
 
 import hashlib
+import os
 import pathlib
 import zipfile
 from pathlib import Path
@@ -290,10 +291,11 @@ def test_load_model_offline_without_the_file(home, monkeypatch, no_download):
 
 
 def _shared_squeezenet() -> Path:
-    shared = Path(__file__).resolve().parents[2] / "shared" / "torch-home"
-    path = shared / "hub" / "checkpoints" / SQUEEZENET_FILE
+    """The real file in TORCH_HOME's cache (tests/conftest.py points it at ../shared)."""
+    path = Path(os.environ.get("TORCH_HOME", "-")) / "hub" / "checkpoints" / SQUEEZENET_FILE
     if not path.is_file():
-        pytest.skip("the real SqueezeNet weights are not here (../shared/torch-home)")
+        pytest.skip(f"the real SqueezeNet weights are not here: set TORCH_HOME to a folder holding "
+                    f"hub/checkpoints/{SQUEEZENET_FILE} (../shared/torch-home in this project)")
     return path
 
 
