@@ -101,7 +101,7 @@ def _batch(net: Network, pictures: Sequence[np.ndarray]) -> torch.Tensor:
     return torch.stack([net.preprocess.from_picture(p) for p in pictures]).to(net.device, net.dtype)
 
 
-def _layer_names(net: Network, layer: Any) -> tuple[list[str], bool]:
+def layer_names(net: Network, layer: Any) -> tuple[list[str], bool]:
     """(layer names, whether one layer was asked for) from the ``layer`` argument."""
     asked, single = _asked(net, layer)
     return [n for n, _ in asked], single

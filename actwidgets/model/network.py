@@ -126,7 +126,7 @@ class Network:
 
         ``preprocess``: a :class:`Preprocess`, a torchvision ``weights.transforms()``, the
         ``Compose`` from your training script (v1 or v2; timm's too), any callable PIL image →
-        tensor (applied as it is; see :class:`~actwidgets.model.transforms.CustomPreprocess`),
+        tensor (applied as it is; see :class:`~actwidgets.model.preprocess.CustomPreprocess`),
         a dict of ``Preprocess`` arguments, or None: then a timm model's own ``pretrained_cfg``
         (input size, mean, std, interpolation, crop) or a torchvision model's weights'
         transforms (and class names) are used; for any other model, a resize to
