@@ -48,7 +48,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._base import INVISIBLE_KINDS, ExtractionError, Point, preserve_model_state
+from ._base import INVISIBLE_KINDS, ExtractionError, Point, Record, preserve_model_state
 from ._eager import EagerBackend
 from ._fx import FxBackend
 from ._kinds import module_kind
@@ -176,16 +176,15 @@ class Extractor:
                         fp.adopt(self.model)
             return out
 
-    def _make_points(self, records: list[dict]) -> list[Point]:
-        layouts = infer_layouts({r["name"]: r["shape"] for r in records}, self.input_size,
+    def _make_points(self, records: list[Record]) -> list[Point]:
+        layouts = infer_layouts({r.name: r.shape for r in records}, self.input_size,
                                 layout_hints(self.model, records))
         points = []
         for i, r in enumerate(records):
-            layout = layouts[r["name"]]
+            layout = layouts[r.name]
             points.append(Point(
-                r["name"], r["kind"], r["shape"], i, r["module"], r["op"], r["call"], r["pre"],
-                r["post"], r["kind"] not in INVISIBLE_KINDS, layout,
-                layout.map_shape(r["shape"], self.input_size),
+                r.name, r.kind, r.shape, i, r.module, r.op, r.call, r.pre, r.post,
+                r.kind not in INVISIBLE_KINDS, layout, layout.map_shape(r.shape, self.input_size),
             ))
         return points
 

@@ -13,12 +13,13 @@ again with a clone, so no request ever returns a value changed after its point.
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import replace
 
 import torch
 import torch.fx
 from torch import nn
 
-from ._base import ExtractionError, capturable, preserve_model_state
+from ._base import ExtractionError, Record, capturable, preserve_model_state
 from ._kinds import is_activation, module_kind, op_kind, op_name, passes_through
 from ._naming import INPUT_SUFFIX, function_call_name, input_name, module_call_name
 from ._rewrite import out_of_place
@@ -170,7 +171,7 @@ class FxBackend:
                 return node
             node = prev
 
-    def _describe(self, values: dict, batch: int) -> tuple[list[dict], dict[str, str]]:
+    def _describe(self, values: dict, batch: int) -> tuple[list[Record], dict[str, str]]:
         """One record per capturable node (plus activation inputs), in forward order."""
         skipped: dict[str, str] = {}
         kinds: dict[torch.fx.Node, str] = {}
@@ -181,27 +182,27 @@ class FxBackend:
                     kinds[n] = self._kind(n)
                 else:
                     skipped[self._names[n]] = why
-        records: list[dict] = []
-        by_node: dict[torch.fx.Node, dict] = {}
+        records: list[Record] = []
+        at: dict[torch.fx.Node, int] = {}  # node -> its record's position in records
         for n, kind in kinds.items():
             module, op, call = self._where[n]
             src = _first_node(n)
-            rec = dict(name=self._names[n], kind=kind, op=op, module=module, call=call,
-                       shape=tuple(values[n].shape[1:]), pre=None, post=None,  # src: for layouts
-                       src=next((self._names[a] for a in n.all_input_nodes if a in kinds), None))
+            rec = Record(self._names[n], kind, op, module, call, tuple(values[n].shape[1:]),
+                         src=next((self._names[a] for a in n.all_input_nodes if a in kinds), None))
             if is_activation(kind) and src in kinds:
                 producer = self._producer(src, self._pos[n], kinds)
                 if producer is None:  # the input changed since it was made: capture it here
-                    rec["pre"] = input_name(rec["name"])
+                    rec = replace(rec, pre=input_name(rec.name))
                     self._src[n] = src
-                    records.append(dict(rec, name=rec["pre"], kind="input", op="input", of=rec["name"],
-                                        shape=tuple(values[src].shape[1:]), pre=None))
+                    records.append(replace(rec, name=rec.pre, kind="input", op="input", of=rec.name,
+                                           shape=tuple(values[src].shape[1:]), pre=None))
                 else:
-                    rec["pre"] = self._names[producer]
+                    rec = replace(rec, pre=self._names[producer])
                     if not is_activation(kinds[producer]) and producer.op != "placeholder":
-                        if by_node[producer]["post"] is None:
-                            by_node[producer]["post"] = rec["name"]
-            by_node[n] = rec
+                        i = at[producer]
+                        if records[i].post is None:
+                            records[i] = replace(records[i], post=rec.name)
+            at[n] = len(records)
             records.append(rec)
         return records, skipped
 
