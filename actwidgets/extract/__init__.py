@@ -48,6 +48,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .._torch_compat import compiled_original
 from ._base import INVISIBLE_KINDS, ExtractionError, Point, Record, preserve_model_state
 from ._eager import EagerBackend
 from ._fx import FxBackend
@@ -188,6 +189,12 @@ class Extractor:
             ))
         return points
 
+    @property
+    def traced(self) -> tuple[torch.fx.Graph, dict[str, torch.fx.Node]] | None:
+        """The traced graph and each point's node in it (the fx backend), else None."""
+        impl = self._impl
+        return (impl._graph, dict(impl._by_name)) if isinstance(impl, FxBackend) else None
+
     def __repr__(self) -> str:
         return f"Extractor({type(self.model).__name__}, backend={self.backend!r}, {len(self.points)} points)"
 
@@ -233,7 +240,7 @@ class Extractor:
 def _check_compiled(model: nn.Module) -> None:
     """A clear error for a ``torch.compile``d module: neither backend can look inside one."""
     for name, m in model.named_modules():
-        if type(m).__name__ == "OptimizedModule" and hasattr(m, "_orig_mod"):
+        if compiled_original(m) is not None:
             where = f"its submodule {name!r}" if name else "it"
             raise ExtractionError(
                 f"{type(model).__name__} cannot be looked into: {where} is compiled by "

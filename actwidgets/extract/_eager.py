@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from .._torch_compat import disable_torch_function, version
 from ._base import ExtractionError, Record, capturable, preserve_model_state
 from ._kinds import ACTIVATION_OPS, is_activation, is_leaf_module, module_kind, op_kind, op_name
 from ._naming import INPUT_SUFFIX, function_call_name, input_name, module_call_name
@@ -47,7 +48,7 @@ _DATA_READS = {"bool", "item", "tolist", "int", "float", "index", "numpy", "is_n
 def _version(t: torch.Tensor) -> int:
     """``t``'s version counter; -1 for an inference tensor (``torch.inference_mode``), which
     has none: such a value is always cloned."""
-    return -1 if t.is_inference() else t._version
+    return -1 if t.is_inference() else version(t)
 
 
 def _storage(t: torch.Tensor) -> int:
@@ -127,7 +128,7 @@ class _Session:
             if leaf and self.track_ops:
                 # Nothing inside a leaf is a point; and an active mode would change what it
                 # computes (MultiheadAttention's fast path checks for one).
-                off = torch._C.DisableTorchFunction()
+                off = disable_torch_function()
                 off.__enter__()
                 self.paused.append(off)
         return hook
@@ -260,7 +261,7 @@ class EagerBackend:
                 if key in check.values():
                     made[key] = (value, _version(value))
                 out[key] = ((value.clone(), None) if key in clone or value.is_inference()
-                            else (value, value._version))
+                            else (value, version(value)))
                 if len(out) == len(wanted):
                     raise _Stop
 
@@ -362,7 +363,7 @@ class _Discovery:
     def finish(self, bypassed: set[int]) -> tuple[list[Record], dict[str, str], set[str]]:
         """Records, skipped points, and the points whose value a later op wrote into (or
         may have: ``bypassed`` holds the storages reached through ``.data`` or NumPy)."""
-        written = {r.name for r, (value, version, _) in zip(self.records, self.seen)
-                   if version != _version(value) or value.is_inference()
+        written = {r.name for r, (value, made, _) in zip(self.records, self.seen)
+                   if made != _version(value) or value.is_inference()
                    or _storage(value) in bypassed}
         return self.records, self.skipped, written

@@ -19,11 +19,12 @@ import torch
 import torch.fx
 from torch import nn
 
+from .._torch_compat import global_hooks, has_hooks, version
 from ._base import ExtractionError, Record, capturable, preserve_model_state
 from ._kinds import is_activation, module_kind, op_kind, op_name, passes_through
 from ._naming import INPUT_SUFFIX, function_call_name, input_name, module_call_name
 from ._rewrite import out_of_place
-from ._staleness import StateGuard, global_hooks, has_hooks
+from ._staleness import StateGuard
 from ._trace import Profiler, Tracer, unseen
 
 __all__ = ["FxBackend"]
@@ -38,10 +39,6 @@ def _fetch(model: nn.Module, target: str) -> object:
     for part in target.split("."):
         obj = getattr(obj, part)
     return obj
-
-
-def _version_of(t: torch.Tensor) -> int:
-    return t._version
 
 
 def _first_node(node: torch.fx.Node) -> torch.fx.Node | None:
@@ -311,7 +308,7 @@ class FxBackend:
                     values[name] = graph.call_function(torch.clone, (env[node],))
                 else:
                     values[name] = env[node]
-                    versions[name] = graph.call_function(_version_of, (env[node],))
+                    versions[name] = graph.call_function(version, (env[node],))
             if i >= len(self._nodes) or self._nodes[i] not in needed:
                 continue
             node = self._nodes[i]
@@ -330,7 +327,7 @@ class FxBackend:
         """The values of ``names`` (known point names) for batch ``x``."""
         forced = frozenset(self._forced.intersection(names))
         values, versions = self._runner(names, forced)(x)
-        stale = {n for n, v in versions.items() if values[n]._version != v}
+        stale = {n for n, v in versions.items() if version(values[n]) != v}
         if stale:  # an op the profile did not see wrote into a value: take it again, cloned
             self._forced |= stale
             values, _ = self._runner(names, forced | stale)(x)

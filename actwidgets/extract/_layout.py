@@ -46,6 +46,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from .._torch_compat import CONV, NORM, POOL
+
 if TYPE_CHECKING:  # _base imports Layout from here: the record type only for annotations
     from ._base import Record
 
@@ -172,9 +174,7 @@ class LayoutHints:
     default: str = "chw"
 
 
-_CHW_MODULES = (nn.modules.conv._ConvNd, nn.modules.batchnorm._NormBase, nn.GroupNorm,
-                nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd,
-                nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd)
+_CHW_MODULES = (*CONV, *NORM, nn.GroupNorm, *POOL)
 _CHW_OPS = {"conv2d", "batch_norm", "group_norm", "max_pool2d", "avg_pool2d",
             "adaptive_avg_pool2d", "adaptive_max_pool2d", "interpolate"}
 _LAST_AXIS_OPS = {"linear", "layer_norm"}
