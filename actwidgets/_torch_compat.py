@@ -25,7 +25,7 @@ from torch import nn
 __all__ = ["version", "disable_torch_function", "CONV", "POOL", "NORM", "DROPOUT",
            "MODULE_STORES", "HOOK_STORES", "HOOK_FLAGS", "submodules", "own_tensors",
            "has_hooks", "has_pre_hooks", "global_hooks", "global_hook_dicts", "compiled_original",
-           "fake_tensor_mode"]
+           "fake_tensor_mode", "autocast_state"]
 
 
 # ---------------------------------------------------------------------- version counters
@@ -124,6 +124,26 @@ def compiled_original(m: nn.Module) -> nn.Module | None:
     if type(m).__name__ == "OptimizedModule" and isinstance(orig, nn.Module):
         return orig
     return None
+
+
+# ---------------------------------------------------------------------- autocast
+def autocast_state(device: str) -> tuple[bool, torch.dtype | None]:
+    """(whether autocast is on for ``device`` ("cpu" or "cuda"), its dtype where it is).
+
+    ``torch.is_autocast_enabled(device)`` and ``torch.get_autocast_dtype`` take a device from
+    torch 2.4 on; before, each device had its own functions (public, deprecated since 2.4).
+    """
+    try:
+        on = bool(torch.is_autocast_enabled(device))
+        return on, torch.get_autocast_dtype(device) if on else None
+    except TypeError:  # torch < 2.4: no device argument
+        if device == "cpu":
+            on = bool(torch.is_autocast_cpu_enabled())
+            return on, torch.get_autocast_cpu_dtype() if on else None
+        on = bool(torch.is_autocast_enabled())
+        return on, torch.get_autocast_gpu_dtype() if on else None
+    except (RuntimeError, AttributeError):  # a device type this build does not know
+        return False, None
 
 
 # ---------------------------------------------------------------------- fake tensors

@@ -11,7 +11,7 @@ import torch
 import torch.fx
 from torch import nn
 
-from .._torch_compat import global_hooks, has_hooks, has_pre_hooks, version
+from .._torch_compat import autocast_state, global_hooks, has_hooks, has_pre_hooks, version
 from ._base import tensors_in
 from ._kinds import is_activation, is_leaf_module, module_kind
 from ._staleness import walk
@@ -64,14 +64,7 @@ class Tracer(torch.fx.Tracer):
 
 def _autocast_state() -> tuple:
     """Whether autocast is on, and its dtype, for the device types torch knows everywhere."""
-    state = []
-    for device in ("cpu", "cuda"):
-        try:
-            on = torch.is_autocast_enabled(device)
-            state.append((on, torch.get_autocast_dtype(device) if on else None))
-        except (RuntimeError, TypeError, AttributeError):  # pragma: no cover - older torch
-            state.append(None)
-    return tuple(state)
+    return tuple(autocast_state(device) for device in ("cpu", "cuda"))
 
 
 def unseen(model: nn.Module) -> str | None:
