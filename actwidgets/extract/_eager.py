@@ -355,8 +355,8 @@ class _Discovery:
                               shape=tuple(inp[0].shape[1:])), _Seen(inp[0], inp[1], -1))
             return rec
         producer = self.records[i]
-        if (not is_activation(producer.kind) and producer.kind not in ("input", "identity", "dropout")
-                and producer.post is None):
+        if (not is_activation(producer.kind) and producer.post is None
+                and producer.kind not in ("input", "identity", "dropout")):
             self.records[i] = replace(producer, post=rec.name)
         return replace(rec, pre=producer.name)
 

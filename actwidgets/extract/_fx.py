@@ -81,7 +81,7 @@ class FxBackend:
         self._graph = graph
         self._nodes = [n for n in graph.nodes if n.op != "output"]
         self._pos = {n: i for i, n in enumerate(self._nodes)}
-        self._modules = set(dict(model.named_modules()))
+        self._module_names = set(dict(model.named_modules()))
         self._names = self._name_nodes(tracer)
         self._by_name = {v: k for k, v in self._names.items()}
         self.aliases = self._container_aliases(tracer)
@@ -104,15 +104,16 @@ class FxBackend:
         counts: dict[tuple[str, ...], int] = {}
         for n in self._nodes:
             if n.op == "placeholder":
-                name = n.name if n.name not in self._modules else f"{n.name}{INPUT_SUFFIX}"
+                name = n.name if n.name not in self._module_names else f"{n.name}{INPUT_SUFFIX}"
                 where = ("", "input", 0)
             elif n.op == "call_module":
                 k = counts[(n.target,)] = counts.get((n.target,), -1) + 1
-                name, where = module_call_name(n.target, k, self._modules), (n.target, "module", k)
+                name = module_call_name(n.target, k, self._module_names)
+                where = (n.target, "module", k)
             elif n.op in ("call_function", "call_method"):
                 scope, op = tracer.scope_of.get(n, ""), op_name(n.target)
                 k = counts[(scope, op)] = counts.get((scope, op), -1) + 1
-                name, where = function_call_name(scope, op, k, self._modules), (scope, op, k)
+                name, where = function_call_name(scope, op, k, self._module_names), (scope, op, k)
             else:
                 continue
             while name in used:  # a collision no rule foresaw: stay unique
@@ -126,7 +127,7 @@ class FxBackend:
         counts: dict[str, int] = {}
         for qualname, node in tracer.container_out:
             k = counts[qualname] = counts.get(qualname, -1) + 1
-            alias = module_call_name(qualname, k, self._modules)
+            alias = module_call_name(qualname, k, self._module_names)
             if node in self._names and alias not in self._by_name:
                 aliases[alias] = self._names[node]
         return aliases
