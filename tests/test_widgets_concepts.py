@@ -78,6 +78,13 @@ def test_images_passed_in_are_projected(concepts):
     assert view._meta["images"][-1] == "grey"
 
 
+def test_names_for_the_collections_images(concepts):
+    view = aw.ConceptView(concepts, names=list("abcd"), image="c")
+    np.testing.assert_array_equal(view.maps, concepts.maps[2])
+    with pytest.raises(ValueError, match="one name per image"):
+        aw.ConceptView(concepts, names=["a"])
+
+
 def test_bad_values_show_a_sentence_and_go_back(view):
     for name, bad, words in (("concept", 7, "there are 3 concepts"), ("alpha", 1.5, "opacity"),
                              ("hidden", [5], "not 5"), ("image", "nowhere", "no image named")):

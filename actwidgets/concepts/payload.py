@@ -44,16 +44,20 @@ def picture_uri(rgb: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(to_png(np.ascontiguousarray(rgb))).decode("ascii")
 
 
-def image_names(concepts: Any, limit: int) -> list[tuple[str, int]]:
-    """(name, index) of the first ``limit`` images of the collection that have maps: the
-    file's name where it is one (made unique), else ``image i``."""
+def image_names(concepts: Any, limit: int, names: Any = None) -> list[tuple[str, int]]:
+    """(name, index) of the first ``limit`` images of the collection that have maps: their
+    ``names[i]`` where given, else the file's name where it is one, else ``image i`` (made
+    unique)."""
     out: list[tuple[str, int]] = []
     seen: set[str] = set()
     if concepts.source is None or not len(concepts.maps):
         return out
+    if names is not None and len(names) != concepts.n_images:
+        raise ValueError(f"names: give one name per image of the collection ({concepts.n_images}), "
+                         f"not {len(names)}")
     for i in np.flatnonzero(concepts.has_maps)[:max(0, int(limit))].tolist():
         path = concepts.source.path(i)
-        name = Path(path).name if path else f"image {i}"
+        name = str(names[i]) if names is not None else Path(path).name if path else f"image {i}"
         if name in seen:
             name = f"{name} ({i})"
         seen.add(name)

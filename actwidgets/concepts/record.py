@@ -9,7 +9,9 @@ For a view: :meth:`Concepts.strength` gives an image's maps in [0, 1], :attr:`co
 colour per concept, :meth:`picture` / :meth:`png` the concepts as colours over the image,
 :meth:`project` the maps of any other image, :meth:`top` the best map cells over the
 collection (with their receptive-field boxes), :meth:`direction` a concept as a direction in
-channel space for the feature visualisation (:meth:`visualize`).
+channel space for the feature visualisation (:meth:`visualize`). :meth:`save` writes them
+to one ``.npz`` file and :meth:`Concepts.load` reads it back for the same network (:mod:`.store`);
+:class:`~actwidgets.ConceptView` shows them.
 """
 
 from __future__ import annotations

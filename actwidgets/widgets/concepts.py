@@ -48,8 +48,10 @@ class ConceptView(PageWidget):
     visualisation (:meth:`visualize`: in the background, stoppable). ``hidden`` concepts are
     left out of the picture of all of them; ``alpha`` is the opacity of a concept at full
     strength. ``images``: pictures to project besides the collection's (a dict name → image,
-    or a list). The page draws the pictures: the kernel sends an image's maps as 8-bit levels
-    once per image change; picking, hiding and the opacity are drawn in the browser.
+    or a list); ``names``: what to call the collection's images (one per image; default their
+    file names, else ``image i``). The page draws the pictures: the kernel sends an image's
+    maps as 8-bit levels once per image change; picking, hiding and the opacity are drawn in
+    the browser.
     ``view.png`` is the picture shown, drawn in Python.
     """
 
@@ -71,13 +73,13 @@ class ConceptView(PageWidget):
 
     def __init__(self, concepts: Concepts, images: Mapping[str, Any] | list[Any] | None = None, *,
                  image: str | None = None, concept: int = -1, hidden: Any = (), alpha: float = 0.8,
-                 patches: int = payload.PATCHES) -> None:
+                 names: Any = None, patches: int = payload.PATCHES) -> None:
         if not isinstance(concepts, Concepts):
             raise TypeError(f"ConceptView shows a Concepts (from aw.layer_concepts), got "
                             f"{type(concepts).__name__}")
         self._concepts = concepts
         super().__init__(concepts.net)
-        self._offer: dict[str, Any] = dict(payload.image_names(concepts, MAX_IMAGES))
+        self._offer: dict[str, Any] = dict(payload.image_names(concepts, MAX_IMAGES, names))
         self._add_given(images)
         if not self._offer:
             raise ValueError("these concepts kept no maps (keep_maps=False) to show: pass "
