@@ -141,11 +141,13 @@ class Concepts:
         """(n, h, w): the maps of any image (a path, array, sample name...) on these loadings."""
         from ..capture import activations
         from . import factor
+        from .work import one_blas_thread
 
         acts = activations(self.net, image, self.layer, self.stage)
         factor.check_values(acts, self.layer)
         c, h, w = acts.shape
-        coef = factor.project(acts.reshape(c, -1).T, self.loadings)
+        with one_blas_thread():
+            coef = factor.project(acts.reshape(c, -1).T, self.loadings)
         return coef.T.reshape(self.n, h, w).astype(np.float32)
 
     def picture(self, image: Any = 0, which: Any = None, *, alpha: float = 0.8) -> np.ndarray:
