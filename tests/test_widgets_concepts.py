@@ -81,6 +81,8 @@ def test_images_passed_in_are_projected(concepts):
 def test_names_for_the_collections_images(concepts):
     view = aw.ConceptView(concepts, names=list("abcd"), image="c")
     np.testing.assert_array_equal(view.maps, concepts.maps[2])
+    first = concepts.top(0, 1)[0].index
+    assert view._meta["legend"][0]["patches"][0]["caption"].startswith("abcd"[first] + " · ")
     with pytest.raises(ValueError, match="one name per image"):
         aw.ConceptView(concepts, names=["a"])
 

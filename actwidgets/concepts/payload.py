@@ -65,7 +65,7 @@ def image_names(concepts: Any, limit: int, names: Any = None) -> list[tuple[str,
     return out
 
 
-def _patches(concepts: Any, i: int, k: int) -> list[dict[str, str]]:
+def _patches(concepts: Any, i: int, k: int, names: Any = None) -> list[dict[str, str]]:
     """Concept ``i``'s top ``k`` patches over the collection as small PNG data URIs."""
     if concepts.table is None or concepts.source is None or k <= 0:
         return []
@@ -76,23 +76,25 @@ def _patches(concepts: Any, i: int, k: int) -> list[dict[str, str]]:
         im.thumbnail((PATCH_PX, PATCH_PX), Image.Resampling.BILINEAR)
         buf = io.BytesIO()
         im.save(buf, "PNG")
-        where = Path(entry.path).name if entry.path else f"image {entry.index}"
+        where = (str(names[entry.index]) if names is not None else Path(entry.path).name
+                 if entry.path else f"image {entry.index}")
         out.append({"src": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii"),
                     "caption": f"{where} · {entry.score:.3g}"})
     return out
 
 
 def concepts_meta(concepts: Any, images: list[str], *, patches: int = PATCHES,
-                  kernel: bool = True) -> dict[str, Any]:
-    """What the module needs to know once (see the module's docstring). ``kernel``: whether
-    a kernel answers (the feature visualisation buttons)."""
+                  names: Any = None, kernel: bool = True) -> dict[str, Any]:
+    """What the module needs to know once (see the module's docstring). ``names``: the
+    collection's images' names (for the patches' captions); ``kernel``: whether a kernel
+    answers (the feature visualisation buttons)."""
     net, ld = concepts.net, np.asarray(concepts.loadings, np.float64)
     legend = []
     for i in range(concepts.n):
         top = concepts.top_channels(i, LEGEND_CHANNELS)
         total = float(ld[i].sum()) or 1.0
         legend.append({"channels": top, "shares": [round(float(ld[i, c]) / total, 4) for c in top],
-                       "patches": _patches(concepts, i, patches)})
+                       "patches": _patches(concepts, i, patches, names)})
     return {
         "net": {"name": net.name, "weights": net.weights, "pretrained": bool(net.pretrained),
                 "input": list(net.input_size)},

@@ -88,7 +88,7 @@ class ConceptView(PageWidget):
         self._sent: str | None = None
         self._runs: dict[int, Run] = {}
         self._fv_pictures: dict[int, np.ndarray] = {}
-        self._meta = payload.concepts_meta(concepts, list(self._offer), patches=patches)
+        self._meta = payload.concepts_meta(concepts, list(self._offer), patches=patches, names=names)
         with self.hold_trait_notifications():
             self.image = image if image is not None else next(iter(self._offer))
             self.concept, self.hidden, self.alpha = concept, list(hidden), alpha
