@@ -109,6 +109,8 @@ def test_no_maps_and_no_images_is_refused_with_the_way_out(net):
 def test_feature_visualisation_in_the_background_and_stop(view):
     assert view.stop() is False                                   # nothing runs
     assert view.visualize() is False and "pick a concept" in view.error
+    with pytest.raises(TypeError, match="takes method, steps, size and seed"):
+        view.visualize(1, step=3)
     assert view.visualize(1, background=False, steps=3, size=32)
     pic = view.featurevis(1)
     assert pic.shape == (32, 32, 3) and pic.dtype == np.uint8

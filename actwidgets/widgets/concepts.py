@@ -223,6 +223,9 @@ class ConceptView(PageWidget):
         if run is not None and not run.ended.is_set():
             self._report(f"concept {i}'s feature visualisation is running: stop it first")
             return False
+        unknown = sorted(set(kwargs) - {*_FV_DEFAULTS, "seed"})
+        if unknown:
+            raise TypeError(f"visualize() takes method, steps, size and seed, not {unknown[0]!r}")
         opts = {**_FV_DEFAULTS, "seed": 0, **kwargs}
         job = Job(self._concepts.layer, self._concepts.directions([i]), opts["method"],
                   int(opts["steps"]), int(opts["size"]), int(opts["seed"]), self._concepts.stage)
