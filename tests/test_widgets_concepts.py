@@ -87,6 +87,20 @@ def test_names_for_the_collections_images(concepts):
         aw.ConceptView(concepts, names=["a"])
 
 
+def test_an_upload_from_the_page_is_projected_and_shown(view, concepts):
+    photo = np.zeros((30, 30, 3), np.uint8)
+    photo[5:20, 5:20] = (200, 40, 90)
+    buf = io.BytesIO()
+    Image.fromarray(photo).save(buf, "PNG")
+    view._on_message(view, {"event": "upload", "name": "mine.png"}, [buf.getvalue()])
+    assert view.image == "mine.png" and view._meta["images"][-1] == "mine.png"
+    assert view._image["image"] == "mine.png"
+    np.testing.assert_allclose(view.maps, concepts.project(photo), rtol=1e-6)
+    view._on_message(view, {"event": "upload", "name": "broken.png"}, [b"not a picture"])
+    assert "broken.png" in view.error and view.image == "mine.png"
+    assert "broken.png" not in view._meta["images"]
+
+
 def test_bad_values_show_a_sentence_and_go_back(view):
     for name, bad, words in (("concept", 7, "there are 3 concepts"), ("alpha", 1.5, "opacity"),
                              ("hidden", [5], "not 5"), ("image", "nowhere", "no image named")):

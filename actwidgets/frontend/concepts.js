@@ -10,6 +10,8 @@ const CONCEPT_TEMPLATE = `
 <p class="aw-banner" hidden></p>
 <p class="aw-caption"></p>
 <div class="aw-row"><label>image <select class="aw-image"></select></label>
+  <label class="aw-upload" title="Your own picture (PNG, JPEG, ...), projected onto the concepts">Upload photo
+  <input class="aw-upload-input" type="file" accept="image/*"></label>
   <label title="Opacity of a concept at full strength">opacity <input class="aw-alpha" type="range" min="0" max="1" step="0.05"></label>
   <output class="aw-alpha-out"></output>
   <button class="aw-all" type="button" title="Show every concept that is not hidden">all concepts</button></div>
@@ -73,7 +75,7 @@ function renderConcepts({model, el}) {
   el.appendChild(root);
   const q = (name) => root.querySelector(".aw-" + name);
   const ui = {};
-  ["banner", "caption", "image", "alpha", "alpha-out", "all", "picture", "legend", "detail", "detail-title",
+  ["banner", "caption", "image", "upload", "upload-input", "alpha", "alpha-out", "all", "picture", "legend", "detail", "detail-title",
    "loadings", "patches", "patches-caption", "fv-picture", "fv-run", "fv-stop", "fv-status", "error"]
     .forEach((n) => { ui[n.replace(/-(\w)/g, (_, c) => c.toUpperCase())] = q(n); });
   const S = {}, flips = [];
@@ -178,6 +180,7 @@ function renderConcepts({model, el}) {
   function readMeta() {
     meta = model.get("_meta");
     ui.image.replaceChildren(...meta.images.map((n) => { const o = document.createElement("option"); o.textContent = n; o.value = n; return o; }));
+    ui.upload.hidden = !meta.kernel;
     ui.banner.hidden = meta.net.pretrained;
     ui.banner.textContent = "Random weights: " + meta.net.name + " was not loaded with trained weights, so its concepts are not a trained network's.";
     legend();
@@ -199,6 +202,13 @@ function renderConcepts({model, el}) {
   }
 
   ui.image.addEventListener("change", () => set("image", ui.image.value));
+  ui.uploadInput.addEventListener("change", async () => {
+    const file = ui.uploadInput.files[0];
+    if (!file) return;
+    const buffer = await file.arrayBuffer();
+    ui.uploadInput.value = "";
+    model.send({event: "upload", name: file.name}, undefined, [buffer]);
+  });
   ui.alpha.addEventListener("input", () => set("alpha", +ui.alpha.value));
   ui.all.addEventListener("click", () => set("concept", -1));
   ui.fvRun.addEventListener("click", () => model.send({event: "visualize", concept: S.concept}));

@@ -101,10 +101,33 @@ class ConceptView(PageWidget):
         items = images.items() if isinstance(images, Mapping) else (
             (img if isinstance(img, str) else f"picture {k}", img) for k, img in enumerate(images))
         for name, img in items:
-            name = str(name)
-            while name in self._offer:
-                name += " (2)"
-            self._offer[name] = load_image(img)
+            self._add(str(name), img)
+
+    def _add(self, name: str, image: Any) -> str:
+        while name in self._offer:
+            name += " (2)"
+        self._offer[name] = load_image(image)
+        return name
+
+    def add_image(self, name: str, image: Any, *, select: bool = True) -> str:
+        """Offer another picture under ``name`` (made unique), projected onto the concepts;
+        returns the name used. ``image``: anything :func:`actwidgets.load_image` reads."""
+        key = self._add(str(name), image)
+        self._meta = {**self._meta, "images": list(self._offer)}
+        if select:
+            self.image = key
+        return key
+
+    def _on_upload(self, content: Mapping[str, Any], buffers: list[Any]) -> None:
+        """The page's upload control sent a file: ``{"event": "upload", "name": ...}``; its
+        problem shows in the page (the state stays as it was)."""
+        from ._shelf import read_upload
+
+        item = {"name": content.get("name"), "content": buffers[0] if buffers else None}
+        try:
+            self.add_image(*read_upload(item))
+        except Exception as exc:  # noqa: BLE001 - shown in the widget
+            self._report(exc, f"upload {str(item.get('name') or 'upload')!r}")
 
     @property
     def concepts(self) -> Concepts:
