@@ -81,22 +81,20 @@ def _writable(folder: Path) -> bool:
         return False
 
 
-def _layer(text: str, net) -> str:  # net: Network
-    """``--layer`` as Python takes it: a name, or an index (``3``, ``-1``) if no layer has that
-    name; the layer's name."""
-    import actwidgets as aw
-
-    if text in net.layers:
-        return text
-    if text.lstrip("-").isdigit():
-        try:
-            return net.layers[int(text)].name
-        except IndexError as exc:
-            raise UsageError(f"--layer {text}: {exc}") from None
+def _layer(text: str, stage: str | None, net) -> tuple[str, str]:  # net: Network
+    """``--layer`` and ``--stage`` as ``activations`` reads them, ``--layer`` as Python takes
+    it: a name, or an index (``3``, ``-1``) if no layer has that name; (name, stage)."""
+    index = text not in net.layers and text.lstrip("-").isdigit()
     try:
-        return net.layers.get(text).name
-    except aw.LayerNameError as exc:
+        info, _ = net.layers.select(int(text) if index else text).one("the command line")
+    except IndexError as exc:
+        raise UsageError(f"--layer {text}: {exc}") from None
+    except (KeyError, ValueError) as exc:  # LayerNameError is a KeyError
         raise UsageError(f"--layer: {exc}") from None
+    try:
+        return info.name, net.layers.select(info.name, stage).one("the command line")[1]
+    except ValueError as exc:  # "pre" on a layer without stages
+        raise UsageError(f"--stage {stage}: {exc}") from None
 
 
 def _load(args: argparse.Namespace):  # -> Network
@@ -124,18 +122,16 @@ def run(args: argparse.Namespace) -> int:
     except (aw.ImageError, TypeError) as exc:
         raise UsageError(f"--image: {exc}") from None
     net = _load(args)
-    layer = _layer(args.layer, net)
+    layer, stage = _layer(args.layer, args.stage, net)
     print(net.summary())
-    acts = aw.activations(net, image, layer, args.stage)
+    acts = aw.activations(net, image, layer, stage)
     grid = pixels.to_pil(pixels.render_grid(acts, cmap="gray", contrast="minmax"))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         (grid.convert("RGB") if fmt in ("JPEG",) else grid).save(out, format=fmt)
     except OSError as exc:  # a read-only file system, a full disk, /proc...
         raise UsageError(f"--out {out}: cannot write it ({exc.strerror or exc})") from None
-    info = net.layers.get(layer)
-    stage = args.stage or info.default_stage
-    print(f"\n{info.name} ({stage}): {acts.shape[0]} channels of {acts.shape[1]}×{acts.shape[2]}, "
+    print(f"\n{layer} ({stage}): {acts.shape[0]} channels of {acts.shape[1]}×{acts.shape[2]}, "
           f"min {acts.min():.3g}, max {acts.max():.3g} -> {out}")
     return 0
 

@@ -101,44 +101,6 @@ def _batch(net: Network, pictures: Sequence[np.ndarray]) -> torch.Tensor:
     return torch.stack([net.preprocess.from_picture(p) for p in pictures]).to(net.device, net.dtype)
 
 
-def _layer_names(net: Network, layer: Any) -> tuple[list[str], bool]:
-    """(layer names, whether one layer was asked for) from the ``layer`` argument."""
-    asked, single = _asked(net, layer)
-    return [n for n, _ in asked], single
-
-
-def _asked(net: Network, layer: Any) -> tuple[list[tuple[str, LayerInfo]], bool]:
-    """((name as asked, layer) pairs, whether one layer was asked for) from ``layer``."""
-    layers = net.layers
-
-    def one(item: Any) -> tuple[str, LayerInfo]:
-        if isinstance(item, str):
-            return item, layers.get(item)  # LayerNameError with the closest names
-        if isinstance(item, LayerInfo):
-            return item.name, layers.get(item.name)
-        if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
-            info = layers[int(item)]  # IndexError naming the range
-            return info.name, info
-        raise TypeError(
-            "layer must be a layer name (str), an index into net.layers (int), a LayerInfo, "
-            f"or a list of them; got {type(item).__name__}. net.layers.names lists the names."
-        )
-
-    if isinstance(layer, (list, tuple)):
-        if not layer:
-            raise ValueError("layer is empty: give a layer name or a list of names")
-        return [one(item) for item in layer], False
-    return [one(layer)], True
-
-
-def _stages(stage: str | None) -> list[str | None]:
-    if stage == "both":
-        return ["pre", "post"]
-    if stage not in (None, "pre", "post"):
-        raise ValueError(f'stage must be "pre", "post", "both" or None, got {stage!r}')
-    return [stage]
-
-
 def activations(
     net: Network,
     image: Any,
@@ -152,11 +114,13 @@ def activations(
     - ``image``: a path, PIL image, numpy array (H×W, H×W×3, H×W×4; uint8 or float in
       [0, 1]) or tensor; a list of them (or an (N, H, W, 3) array) gives a batch axis first.
     - ``layer``: a name (``"fire6-squeeze1x1"``, ``"features.3.squeeze"``), an index into
-      ``net.layers``, a :class:`LayerInfo`, or a list of them, which returns a dict
-      name → array, all from one forward pass.
+      ``net.layers``, a :class:`LayerInfo`, or a list of them or a block (``"fire6"``), which
+      return a dict name → array, all from one forward pass.
     - ``stage``: ``"pre"`` (before the activation), ``"post"`` (after it), None for the
       layer's default (``"post"``, but ``"pre"`` for MATLAB's conv names, as in MATLAB), or
-      ``"both"``: ``{"pre": array, "post": array}`` per layer, from the same forward pass.
+      ``"both"``: ``{"pre": array, "post": array}`` per layer, from the same forward pass. A
+      layer with no activation right after it (a pool) has one stage, ``"post"``: ``"pre"`` is
+      refused there, and ``"both"`` gives its one value under both keys.
     - ``layout``: ``"map"`` (default) gives (C, H, W) whatever the model's layout: token
       sequences as their h×w grid, channels-last values transposed, vectors as C×1×1.
       ``"native"`` gives the value as the model holds it (ViT: (197, 768)); ``"extra"`` gives
@@ -179,35 +143,34 @@ def activations(
 
 def _activations(net: Network, image: Any, layer: Any, stage: str | None,
                  layout: str) -> np.ndarray | dict[str, Any]:
-    asked, single = _asked(net, layer)
-    stages = _stages(stage)
-    names = [n for n, _ in asked]
-    points = {(n, s): info.point(s) for n, info in asked for s in stages}
+    sel = net.layers.select(layer, stage)  # the one reading of layer and stage
+    points = {(key, s): info.point(s) for key, info, stages in sel for s in stages}
     batch = _is_batch(image)
     images = list(image) if batch else [image]
     if not images:
         raise ValueError("the batch of images is empty")
     pictures = [net.image(im) for im in images]
-    unique = list(dict.fromkeys(points.values()))
-    if layout == "map" and single:  # a widget-sized request: served by the cache
+    unique = sel.points()
+    if layout == "map" and sel.single:  # a widget-sized request: served by the cache
         found = cached_activations(net, pictures, unique)
         values = {p: np.stack([f[p] for f in found]) if batch else found[0][p].copy()
                   for p in unique}
-        if stage == "both":
-            return {s: values[points[(names[0], s)]].copy() if s == "post" and len(values) == 1
-                    else values[points[(names[0], s)]] for s in ("pre", "post")}
-        return values[points[(names[0], stage)]]
+        if stage == "both":  # a layer without stages: one value, a copy of its own each
+            pre, post = points[(sel.keys[0], "pre")], points[(sel.keys[0], "post")]
+            return {"pre": values[pre], "post": values[post].copy() if pre == post else values[post]}
+        return values[unique[0]]
     # Many layers: computed afresh and handed over as they come (copying every value out of
     # a cache costs more than the forward pass); a layer without stages gives one array twice.
     fresh = _fresh(net, pictures, unique, layout)
     values = fresh if batch else {p: v[0] for p, v in fresh.items()}
 
-    def per_layer(name: str) -> Any:
+    def per_layer(key: str, stages: tuple[str, ...]) -> Any:
         if stage == "both":
-            return {s: values[points[(name, s)]] for s in ("pre", "post")}
-        return values[points[(name, stage)]]
+            return {s: values[points[(key, s)]] for s in stages}
+        return values[points[(key, stages[0])]]
 
-    return per_layer(names[0]) if single else {n: per_layer(n) for n in names}
+    out = {key: per_layer(key, stages) for key, _, stages in sel}
+    return out[sel.keys[0]] if sel.single else out
 
 
 def _fresh(net: Network, pictures: Sequence[np.ndarray], points: list[str],

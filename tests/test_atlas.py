@@ -84,7 +84,7 @@ def test_top_k_equals_brute_force_both_stages(net, pictures, score):
                              batch_size=5, progress=False)
     assert atlas.complete and atlas.scanned == len(pictures) and atlas.skipped.count == 0
     for layer in LAYERS:
-        for stage in ("pre", "post"):
+        for stage in net.layers[layer].stages:  # a pool has one stage: "pre" is refused
             for ch, (order, values, cells) in enumerate(brute_force(net, pictures, layer, stage, score, 4)):
                 entries = atlas.top(layer, ch, stage=stage, score=score)
                 assert [e.index for e in entries] == order, (layer, stage, ch)
@@ -160,7 +160,7 @@ def test_memory_is_bounded_by_layers_channels_k(net, pictures):
     large = aw.channel_atlas(net, pictures * 2, LAYERS, top=3, progress=False)
     assert small.nbytes == large.nbytes
     bytes_per_slot = 8 + 4 + 4 + 4 + 16          # index, max, mean, cell, sizes
-    points = {p for layer in LAYERS for p in (net.layers.resolve(layer, "pre"), net.layers.resolve(layer, "post"))}
+    points = {p for layer in LAYERS for p in (net.layers[layer].pre, net.layers[layer].post)}
     channels = sum(net.extractor.point(p).channels for p in points)
     assert large.nbytes == channels * 3 * bytes_per_slot
     for key, table in large._tables.items():

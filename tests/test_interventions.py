@@ -76,7 +76,7 @@ def test_container_hook_added_after_first_call_auto() -> None:
         assert _problems(net, img) == []
         assert "layer1" in (net.extractor.rebuilt_because or "")
         assert net.extractor.backend == "hooks" and "layer1" in net.extractor.trace_error
-        got = aw.activations(net, img[0], "layer2.0.conv1", stage="pre")
+        got = aw.activations(net, img[0], "layer2.0.conv1", stage="post")  # its one stage
         assert np.abs(got - before[0]).max() > 1  # the 4.47
     finally:
         handle.remove()
@@ -318,7 +318,7 @@ def test_batch_dependent_values_not_cached_per_image(backend: str) -> None:
     cap = ref.HookCapture(model).run(net.preprocess.batch([a]))
     for layer in ("1", "2", "3"):
         for stage, got in aw.activations(net, a, layer, stage="both").items():
-            want = cap.values[ref.point_key(net.extractor, net.layers.resolve(layer, stage))]
+            want = cap.values[ref.point_key(net.extractor, net.layers[layer].point(stage))]
             assert np.array_equal(got, want[0].numpy()), f"{layer}/{stage}"
     assert net.extractor.batch_dependent() == {"1", "2", "3"}
     hits = net.cache.hits

@@ -1,5 +1,8 @@
-"""FeatureVisualizer, headless: runs in the background (progress, previews, Stop), the
-channels checked against the layer, and the widget working on during and after a run.
+"""FeatureVisualizer (an anywidget drawn by ``featurevis.js``), headless: runs in the
+background (progress, previews, Stop), the channels checked against the layer, and the widget
+working on during and after a run. The page is played by what it sends: ``page_sets`` (a
+control changed: ipywidgets' update message) and ``press`` (Run, Stop: custom messages); what
+it is sent is read from the synced traits (``_pictures``, ``_shape``, ``progress``, ...).
 
 Every wait is on an event with a timeout (no sleep, no time threshold): where a test needs the
 run at a given step, a Gate module holds the run's thread there, and a fake clock makes every
@@ -16,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 import traitlets
-from test_widgets import Flaky, random_squeezenet, texts, tiny  # noqa: F401 - fixtures
+from test_widgets import Flaky, page_sets, random_squeezenet, tiny  # noqa: F401 - fixtures
 from torch import nn
 
 import actwidgets as aw
@@ -38,6 +41,22 @@ def wait_for(event: threading.Event, what: str) -> None:
     assert event.wait(TIMEOUT), f"timed out after {TIMEOUT:.0f} s waiting for {what}"
 
 
+def press(fv: FeatureVisualizer, button: str) -> None:
+    """What the page sends when the person presses **Run** ("run") or **Stop** ("stop")."""
+    fv._handle_custom_msg({"event": button}, [])
+
+
+def sent_pictures(fv: FeatureVisualizer) -> np.ndarray:
+    """The pictures as the page reads them: ``_pictures`` shaped by ``_shape``."""
+    n, side = len(fv._shape["channels"]), fv._shape["size"]
+    return np.frombuffer(fv._pictures, np.uint8).reshape(n, side, side, 3)
+
+
+def buttons(fv: FeatureVisualizer) -> tuple[bool, bool]:
+    """(Run pressable, Stop pressable), as the page decides them."""
+    return (not fv.running and not fv._problem, fv.running and not fv._stopping)
+
+
 def long_run(net, layer: str = "1", channels: str = "0-3") -> FeatureVisualizer:
     """A FeatureVisualizer set for a run much longer than a test: stopped early."""
     return FeatureVisualizer(net, layer, channels=channels, steps=MAX_STEPS, size=32)
@@ -49,27 +68,28 @@ def long_run(net, layer: str = "1", channels: str = "0-3") -> FeatureVisualizer:
 def test_widget_runs_and_shows_pngs(random_squeezenet):
     fv = FeatureVisualizer(random_squeezenet, "fire2-relu_expand1x1")
     assert "FeatureVisualizer(" in repr(fv) and len(repr(fv)) < 200
-    assert "Random weights" in texts(fv)  # random weights: the banner says so
+    assert fv._meta["net"]["pretrained"] is False  # random weights: the page's banner says so
     for name in ("layer", "channels", "method", "steps", "size", "seed", "selected", "running", "progress"):
         assert fv.trait_metadata(name, "help")
     fv.channels = "0-3"
     fv.steps = 3
     fv.size = 32
-    fv.controls["run"].click()  # starts the run in the background and returns
+    press(fv, "run")  # starts the run in the background and returns
     assert fv.wait(TIMEOUT) and not fv.running
     assert fv.error == ""
     assert fv.images.shape == (4, 32, 32, 3)
     assert fv.computed_channels == [0, 1, 2, 3]
-    assert fv.progress == (3, 3)
-    assert fv.controls["progress"].value == fv.controls["progress"].max == 3
+    assert fv.progress == (3, 3) and fv._outcome == "success"
+    np.testing.assert_array_equal(sent_pictures(fv), aw.pixels.to_uint8(fv.images))  # raw RGB
+    assert fv._shape["channels"] == [0, 1, 2, 3] and fv._shape["done"] == 3
     grid = fv.pngs["grid"]
     assert grid.startswith(PNG) and fv.pngs["selected"].startswith(PNG)
     assert fv.selected == 0 and "3 steps in" in fv.status
     big0 = fv.pngs["selected"]
-    fv.controls["selected"].value = 2  # the person picks another channel to enlarge
+    page_sets(fv, selected=2)  # the person picks another channel to enlarge
     assert fv.selected == 2 and fv.pngs["selected"] != big0
 
-    fv.controls["layer"].value = "fire3-relu_expand3x3"  # the person picks another layer
+    page_sets(fv, layer="fire3-relu_expand3x3")  # the person picks another layer
     assert fv.layer == "fire3-relu_expand3x3"
     assert fv.run() is True  # in this thread
     assert fv.pngs["grid"].startswith(PNG) and fv.pngs["grid"] != grid
@@ -127,29 +147,30 @@ def test_a_background_run_shows_progress_and_previews_and_stops_keeping_its_pict
     gate.pause_at = 20  # the run's 20th forward pass waits for the test
     fv = FeatureVisualizer(net, "2", channels="0-3", steps=MAX_STEPS, size=32)
     widgets.append(fv)
-    grid_when_shown = []  # what an observer of shown_step finds, in the run's thread
-    fv.observe(lambda change: grid_when_shown.append(fv.pngs["grid"]), "shown_step")
+    sent_when_shown = []  # what an observer of shown_step finds, in the run's thread
+    fv.observe(lambda change: sent_when_shown.append(len(fv._pictures)), "shown_step")
     assert fv.start() is True  # it returned while the run cannot go past its 20th step
-    assert fv.running and fv.controls["run"].disabled and not fv.controls["stop"].disabled
+    assert fv.running and buttons(fv) == (False, True)
     wait_for(gate.paused, "the run's 20th step")
     # every report of the steps before has been made (in the run's thread, before this step)
     done = fv.progress[0]
-    assert 5 <= done < 20 and fv.controls["progress"].value == done
-    assert fv.controls["progress"].max == MAX_STEPS
+    assert 5 <= done < 20 and fv.progress == (done, MAX_STEPS)
     assert 0 < fv.shown_step <= done  # a preview: shown while the run goes on
     assert fv.running and fv.images.shape == (4, 32, 32, 3)
     assert fv.pngs["grid"].startswith(PNG) and fv.pngs["selected"].startswith(PNG)
-    assert grid_when_shown and all(g.startswith(PNG) for g in grid_when_shown)  # never before
+    assert sent_when_shown and all(n == 4 * 32 * 32 * 3 for n in sent_when_shown)  # never before
+    assert fv._shape["done"] == fv.shown_step and not fv._shape["final"]
 
-    assert fv.controls["stop"].click() is None  # Stop: the run ends after the step it is in
+    press(fv, "stop")  # Stop: the run ends after the step it is in
+    assert fv._stopping and buttons(fv) == (False, False) and "stopping after" in fv.status
     gate.resume.set()
     assert fv.wait(TIMEOUT)
     assert not fv.running and fv.progress == (done + 1, MAX_STEPS)
     assert fv.shown_step == done + 1 and f"stopped after {done + 1} of {MAX_STEPS} steps" in fv.status
     assert fv.images.shape == (4, 32, 32, 3) and np.isfinite(fv.images).all()
     assert fv.pngs["grid"].startswith(PNG)
-    assert fv.controls["progress"].bar_style == "warning" and fv.error == ""
-    assert not fv.controls["run"].disabled and fv.controls["stop"].disabled
+    assert fv._outcome == "warning" and fv.error == ""
+    assert buttons(fv) == (True, False) and not fv._stopping
     assert fv.stop() is False  # nothing left to stop
     assert all(p.requires_grad for p in net.model.parameters())  # the model as it was
 
@@ -171,14 +192,13 @@ def test_changes_during_a_run_apply_to_the_next_run(tiny):
     progressed = when(fv, "progress", lambda p: p[0] >= 3)
     assert fv.start()
     wait_for(progressed, "3 steps")
-    c = fv.controls
-    c["layer"].value = "4"
-    c["channels"].value = "1-2"
-    c["size"].value = 48
-    c["method"].value = "basic"
-    c["steps"].value = 3
+    page_sets(fv, layer="4")
+    page_sets(fv, channels="1-2")
+    page_sets(fv, size=48)
+    page_sets(fv, method="basic")
+    page_sets(fv, steps=3)
     assert fv.error == "" and (fv.layer, fv.channels, fv.size, fv.steps) == ("4", "1-2", 48, 3)
-    assert fv.running and c["run"].disabled  # still the first run
+    assert fv.running and buttons(fv)[0] is False  # still the first run
     fv.stop()
     assert fv.wait(TIMEOUT)
     assert fv.computed_channels == [0, 1, 2, 3] and fv.images.shape == (4, 32, 32, 3)
@@ -202,7 +222,7 @@ def test_a_failing_run_shows_the_error_and_keeps_the_last_pictures():
     assert isinstance(fv.last_exception, RuntimeError)
     assert fv.pngs["grid"] == grid and fv.computed_channels == [0, 1]
     np.testing.assert_array_equal(fv.images, images)
-    assert fv.controls["progress"].bar_style == "danger" and not fv.running
+    assert fv._outcome == "danger" and not fv.running
     flaky.broken = False
     assert fv.run() and fv.computed_channels == [2, 3] and fv.error == ""
 
@@ -243,7 +263,7 @@ def test_an_explorer_on_the_same_network_keeps_working_during_a_run(gated, every
     wait_for(gate.paused, "the run's 5th step")
     assert not net.model.training and not any(p.requires_grad for p in net.model.parameters())
     for k in range(20):  # they need no forward pass: they answer while the run is held
-        fv.controls["channels"].value = f"0-{k % 3 + 1}"
+        page_sets(fv, channels=f"0-{k % 3 + 1}")
     assert fv.running and fv.error == "" and fv.channels == "0-2"
 
     explored = threading.Event()
@@ -275,16 +295,17 @@ def test_bad_input_shows_one_message_and_keeps_working(random_squeezenet):
     fv = FeatureVisualizer(random_squeezenet, "conv1", channels="0-1", steps=2, size=24)
     assert fv.run() is True
     grid = fv.pngs["grid"]
-    fv.controls["channels"].value = "zero to three"  # typed by a person
+    page_sets(fv, channels="zero to three")  # typed by a person
     assert fv.error.startswith("FeatureVisualizer.channels: cannot read channels")
+    assert fv._message == fv.error  # the page shows it
     assert fv.error.count("channels:") == 1  # one prefix, not "channels: FeatureVisualizer.channels: …"
-    assert fv.channels == "0-1" and fv.controls["channels"].value == "0-1"  # snapped back
-    fv.controls["channels"].value = "60-70"  # conv1 has 64 channels
+    assert fv.channels == "0-1"  # snapped back
+    page_sets(fv, channels="60-70")  # conv1 has 64 channels
     assert "0..63" in fv.error
     with pytest.raises(traitlets.TraitError, match="cannot read channels"):
         fv.channels = "1;2"  # from code: an ordinary TraitError
 
-    fv.controls["channels"].value = "60-63"
+    page_sets(fv, channels="60-63")
     assert fv.error == ""
     fv.layer = "fire2-squeeze1x1"  # 16 channels: 60-63 no longer fit
     assert "0..15" in fv.error  # said at once
@@ -302,20 +323,20 @@ def test_bad_input_shows_one_message_and_keeps_working(random_squeezenet):
 
 def test_a_layer_picked_in_the_dropdown_checks_the_channels_again(random_squeezenet):
     fv = FeatureVisualizer(random_squeezenet, "conv1", channels="60-63", steps=2, size=24)
-    run = fv.controls["run"]
-    assert not run.disabled and fv.error == ""
-    fv.controls["layer"].value = "fire2-squeeze1x1"  # 16 channels
+    assert buttons(fv)[0] and fv.error == ""
+    page_sets(fv, layer="fire2-squeeze1x1")  # 16 channels
     assert fv.layer == "fire2-squeeze1x1"
     assert "out of range" in fv.error and "0..15" in fv.error  # said, and kept
-    assert run.disabled and "0..15" in run.tooltip
-    fv.controls["method"].value = "basic"  # other changes keep saying it
-    assert "0..15" in fv.error and run.disabled
-    assert fv.start() is False and "0..15" in fv.error and not fv.running
-    fv.controls["channels"].value = "1-3"
-    assert fv.error == "" and not run.disabled
+    assert not buttons(fv)[0] and "0..15" in fv._problem  # Run's tooltip says why
+    page_sets(fv, method="basic")  # other changes keep saying it
+    assert "0..15" in fv.error and not buttons(fv)[0]
+    press(fv, "run")
+    assert "0..15" in fv.error and not fv.running
+    page_sets(fv, channels="1-3")
+    assert fv.error == "" and buttons(fv)[0]
     assert fv.run() and fv.computed_channels == [1, 2, 3]
-    fv.controls["layer"].value = "conv1"  # 64 channels: 1-3 still fit
-    assert fv.error == "" and not run.disabled
+    page_sets(fv, layer="conv1")  # 64 channels: 1-3 still fit
+    assert fv.error == "" and buttons(fv)[0]
 
 
 def test_steps_and_size_are_bounded(tiny):
@@ -324,10 +345,14 @@ def test_steps_and_size_are_bounded(tiny):
         fv.steps = 100_000
     with pytest.raises(traitlets.TraitError, match=f"{SIZES[0]}..{SIZES[1]}"):
         fv.size = 1024
-    steps, size = fv.controls["steps"], fv.controls["size"]
-    assert (steps.min, steps.max, size.min, size.max) == (1, MAX_STEPS, *SIZES)
-    steps.value = 100_000  # the box keeps what a person types within its bounds
-    assert fv.steps == MAX_STEPS
+    assert (fv._meta["max_steps"], fv._meta["sizes"]) == (MAX_STEPS, list(SIZES))  # the boxes' bounds
+    steps = fv.steps
+    page_sets(fv, steps=100_000)  # typed past the box's bound: said, and the box snaps back
+    assert f"1..{MAX_STEPS}" in fv.error and fv.steps == steps
+    page_sets(fv, size=8)
+    assert f"{SIZES[0]}..{SIZES[1]}" in fv.error and fv.size == 128
+    page_sets(fv, steps=7)
+    assert fv.error == "" and fv.steps == 7
 
 
 def test_visualize_channels_shows_previews(tiny):
@@ -347,18 +372,18 @@ def test_visualize_channels_shows_previews(tiny):
 def test_widget_default_layer_and_pretrained_banner(squeezenet):
     fv = FeatureVisualizer(squeezenet)
     assert fv.layer in squeezenet.layers.names
-    assert "Random weights" not in texts(fv)
+    assert fv._meta["net"]["pretrained"] is True  # no banner
 
 
 def test_too_much_work_for_a_cpu_step_is_said_before_run(random_squeezenet):
     # Stop waits for the current step; on the CPU a step is kept to about a second.
     fv = FeatureVisualizer(random_squeezenet, "conv1", channels="0-15", steps=2, size=256)
-    assert fv.error == "" and not fv.controls["run"].disabled
-    fv.controls["channels"].value = "0-63"
+    assert fv.error == "" and buttons(fv)[0]
+    page_sets(fv, channels="0-63")
     assert "64 channels at 256 px" in fv.error and "fewer channels or a smaller size" in fv.error
-    assert fv.controls["run"].disabled and fv.start() is False and not fv.running
-    fv.controls["size"].value = 128  # 64 x 128² = 16 x 256²: allowed again
-    assert fv.error == "" and not fv.controls["run"].disabled
+    assert not buttons(fv)[0] and fv.start() is False and not fv.running
+    page_sets(fv, size=128)  # 64 x 128² = 16 x 256²: allowed again
+    assert fv.error == "" and buttons(fv)[0]
 
 
 _LEAVE_DURING_RUNS = """
@@ -402,3 +427,39 @@ def test_leaving_python_during_background_runs_exits_cleanly(tmp_path):
     assert "leaving during two runs" in done.stdout, done.stderr
     assert done.returncode == 0, done.stderr
     assert "terminate called" not in done.stderr
+
+
+def test_the_page_is_its_own_module_and_static_pages_get_the_grid(tiny):
+    from actwidgets import frontend
+
+    fv = FeatureVisualizer(tiny, "1", channels="0-1", steps=2, size=16)
+    assert fv._esm == frontend.module_text("featurevis.js") and "export default" in fv._esm
+    assert "image/png" not in fv._repr_mimebundle_()[0] and fv.png == b""  # nothing drawn yet
+    assert fv.run()
+    import base64
+
+    assert base64.b64decode(fv._repr_mimebundle_()[0]["image/png"]) == fv.png == fv.pngs["grid"]
+
+
+def test_stop_from_another_thread_ends_a_run_made_in_the_calling_thread(gated):
+    """run() optimises in its own thread and holds the widget meanwhile; Stop from another
+    thread (a script's) still ends it after the current step, and leaves no "stopping" behind."""
+    net, gate, widgets = gated
+    gate.pause_at = 4
+    fv = FeatureVisualizer(net, "2", channels="0-1", steps=MAX_STEPS, size=16)
+    widgets.append(fv)
+    result = []
+    runner = threading.Thread(target=lambda: result.append(fv.run()), name="actwidgets-featurevis")
+    runner.start()  # the Gate pauses forward passes made in threads of this name
+    wait_for(gate.paused, "the run's 4th step")
+    stopper = threading.Thread(target=lambda: result.append(fv.stop()))
+    stopper.start()
+    assert fv._run.stop_event.wait(TIMEOUT)  # Stop is in, while run() holds the widget
+    gate.resume.set()
+    runner.join(TIMEOUT)
+    stopper.join(TIMEOUT)
+    assert not runner.is_alive() and not stopper.is_alive()
+    assert sorted(result) == [True, True] and not fv.running and not fv._stopping
+    done = fv.progress[0]
+    assert 0 < done < 10 and f"stopped after {done} of {MAX_STEPS} steps" in fv.status
+    assert "stopping" not in fv.status

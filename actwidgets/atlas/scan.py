@@ -36,7 +36,6 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..capture import _layer_names
 from ..model.network import Network, check_network
 from ._analytic import spans
 from .receptive import Field, Geometry, receptive_field
@@ -115,14 +114,6 @@ def _relu_input(net: Network, name: str) -> str | None:
 # ---------------------------------------------------------------------- arguments
 
 
-def _stage_list(stage: str) -> list[str]:
-    if stage == "both":
-        return ["pre", "post"]
-    if stage in ("pre", "post"):
-        return [stage]
-    raise ValueError(f'stage must be "both", "pre" or "post", got {stage!r}')
-
-
 def _score_list(score: str | Sequence[str]) -> list[str]:
     scores = list(SCORES) if score == "both" else [score] if isinstance(score, str) else list(score)
     if not scores or any(s not in SCORES for s in scores) or len(set(scores)) < len(scores):
@@ -130,16 +121,15 @@ def _score_list(score: str | Sequence[str]) -> list[str]:
     return scores
 
 
-def _layer_specs(net: Network, layers: Any, stages: list[str]) -> list[dict[str, Any]]:
-    names, _ = _layer_names(net, layers)
+def _layer_specs(net: Network, layers: Any, stage: Any) -> tuple[list[dict[str, Any]], list[str]]:
+    """Each layer's spec (its points per stage scanned) and the stages scanned over all."""
     specs = []
-    for name in dict.fromkeys(names):
-        info = net.layers.get(name)
-        points = {s: info.point(s) for s in stages}
-        h, w = net.extractor.point(info.point("pre")).size
+    for name, info, stages in net.layers.select(layers, stage):
+        h, w = net.extractor.point(info.pre).size
         specs.append({"name": name, "native": info.native, "channels": info.channels,
-                      "map_size": [h, w], "default_stage": info.default_stage, "points": points})
-    return specs
+                      "map_size": [h, w], "default_stage": info.default_stage,
+                      "points": {s: info.point(s) for s in stages}})
+    return specs, [s for s in ("pre", "post") if any(s in spec["points"] for spec in specs)]
 
 
 def _weights_digest(net: Network) -> str:
@@ -193,7 +183,7 @@ def _fields(net: Network, specs: list[dict], known: dict[str, Field],
         if spec["name"] in out:
             continue
         if key not in cache:
-            if spans(net, net.layers.get(spec["name"]).point("pre")) is None:
+            if spans(net, net.layers.get(spec["name"]).pre) is None:
                 todo.append(spec)  # measured below, with a progress bar
                 continue
             cache[key] = receptive_field(net, spec["name"], "pre")  # read from the graph
@@ -322,7 +312,7 @@ def channel_atlas(
     layers: Any,
     top: int = 9,
     *,
-    stage: str = "both",
+    stage: str | None = "both",
     score: str | Sequence[str] = "max",
     batch_size: int | None = None,
     num_workers: int | None = None,
@@ -339,8 +329,10 @@ def channel_atlas(
       ``Dataset``/``DataLoader`` of images or ``(image, label)`` pairs (raw images: the
       network's own preprocessing is applied); see :mod:`actwidgets.atlas.sources`.
       Unreadable images are skipped and counted (``atlas.skipped``).
-    - ``layers``: a layer name, index or :class:`LayerInfo`, or a list of them.
-    - ``stage``: ``"both"`` (pre and post, from the same forward pass), ``"pre"``, ``"post"``.
+    - ``layers``: a layer name, index or :class:`LayerInfo`, a block (``"fire6"``), or a
+      list of them, read as :func:`~actwidgets.activations` reads its ``layer``.
+    - ``stage``: ``"both"`` (pre and post, from the same forward pass), ``"pre"``, ``"post"``,
+      or None (each layer's default stage), read as :func:`~actwidgets.activations` reads it.
     - ``score``: rank by the channel's ``"max"`` over its map, its ``"mean"``, or both
       (``("max", "mean")`` or ``"both"``, one pass). Ties go to the lower image index.
     - ``batch_size`` (32) and ``num_workers`` (0) for the ``DataLoader``; a ``DataLoader``
@@ -356,8 +348,8 @@ def channel_atlas(
     check_network(net, "channel_atlas")
     _check_top_engine(top, engine)
     batch_size, num_workers = _loader_defaults(images, batch_size, num_workers)
-    stages, scores = _stage_list(stage), _score_list(score)
-    specs = _layer_specs(net, layers, stages)
+    scores = _score_list(score)
+    specs, stages = _layer_specs(net, layers, stage)
     coll = collection(images)
     check_collection(coll)
     meta = _meta(net, coll, specs, stages, scores, int(top))

@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..images import load_image
+from ..model.selection import no_stage, parse_stage, stage_argument
 from .receptive import Field, Geometry
 from .topk import FIELDS
 
@@ -183,10 +184,15 @@ class ChannelAtlas:
     def _key(self, layer: str, stage: str | None,
              score: str | None) -> tuple[dict, str, tuple[str, str]]:
         spec = self._spec(layer)
+        points = spec["points"]
+        stage = parse_stage(stage, both=False, what="an atlas query")
         if stage is None:
-            stage = spec["default_stage"] if spec["default_stage"] in self.stages else self.stages[0]
-        if stage not in self.stages:
-            raise ValueError(f"stage {stage!r} was not scanned; this atlas has {self.stages}")
+            stage = spec["default_stage"] if spec["default_stage"] in points else next(iter(points))
+        elif stage == "pre" and points.get("pre") == points.get("post"):
+            raise ValueError(no_stage(spec["name"], stage))
+        if stage not in points:
+            raise ValueError(f"stage {stage!r} was not scanned for {spec['name']!r}; this atlas "
+                             f"has {list(points)} for it")
         score = self.scores[0] if score is None else score
         if score not in self.scores:
             raise ValueError(f"score {score!r} was not ranked by; this atlas has {self.scores}")
@@ -245,7 +251,7 @@ class ChannelAtlas:
         network and images; the same as ``channel_atlas(net, images, ..., resume=self)``."""
         from .scan import channel_atlas
 
-        return channel_atlas(net, images, self.layers, self.k, stage=_stage_arg(self.stages),
+        return channel_atlas(net, images, self.layers, self.k, stage=_stage_arg(self.meta["layers"]),
                              score=_score_arg(self.scores), resume=self, **kwargs)
 
     # ------------------------------------------------------------------ file
@@ -355,8 +361,8 @@ def _resize(value: Any) -> int | tuple[int, int] | None:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _stage_arg(stages: list[str]) -> str:
-    return "both" if len(stages) == 2 else stages[0]
+def _stage_arg(specs: list[dict[str, Any]]) -> str | None:
+    return stage_argument((tuple(s["points"]), s["default_stage"]) for s in specs)
 
 
 def _score_arg(scores: list[str]) -> str | tuple[str, ...]:

@@ -87,12 +87,9 @@ class _Subset(torch.utils.data.Dataset):
 
 def _plan(net: Network, layer: Any, n: Any, stage: Any, seed: Any, positions: Any,
           top: Any, keep_maps: bool) -> Plan:
-    info = net.layers.get(layer)
-    if stage is None:
-        stage = "post"
-    if stage not in ("pre", "post"):
-        raise ValueError(f'stage must be "post" (or None), got {stage!r}')
-    if stage == "pre" and info.has_stages:
+    info, _ = net.layers.select(layer, stage).one("layer_concepts")  # the common sentences
+    stage = "post" if stage is None else stage  # None: after the ReLU, whatever the default
+    if stage == "pre":  # a layer without stages was refused "pre" above
         raise ValueError(
             f"concepts are a non-negative factorisation, and {info.name!r} before its ReLU has "
             "negative values: use stage='post' (what the next layer sees; a negative value is "
@@ -279,9 +276,10 @@ def layer_concepts(
       name), or a collection as :func:`~actwidgets.channel_atlas` takes it: a folder, a list,
       a torch ``Dataset``/``DataLoader`` (unreadable images are skipped and counted).
     - ``stage``: ``None`` or ``"post"``: the value after the layer's ReLU, as it is. ``"pre"``
-      is refused for a layer with a ReLU: before it, a channel that does not fire is
+      is refused (a layer without stages has none, see :func:`~actwidgets.activations`; for a
+      layer with a ReLU, before it a channel that does not fire is
       negative, and a non-negative factorisation would have to clip or shift it, changing
-      what is factorised; after it is what the next layer sees. A layer whose values are
+      what is factorised; after it is what the next layer sees). A layer whose values are
       negative anyway (no ReLU after it) raises :class:`~.factor.NegativeValuesError`.
     - ``positions`` (50,000) map cells at most are fitted on: all of them when the images
       have no more; otherwise drawn from ``fit_images`` (256) random images, and every image

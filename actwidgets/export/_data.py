@@ -92,33 +92,12 @@ def _pictures(net: Any, images: Any) -> dict[str, np.ndarray]:
     return out
 
 
-def _listed(net: Any, item: Any) -> list[LayerInfo]:
-    """The listed layers ``item`` names: a layer (any of its names), an index, a LayerInfo,
-    or a block such as ``"fire6"`` (all its layers)."""
-    if isinstance(item, LayerInfo):
-        item = item.name
-    if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
-        return [net.layers[int(item)]]
-    if not isinstance(item, str):
-        raise TypeError(f"a layer is a name, an index or a LayerInfo, got {type(item).__name__}")
-    groups = net.layers.groups()
-    if item in groups and item not in net.layers:
-        return list(groups[item])
-    info = net.layers.get(item)  # LayerNameError naming the closest layers
-    same = [l for l in net.layers if l.name == info.name or l.native == info.native]
-    if not same:
-        raise ValueError(f"{item!r} is a point the layer catalogue hides; pick one of net.layers.names")
-    return same[:1]
-
-
 def chosen_layers(net: Any, layers: Any) -> list[LayerInfo]:
-    """The listed layers ``layers`` names (names, indices, LayerInfos, blocks; None: all)."""
+    """The listed layers ``layers`` names (any layer argument, blocks such as ``"fire6"``
+    too, read by ``net.layers.select``; None: all), in forward order, each once."""
     if layers is None:
         return list(net.layers)
-    items = [layers] if isinstance(layers, (str, int, LayerInfo)) else list(layers)
-    if not items:
-        raise ValueError("layers is empty: give layer names (net.layers.names), or None for all")
-    chosen = {l.name: l for item in items for l in _listed(net, item)}
+    chosen = {l.name: l for l in map(net.layers.listed, net.layers.select(layers).layers)}
     return sorted(chosen.values(), key=lambda l: l.index)
 
 

@@ -60,16 +60,13 @@ def _initial(sel: Selection, image: str | None, layer: Any, stage: str | None,
     if image not in sel.images:
         raise ValueError(f"image {image!r} is not among the exported images {names}")
     chosen = [l.name for l in sel.layers]
-    if layer is None:
-        layer = next((l.name for l in sel.layers if l.kind == "conv"), chosen[0])
-    else:
-        layer = _data._listed(sel.net, layer)[0].name
-        if layer not in chosen:
-            raise ValueError(f"layer {layer!r} is not among the exported layers; add it to layers")
-    info = sel.layers[chosen.index(layer)]
-    stage = info.default_stage if stage is None else stage
-    if stage not in ("pre", "post"):
-        raise ValueError(f'stage must be "pre", "post" or None, got {stage!r}')
+    first = next((l.name for l in sel.layers if l.kind == "conv"), chosen[0])
+    asked = sel.net.layers.select(first if layer is None else layer, stage)
+    info, stage = asked.one("the page's first state")
+    info = sel.net.layers.listed(info)
+    if info.name not in chosen:
+        raise ValueError(f"layer {info.name!r} is not among the exported layers; add it to layers")
+    layer = info.name
     if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) or not 0 <= channel < info.channels:
         raise ValueError(f"channel {channel!r} is out of range: {layer!r} has channels 0..{info.channels - 1}")
     if view not in VIEWS:

@@ -19,13 +19,12 @@ class ChannelIndexError(IndexError, ValueError):
     """A channel index outside the layer's channels (both an IndexError and a ValueError)."""
 
 
-def resolve_point(net: Network, layer: Any, stage: str | None) -> tuple[str, str, int]:
-    """(layer name, extractor point, channel count) for ``layer`` at ``stage``."""
-    if not isinstance(layer, str):
-        raise TypeError(f"layer must be a layer name (str), got {type(layer).__name__}")
-    info = net.layers.get(layer)  # LayerNameError with the closest names
-    point_name = info.point(stage)  # ValueError for a bad stage
-    point = net.extractor.point(point_name)
+def resolve_point(net: Network, layer: Any, stage: str | None,
+                  what: str = "visualize_channels") -> tuple[str, str, int]:
+    """(layer name, extractor point, channel count) for ``layer`` at ``stage``, read by
+    ``net.layers.select`` as every entry point reads them; ``what`` shows one layer."""
+    info, one = net.layers.select(layer, stage).one(what)
+    point = net.extractor.point(info.point(one))
     if point.kind == "input":
         raise ValueError(
             f"{layer!r} is the network's input, which has nothing to maximise; pick a layer "

@@ -127,7 +127,7 @@ def deep_dream(
     check_network(net, "deep_dream")
     if image is None:
         raise ValueError("deep_dream needs an image to dream on (a path, array, PIL image, ...)")
-    layer_name, point, count = resolve_point(net, layer, stage)
+    layer_name, point, count = resolve_point(net, layer, stage, "deep_dream")
     chans = None if channels is None else channel_list(channels, count, layer_name)
     octaves = positive_int(octaves, "octaves")
     octave_scale = positive_float(octave_scale, "octave_scale")

@@ -11,20 +11,22 @@
 '0'
 >>> cat.resolve("0", "post")  # the ReLU's output
 '1'
+>>> [l.name for l in cat.select([0, "2"]).layers]   # any layer argument: see .selection
+['0', '2']
 """
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from ..extract import Extractor, Layout, Point
+from .selection import STAGES, LayerSelection, Stage, StageArg, closest_hint, parse_stage, stages_of
 
-__all__ = ["LayerInfo", "LayerCatalogue", "LayerNameError", "STAGES", "NameTable"]
-
-#: The two stages of a layer.
-STAGES = ("pre", "post")
+__all__ = ["LayerInfo", "LayerCatalogue", "LayerNameError", "STAGES", "NameTable", "LayerSelection"]
 
 
 class LayerNameError(KeyError):
@@ -76,8 +78,15 @@ class LayerInfo:
         """A dropdown label: ``fire6-squeeze1x1 · 48 ch · 14×14``."""
         return f"{self.name} · {self.channels} ch · {self.size[0]}×{self.size[1]}"
 
+    @property
+    def stages(self) -> tuple[Stage, ...]:
+        """The stages a person can ask for: ``("pre", "post")``, or ``("post",)`` (its output)
+        for a layer with no activation of its own."""
+        return STAGES if self.has_stages else ("post",)
+
     def point(self, stage: str | None = None) -> str:
-        """The extractor point that holds ``stage`` (None: the default stage)."""
+        """The extractor point that holds ``stage`` (None: the default stage); no check that
+        the layer has that stage: arguments are checked by :meth:`LayerCatalogue.select`."""
         stage = self.default_stage if stage is None else stage
         if stage not in STAGES:
             raise ValueError(f'stage must be "pre", "post" or None, got {stage!r}')
@@ -194,18 +203,63 @@ class LayerCatalogue:
             raise TypeError(f"a layer name is a str, got {type(name).__name__}")
         info = self._find(name)
         if info is None:
-            candidates = list(dict.fromkeys([*self._aliases, *self.names]))
-            close = difflib.get_close_matches(name, candidates, n=5, cutoff=0.5)
-            hint = f" Closest: {', '.join(close)}." if close else ""
-            raise LayerNameError(
-                f"no layer named {name!r}.{hint} net.layers.names lists all "
-                f"{len(self._layers)} layers."
-            )
+            hint = closest_hint(name, [*self._aliases, *self.names, *self.groups()])
+            raise LayerNameError(f"no layer named {name!r}.{hint} net.layers.names lists all "
+                                 f"{len(self._layers)} layers.")
         return info
 
-    def resolve(self, name: str, stage: str | None = None) -> str:
-        """The extractor point for ``name`` at ``stage`` (None: the layer's default stage)."""
-        return self.get(name).point(stage)
+    def resolve(self, name: Any, stage: str | None = None) -> str:
+        """The extractor point for one layer (any argument :meth:`select` takes) at ``stage``
+        (None: the layer's default stage)."""
+        info, one = self.select(name, stage).one("resolve")
+        return info.point(one)
+
+    def select(self, layer: Any, stage: StageArg | None = None) -> LayerSelection:
+        """``layer`` and ``stage`` as every entry point reads them (see :mod:`.selection`);
+        an unknown name, an index out of range, a bad stage or ``"pre"`` on a layer without
+        stages raises the same sentence wherever it is given."""
+        stage = parse_stage(stage)
+        many = isinstance(layer, Iterable) and not isinstance(layer, (str, LayerInfo))
+        items = list(layer) if many else [layer]  # a list, a tuple, net.layers, an array...
+        if not items:
+            raise ValueError("the layer list is empty: give a layer name, an index, or a list "
+                             "of them (net.layers.names lists the names)")
+        found: dict[str, LayerInfo] = {}
+        for item in items:
+            for key, info in self._one(item):
+                found.setdefault(key, info)
+        single = not many and not self._is_block(layer)
+        infos = tuple(found.values())
+        return LayerSelection(infos, tuple(found), stage,
+                              tuple(stages_of(i, stage) for i in infos), single)
+
+    def _is_block(self, item: Any) -> bool:
+        return isinstance(item, str) and self._find(item) is None and item in self.groups()
+
+    def _one(self, item: Any) -> list[tuple[str, LayerInfo]]:
+        """(name as asked, layer) pairs for one item of a layer argument."""
+        if isinstance(item, str):
+            if self._is_block(item):
+                return [(l.name, l) for l in self.groups()[item]]
+            return [(item, self.get(item))]  # LayerNameError with the closest names
+        if isinstance(item, LayerInfo):
+            return [(item.name, self.get(item.name))]
+        if isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_)):
+            info = self[int(item)]  # IndexError naming the range
+            return [(info.name, info)]
+        raise TypeError(
+            "layer must be a layer name (str), an index into net.layers (int), a LayerInfo, "
+            f"or a list of them; got {type(item).__name__}. net.layers.names lists the names.")
+
+    def listed(self, info: LayerInfo) -> LayerInfo:
+        """The listed layer that ``info`` (an alias, a node name) shows; a ValueError for a
+        point the catalogue hides (folded into another layer)."""
+        same = [l for l in self._layers if l.name == info.name]
+        same = same or [l for l in self._layers if l.native == info.native]
+        if not same:
+            raise ValueError(f"{info.name!r} is a point the layer catalogue hides (it is folded "
+                             "into another layer); pick one of net.layers.names")
+        return same[0]
 
     def groups(self) -> dict[str, list[LayerInfo]]:
         """Layers by group (a block such as ``fire6``), in forward order."""

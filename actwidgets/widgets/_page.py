@@ -122,7 +122,9 @@ class PageWidget(StateMachine, anywidget.AnyWidget):
             return None
         data, metadata = bundle
         try:
-            data = {**data, "image/png": base64.b64encode(self.png).decode("ascii")}
+            png = self.png
         except Exception:  # noqa: BLE001 - the widget view alone is still worth showing
-            pass
+            png = b""
+        if png:  # nothing drawn yet (b""): no empty picture
+            data = {**data, "image/png": base64.b64encode(png).decode("ascii")}
         return data, metadata

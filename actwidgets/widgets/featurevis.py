@@ -19,23 +19,23 @@ True
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
 import traitlets
-from traitlets import Bool, Enum, Int, Tuple, Unicode, observe, validate
+from traitlets import Bool, Bytes, Dict, Enum, Int, Tuple, Unicode, validate
 
-from .. import pixels
+from .. import frontend, pixels
 from ..featurevis import METHODS
 from ..model.layers import LayerInfo
 from . import _parts
 from ._channels import MAX_CHANNELS, cpu_work_problem, parse_channels
 from ._fvrun import Job, Pictures, Run
-from ._state import StateWidget, running_loop
+from ._page import PageWidget
+from ._state import running_loop
 
-__all__ = ["FeatureVisualizer", "parse_channels", "MAX_CHANNELS", "MAX_STEPS", "SIZES"]
+__all__ = ["MAX_CHANNELS", "MAX_STEPS", "SIZES", "FeatureVisualizer", "parse_channels"]
 
 #: The widget's default steps per method (quick enough to wait for on a CPU).
 DEFAULT_STEPS = {"regularized": 128, "basic": 20}
@@ -46,6 +46,9 @@ SIZES = (16, 512)
 #: The grid and the enlarged picture are drawn at least this large.
 _GRID_SIDE = 300
 _BIG_SIDE = 320
+#: What the method buttons say when pointed at.
+_METHOD_TIPS = {"regularized": "lucid-style: decorrelated Fourier image, random jitter/scale/rotation, Adam",
+                "basic": "the Keras walkthrough: plain gradient ascent on the pixels from grey noise"}
 
 
 def _default_layer(layers: list[LayerInfo]) -> LayerInfo:
@@ -54,57 +57,70 @@ def _default_layer(layers: list[LayerInfo]) -> LayerInfo:
     return relus[min(len(relus) - 1, (len(relus) * 2) // 5)]
 
 
-def _grid_png(images: np.ndarray) -> bytes:
-    tiles = pixels.imtile(images, padding=2, pad_value=1.0)
-    return _parts.to_png(pixels.to_uint8(tiles), _GRID_SIDE)
-
-
-class FeatureVisualizer(StateWidget):
+class FeatureVisualizer(PageWidget):
     """Activation maximisation for the channels of one layer of ``net``, on a button press.
 
-    State (traitlets, settable from code, each linked to the control of its name in
-    ``controls``): ``layer``, ``channels`` (a spec such as ``"0-7"`` or ``"1,5,9"``),
-    ``method``, ``steps``, ``size``, ``seed`` and ``selected`` (the channel shown larger).
-    :meth:`start` (what **Run** calls) optimises in a background thread and returns at once;
-    :meth:`stop` (**Stop**) ends the run after the current step, keeping its pictures;
-    ``running`` and ``progress`` follow it; :meth:`wait` waits for its end (in scripts and
-    tests). :meth:`run` optimises in the calling thread. Changes made during a run apply to
-    the next one. Errors appear as a message inside the widget, which keeps working.
+    State (traitlets, settable from code and synced with the page's controls): ``layer``,
+    ``channels`` (a spec such as ``"0-7"`` or ``"1,5,9"``), ``method``, ``steps``, ``size``,
+    ``seed`` and ``selected`` (the channel shown larger). :meth:`start` (what **Run** calls)
+    optimises in a background thread and returns at once; :meth:`stop` (**Stop**) ends the run
+    after the current step, keeping its pictures; ``running`` and ``progress`` follow it;
+    :meth:`wait` waits for its end (in scripts and tests). :meth:`run` optimises in the calling
+    thread. Changes made during a run apply to the next one. Errors appear as a message inside
+    the widget, which keeps working. The page (an ES module, ``featurevis.js``) gets the
+    pictures as raw RGB bytes as they come and draws the grid and the enlarged one itself.
     """
 
-    layer = Unicode(help="Name of the layer whose channels are visualised (net.layers.names)")
-    channels = Unicode("0-7", help='Channels to visualise: "0-7", "1,5,9" or "0-3,10" (ends included)')
+    _esm = frontend.module_text("featurevis.js")
+    _css = frontend.stylesheet("featurevis.css")
+
+    layer = Unicode(help="Name of the layer whose channels are visualised (net.layers.names)").tag(sync=True)
+    channels = Unicode("0-7", help='Channels to visualise: "0-7", "1,5,9" or "0-3,10" (ends included)').tag(sync=True)
     method = Enum(
         METHODS, "regularized",
         help='"regularized": lucid-style (Fourier image, random transforms, Adam); '
         '"basic": the Keras walkthrough\'s plain gradient ascent on the pixels',
-    )
-    steps = Int(DEFAULT_STEPS["regularized"], help=f"Optimisation steps, 1..{MAX_STEPS} (each one forward and backward pass)")
-    size = Int(128, help=f"Side of the square pictures, {SIZES[0]}..{SIZES[1]} pixels")
-    seed = Int(0, help="Random seed: the same seed gives the same pictures")
-    selected = Int(-1, help="The channel shown larger (one of the computed channels; -1: none yet)")
-    running = Bool(False, read_only=True, help="True while a run optimises in the background")
+    ).tag(sync=True)
+    steps = Int(DEFAULT_STEPS["regularized"], help=f"Optimisation steps, 1..{MAX_STEPS} (each one forward and backward pass)").tag(sync=True)
+    size = Int(128, help=f"Side of the square pictures, {SIZES[0]}..{SIZES[1]} pixels").tag(sync=True)
+    seed = Int(0, help="Random seed: the same seed gives the same pictures").tag(sync=True)
+    selected = Int(-1, help="The channel shown larger (one of the computed channels; -1: none yet)").tag(sync=True)
+    running = Bool(False, read_only=True, help="True while a run optimises in the background").tag(sync=True)
     progress = Tuple(Int(), Int(), default_value=(0, 0), read_only=True,
-                     help="(steps done, steps in all) of the current or last run")
+                     help="(steps done, steps in all) of the current or last run").tag(sync=True)
     shown_step = Int(-1, read_only=True, help="Steps done when the pictures now shown were "
-                     "taken (a preview while a run goes on); -1 before any run")
+                     "taken (a preview while a run goes on); -1 before any run").tag(sync=True)
+    _meta = Dict(help="The network, its layers, the methods, the bounds of steps and size").tag(sync=True)
+    _pictures = Bytes(help="The pictures shown: (N, size, size, 3) uint8 RGB, one after another").tag(sync=True)
+    _shape = Dict(help="What _pictures holds: channels, size, steps done and in all, layer, method").tag(sync=True)
+    _status = Unicode(help="The status line: what the last run did, or what this one is doing").tag(sync=True)
+    _problem = Unicode(help="Why Run cannot run now ('' when it can)").tag(sync=True)
+    _stopping = Bool(False, help="True once Stop was pressed, until the run ends").tag(sync=True)
+    _outcome = Unicode(help='How the last run ended: "success", "warning" (stopped), "danger" (failed)').tag(sync=True)
 
     _state_names = ("layer", "channels", "method", "steps", "size", "seed", "selected")
     _repr_names = ("layer", "channels", "method", "steps", "size")
 
     def __init__(self, net: Any, layer: str | None = None, **kwargs: Any) -> None:
         super().__init__(net)
-        self.add_class("aw-featurevis")
         self._layers = [l for l in self._net.layers if l.kind != "input"]
         if not self._layers:
             raise ValueError(f"{self._net.name} has no layers to visualise")
         self._infos = {l.name: l for l in self._layers}
-        self._pictures: Pictures | None = None  # shown: a preview or a run's result
+        self._pictures_now: Pictures | None = None  # shown: a preview or a run's result
         self._kept: Pictures | None = None  # the last run's result (back after a failed run)
         self._run: Run | None = None
         self._ok = False
+        self._png_cache: dict[str, tuple[Any, int, bytes]] = {}
         first = _default_layer(self._layers) if layer is None else self._check_layer(layer)
-        self._build_controls(first)
+        self._meta = {
+            "net": {"name": self._net.name, "weights": self._net.weights,
+                    "pretrained": bool(self._net.pretrained), "input": list(self._net.input_size)},
+            "layers": [{"name": l.name, "label": l.label, "channels": l.channels, "stage": l.default_stage}
+                       for l in self._layers],
+            "methods": [[m, _METHOD_TIPS.get(m, m)] for m in METHODS],
+            "max_steps": MAX_STEPS, "sizes": list(SIZES),
+        }
         self.layer = first.name
         for name, value in kwargs.items():
             if name not in ("channels", "method", "steps", "size", "seed"):
@@ -112,67 +128,47 @@ class FeatureVisualizer(StateWidget):
             setattr(self, name, value)
         self._start()
 
-    def _build_controls(self, first: LayerInfo) -> None:
-        box = widgets.Layout
-        self._link("layer", widgets.Dropdown(
-            options=[(l.label, l.name) for l in self._layers], value=first.name,
-            description="layer", layout=box(width="auto", min_width="320px")))
-        self._link("channels", widgets.Text(
-            value=self.channels, description="channels", placeholder="0-7 or 1,5,9",
-            continuous_update=False, layout=box(width="240px")))
-        self._link("method", widgets.ToggleButtons(
-            options=list(METHODS), value=self.method, description="method",
-            tooltips=["lucid-style: decorrelated Fourier image, random jitter/scale/rotation, Adam",
-                      "the Keras walkthrough: plain gradient ascent on the pixels from grey noise"],
-            style={"button_width": "100px"}))
-        self._link("steps", widgets.BoundedIntText(value=self.steps, min=1, max=MAX_STEPS,
-                                                   description="steps", layout=box(width="160px")))
-        self._link("size", widgets.BoundedIntText(value=self.size, min=SIZES[0], max=SIZES[1],
-                                                  description="size (px)", layout=box(width="170px")))
-        select = widgets.Dropdown(options=[], description="enlarge", layout=box(width="200px"),
-                                  tooltip="One of the computed channels, shown larger")
-        self._link("selected", select, lambda v: setattr(
-            select, "value", v if v in [value for _, value in select.options] else None))
-        run = widgets.Button(description="Run", button_style="primary", icon="play",
-                             tooltip="Optimise one picture per channel (all together, as one batch)")
-        stop = widgets.Button(description="Stop", icon="stop", disabled=True,
-                              tooltip="End the run after the current step, keeping its pictures")
-        bar = widgets.IntProgress(value=0, min=0, max=self.steps, layout=box(width="320px"))
-        run.on_click(lambda _: self.start())
-        stop.on_click(lambda _: self.stop())
-        self._controls.update(run=run, stop=stop, progress=bar)
-        self._range = widgets.HTML("")
-        self._status = widgets.HTML("")
-        self._grid, self._big = _parts.png_image(display="none"), _parts.png_image(display="none")
-        c = self._controls
-        self.children = [
-            self._banner,
-            widgets.HBox([c["layer"], c["channels"], self._range]),
-            widgets.HBox([c["method"]]),
-            widgets.HBox([c["steps"], c["size"], run, stop, bar]),
-            self._status, self._error, self._grid, widgets.VBox([select, self._big]),
-        ]
-
     # ------------------------------------------------------------------ public state
     @property
     def images(self) -> np.ndarray | None:
         """The pictures now shown, (N, H, W, 3) float32 in [0, 1] (None before any run)."""
-        return None if self._pictures is None else self._pictures.images.copy()
+        return None if self._pictures_now is None else self._pictures_now.images.copy()
 
     @property
     def computed_channels(self) -> list[int]:
         """The channels of the pictures now shown, in the grid's order."""
-        return [] if self._pictures is None else list(self._pictures.job.channels)
+        return [] if self._pictures_now is None else list(self._pictures_now.job.channels)
 
     @property
     def pngs(self) -> dict[str, bytes]:
-        """PNG bytes now shown: ``grid`` and ``selected`` (empty before a run)."""
-        return {"grid": bytes(self._grid.value), "selected": bytes(self._big.value)}
+        """PNG bytes of what is shown, drawn in Python when asked for: ``grid`` and
+        ``selected`` (b"" before a run)."""
+        return {"grid": self._png("grid"), "selected": self._png("selected")}
+
+    @property
+    def png(self) -> bytes:
+        """The grid's PNG bytes (b"" before a run): what a static page shows."""
+        return self._png("grid")
 
     @property
     def status(self) -> str:
         """The status line (what the last run did, or what the current one is doing)."""
-        return _parts.plain_text(self._status.value)
+        return self._status
+
+    def _png(self, which: str) -> bytes:
+        pictures, selected = self._pictures_now, self.selected
+        hit = self._png_cache.get(which)
+        if hit is not None and hit[0] is pictures and hit[1] == selected:
+            return hit[2]
+        data = b""
+        if pictures is not None and which == "grid":
+            tiles = pixels.imtile(pictures.images, padding=2, pad_value=1.0)
+            data = _parts.to_png(pixels.to_uint8(tiles), _GRID_SIDE)
+        elif pictures is not None and selected in pictures.job.channels:
+            picture = pictures.images[pictures.job.channels.index(selected)]
+            data = _parts.to_png(pixels.to_uint8(picture), _BIG_SIDE)
+        self._png_cache[which] = (pictures, selected, data)
+        return data
 
     # ------------------------------------------------------------------ validation
     def _check_layer(self, name: Any) -> LayerInfo:
@@ -229,45 +225,26 @@ class FeatureVisualizer(StateWidget):
         return cpu_work_problem(len(chans), self.size) if self._net.device.type == "cpu" else ""
 
     # ------------------------------------------------------------------ following changes
-    def _follow_layer(self, change: Any) -> None:
-        info = self._infos[change.new]
-        self._range.value = (
-            f'<span style="color:#555">of 0..{info.channels - 1} · stage {info.default_stage}</span>')
-
     def _follow_method(self, change: Any) -> None:
         if not self._restoring and self.steps == DEFAULT_STEPS.get(change.old):
             self.steps = DEFAULT_STEPS[change.new]
 
-    def _big_png(self) -> bytes:
-        pictures = self._pictures
-        if pictures is None or self.selected not in pictures.job.channels:
-            return b""
-        picture = pictures.images[pictures.job.channels.index(self.selected)]
-        return _parts.to_png(pixels.to_uint8(picture), _BIG_SIDE)
+    def _compute(self) -> str:
+        return self._channels_problem()
 
-    def _compute(self) -> tuple[bytes, str]:
-        return self._big_png(), self._channels_problem()
-
-    def _apply(self, result: tuple[bytes, str]) -> None:
-        _parts.set_png(self._big, result[0])
-        self._update_buttons(result[1])
-
-    @observe("running")
-    def _running_changed(self, _change: Any) -> None:
-        self._update_buttons()
-
-    def _update_buttons(self, problem: str | None = None) -> None:
-        """Run is pressable when no run is going and the channels fit; Stop during a run."""
-        problem = self._channels_problem() if problem is None else problem
-        run, stop = self._controls["run"], self._controls["stop"]
-        run.disabled = self.running or bool(problem)
-        run.tooltip = problem or (
-            "A run is going: press Stop first" if self.running else
-            "Optimise one picture per channel (all together, as one batch)")
-        stop.disabled = not self.running or self._run is None or self._run.stopping
+    def _apply(self, problem: str) -> None:
+        self._problem = problem
 
     def _notice(self) -> str:
         return self._channels_problem()
+
+    def _on_run(self, content: Any, buffers: list[Any]) -> None:
+        """The page's **Run** button."""
+        self.start()
+
+    def _on_stop(self, content: Any, buffers: list[Any]) -> None:
+        """The page's **Stop** button."""
+        self.stop()
 
     # ------------------------------------------------------------------ running
     def start(self) -> bool:
@@ -294,9 +271,12 @@ class FeatureVisualizer(StateWidget):
         run = self._run
         if run is None or run.ended.is_set() or run.stopping:
             return False
-        run.stop()
-        self._update_buttons()
-        self._status.value += " — <i>stopping after the current step…</i>"
+        run.stop()  # at once, without the lock: a run in another thread (run()) holds it
+        with self._lock:
+            if run is self._run and not run.ended.is_set():
+                with widgets.Widget.hold_sync(self):
+                    self._stopping = True
+                    self._status += " — stopping after the current step…"
         return True
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -326,70 +306,68 @@ class FeatureVisualizer(StateWidget):
         job = Job(self.layer, parse_channels(self.channels), self.method, self.steps, self.size, self.seed)
         self._run = run = Run(self._net, job, on_progress=self._on_progress,
                               on_pictures=self._on_pictures, on_end=self._on_end)
-        self.set_trait("running", True)  # the buttons follow
-        self.set_trait("progress", (0, job.steps))
-        bar = self._controls["progress"]
-        with bar.hold_sync():
-            bar.max, bar.value, bar.bar_style, bar.description = job.steps, 0, "info", ""
-        self._error.clear()
-        self._status.value = (
-            f"running <b>{html.escape(job.layer)}</b> × {len(job.channels)}, {job.method}, "
-            f"{job.steps} steps at {job.size}×{job.size} px (changes apply to the next run)")
+        with widgets.Widget.hold_sync(self):  # one message
+            self.set_trait("running", True)
+            self.set_trait("progress", (0, job.steps))
+            self._stopping, self._outcome = False, ""
+            self._error.clear()
+            self._status = (f"running {job.layer} × {len(job.channels)}, {job.method}, {job.steps} steps "
+                            f"at {job.size}×{job.size} px (changes apply to the next run)")
         return run
 
     def _on_progress(self, done: int, total: int) -> None:
-        with self._lock:
+        with self._lock:  # the run's thread where no event loop runs
             self.set_trait("progress", (done, total))
-            bar = self._controls["progress"]
-            with bar.hold_sync():
-                bar.value, bar.description = done, f"{done}/{total}"
 
     def _on_pictures(self, pictures: Pictures) -> None:
-        if self._run is None or pictures.job is not self._run.job:
-            return  # a late preview of an earlier run
-        self._show_pictures(pictures)
+        with self._lock:
+            if self._run is None or pictures.job is not self._run.job:
+                return  # a late preview of an earlier run
+            self._show_pictures(pictures)
 
     def _show_pictures(self, pictures: Pictures | None) -> None:
         """Show a run's pictures (a preview or its result; None: nothing) without a render,
-        which would clear a message now shown."""
-        with self.batch():
-            self._pictures = pictures
-            _parts.set_png(self._grid, b"" if pictures is None else _grid_png(pictures.images))
+        which would clear a message now shown: their RGB bytes go to the page in one message."""
+        with self.batch(), widgets.Widget.hold_sync(self):
+            self._pictures_now = pictures
             chans = self.computed_channels
-            options = [(f"channel {c}", c) for c in dict.fromkeys(chans)]
-            select = self._controls["selected"]
-            if list(select.options) != options:
-                self._set_options(select, options, self.selected if self.selected in chans else
-                                  (chans[0] if chans else None))
             if self.selected not in chans:
                 self.selected = chans[0] if chans else -1
-            _parts.set_png(self._big, self._big_png())
+            if pictures is None:
+                self._pictures, self._shape = b"", {}
+            else:
+                job = pictures.job
+                self._pictures = pixels.to_uint8(pictures.images).tobytes()
+                self._shape = {"channels": list(job.channels), "size": int(pictures.images.shape[1]),
+                               "done": pictures.done, "steps": job.steps, "layer": job.layer,
+                               "method": job.method, "final": pictures.final}
             # last: an observer of shown_step (in the run's thread) finds the pictures in place
             self.set_trait("shown_step", -1 if pictures is None else pictures.done)
 
     def _on_end(self, pictures: Pictures | None, error: BaseException | None) -> None:
-        if self._error.message.startswith("Run refused"):  # no run is going any more
-            self._error.clear()
-        with self.batch():
-            self.set_trait("running", False)
-            self._ok = error is None
-            self._show_pictures(pictures if error is None else self._kept)
-            if pictures is not None:
-                self._kept = pictures
-                self._on_progress(pictures.done, pictures.job.steps)  # the last, not throttled
-            self._controls["progress"].bar_style = (
-                "danger" if error is not None else "warning" if pictures.done < pictures.job.steps
-                else "success")
-            self._status.value = self._summary(pictures)
-        if error is not None:  # after the render, which would clear it
-            self._report(error, "run")
+        with self._lock:
+            if self._error.message.startswith("Run refused"):  # no run is going any more
+                self._error.clear()
+            with self.batch(), widgets.Widget.hold_sync(self):
+                self.set_trait("running", False)
+                self._ok = error is None
+                self._show_pictures(pictures if error is None else self._kept)
+                if pictures is not None:
+                    self._kept = pictures
+                    self._on_progress(pictures.done, pictures.job.steps)  # the last, not throttled
+                self._stopping = False
+                self._outcome = ("danger" if error is not None else
+                                 "warning" if pictures.done < pictures.job.steps else "success")
+                self._status = self._summary(pictures)
+            if error is not None:  # after the render, which would clear it
+                self._report(error, "run")
 
     def _summary(self, pictures: Pictures | None) -> str:
         if pictures is None:
-            return f"the run on <b>{html.escape(self._run.job.layer)}</b> failed"
+            return f"the run on {self._run.job.layer} failed"
         job, n = pictures.job, len(pictures.job.channels)
         what = (f"{job.steps} steps in {pictures.seconds:.1f} s" if pictures.done == job.steps else
                 f"stopped after {pictures.done} of {job.steps} steps in {pictures.seconds:.1f} s; "
                 "the pictures reached are shown")
-        return (f"<b>{html.escape(job.layer)}</b>: {n} {'channel' if n == 1 else 'channels'}, "
+        return (f"{job.layer}: {n} {'channel' if n == 1 else 'channels'}, "
                 f"{job.method}, {job.size}×{job.size} px, {what}")

@@ -55,11 +55,24 @@ class Explorer:
             "([el, v]) => +(el.dataset.version || 0) > v && !el.classList.contains('aw-busy')",
             arg=[self.view.element_handle(), after], timeout=timeout * 1000)
 
-    def act(self, fn: Any, step: str) -> dict[str, str]:
+    def act(self, fn: Any, step: str, **expect: Any) -> dict[str, str]:
+        """Do ``fn``; wait for a picture drawn after it that shows ``expect`` (state fields,
+        such as ``channel=3``): a redraw for an earlier change (the kernel's echo of a
+        channel sent before) is not taken for this one's. Returns what is shown."""
         before = self.version()
         fn()
-        self.wait_drawn(before)
-        self.screenshot(step)
+        keys = ("image", "layer", "stage", "channel", "view", "cmap", "contrast")
+        want = {keys.index(k): str(v) for k, v in expect.items()}
+        try:
+            self.page.wait_for_function(
+                """([el, v, want]) => {
+                     if (+(el.dataset.version || 0) <= v || el.classList.contains('aw-busy')) return false;
+                     const shown = (el.dataset.shown || '').split('|');
+                     return Object.entries(want).every(([i, value]) => shown[+i] === value);
+                   }""",
+                arg=[self.view.element_handle(), before, want], timeout=CHANGE_TIMEOUT * 1000)
+        finally:
+            self.screenshot(step)
         return self.shown()
 
     def screenshot(self, step: str) -> None:
@@ -95,19 +108,19 @@ def drive(w: Explorer, echo: Any | None) -> None:
     # Keys: each press a new picture, drawn in the page; Python gets the last channel.
     w.part("picture").focus()
     for k in (1, 2, 3):
-        assert w.act(lambda: w.page.keyboard.press("ArrowRight"), f"02-key-{k}")["channel"] == str(k)
+        assert w.act(lambda: w.page.keyboard.press("ArrowRight"), f"02-key-{k}", channel=k)["channel"] == str(k)
     if echo is not None:
         echo.wait_for(state="visible", timeout=CHANGE_TIMEOUT * 1000)
     # A click on a grid tile.
-    assert w.act(lambda: w.click_tile(10), "03-click")["channel"] == "10"
+    assert w.act(lambda: w.click_tile(10), "03-click", channel=10)["channel"] == "10"
     if echo is not None:
         w.page.get_by_text("python channel 10").first.wait_for(timeout=CHANGE_TIMEOUT * 1000)
     # Another block: the kernel sends that layer once.
-    shown = w.act(lambda: w.part("group").select_option(label="fire2 (7)"), "04-layer")
+    shown = w.act(lambda: w.part("group").select_option(label="fire2 (7)"), "04-layer", layer="fire2-squeeze1x1")
     assert shown["layer"] == "fire2-squeeze1x1" and shown["channel"] == "10"
     assert w.part("stats").inner_text().startswith("fire2-squeeze1x1 (pre-ReLU) · 16×56×56")
-    assert w.act(lambda: w.part("view").locator("button[data-value=channel]").click(), "05-view")["view"] == "channel"
-    assert w.act(lambda: w.part("cmap").select_option("viridis"), "06-cmap")["cmap"] == "viridis"
+    assert w.act(lambda: w.part("view").locator("button[data-value=channel]").click(), "05-view", view="channel")["view"] == "channel"
+    assert w.act(lambda: w.part("cmap").select_option("viridis"), "06-cmap", cmap="viridis")["cmap"] == "viridis"
     assert w.error() == "", w.error()
     assert not ERROR_TEXT.search(w.page.locator("body").inner_text())
     errors = [c for c in w.console if c.startswith("pageerror") and c not in KNOWN_PAGE_ERRORS]
@@ -161,7 +174,8 @@ def test_explorer_in_voila(browser, e2e_home, artifacts):
             w = Explorer(page, artifacts, "voila", console)
             drive(w, page.get_by_text("python channel 3"))
             # An upload: the photo is offered, picked and shown.
-            shown = w.act(lambda: w.part("upload-input").set_input_files(str(FIXTURES / "tiny_photo.png")), "07-upload")
+            shown = w.act(lambda: w.part("upload-input").set_input_files(str(FIXTURES / "tiny_photo.png")), "07-upload",
+                          image="tiny_photo.png")
             assert shown["image"] == "tiny_photo.png" and w.error() == ""
             # A file that is not a picture: a message, the state kept, still working.
             w.part("upload-input").set_input_files(str(FIXTURES / "not_an_image.txt"))
@@ -169,7 +183,7 @@ def test_explorer_in_voila(browser, e2e_home, artifacts):
             assert "not_an_image.txt" in w.error() and "not an image" in w.error()
             assert w.shown()["image"] == "tiny_photo.png"
             w.part("picture").focus()
-            assert w.act(lambda: w.page.keyboard.press("ArrowRight"), "08-after-error")["channel"] == "11"
+            assert w.act(lambda: w.page.keyboard.press("ArrowRight"), "08-after-error", channel=11)["channel"] == "11"
         finally:
             context.close()
             server.remember_children()
@@ -236,9 +250,9 @@ def test_exported_page_runs_the_same_module(browser, tmp_path, artifacts):
         assert w.shown()["layer"] == "conv1"
         w.part("picture").focus()
         for k in (1, 2, 3):
-            assert w.act(lambda: page.keyboard.press("ArrowRight"), f"key-{k}")["channel"] == str(k)
-        assert w.act(lambda: w.click_tile(10), "click")["channel"] == "10"
-        shown = w.act(lambda: w.part("group").select_option(label="fire2 (7)"), "layer")
+            assert w.act(lambda: page.keyboard.press("ArrowRight"), f"key-{k}", channel=k)["channel"] == str(k)
+        assert w.act(lambda: w.click_tile(10), "click", channel=10)["channel"] == "10"
+        shown = w.act(lambda: w.part("group").select_option(label="fire2 (7)"), "layer", layer="fire2-squeeze1x1")
         assert shown["layer"] == "fire2-squeeze1x1" and w.error() == ""
         assert console == [], console  # nothing fetched, no error
     finally:
