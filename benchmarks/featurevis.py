@@ -40,8 +40,8 @@ if "TORCH_HOME" not in os.environ and _SHARED_HOME.is_dir():
     os.environ["TORCH_HOME"] = str(_SHARED_HOME)
 
 import actwidgets as aw  # noqa: E402
-from actwidgets.widgets._channels import CPU_PIXELS  # noqa: E402
 from actwidgets.featurevis import visualize_channels  # noqa: E402
+from actwidgets.widgets._channels import CPU_PIXELS  # noqa: E402
 
 
 def sync(device: torch.device) -> None:

@@ -28,15 +28,15 @@ import io
 import math
 import os
 import statistics
-import sys
 import struct
+import sys
 import time
 import warnings
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple
 from pathlib import Path
+from typing import NamedTuple
 
 _REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(_REPO))

@@ -12,8 +12,8 @@ and metadata are not compared), or when a script has no notebook or a notebook n
 from __future__ import annotations
 
 import difflib
-import re
 import fnmatch
+import re
 from pathlib import Path
 
 import jupytext  # in the test extra: a missing jupytext is an error here, not a skip

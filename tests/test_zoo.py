@@ -12,6 +12,7 @@ from torch import nn
 
 import actwidgets as aw
 from actwidgets.model.zoo import RANDOM_WEIGHTS_ENV
+
 from conftest import squeezenet_weights_path
 
 

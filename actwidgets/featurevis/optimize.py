@@ -44,8 +44,14 @@ from ..extract import preserve_model_state
 from ..model.network import Network, check_network
 from . import objectives
 from ._checks import (
-    ChannelIndexError, check_callback, check_device, positive_float, positive_int,
-    resolve_point, seed_int, size_pair,
+    ChannelIndexError,
+    check_callback,
+    check_device,
+    positive_float,
+    positive_int,
+    resolve_point,
+    seed_int,
+    size_pair,
 )
 from ._pictures import capped_size, input_affine, match_channels, picture_tensor, resize
 from ._run import ProgressCallback, Stop, run_steps, sized

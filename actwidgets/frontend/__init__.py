@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -49,7 +49,7 @@ def _asset(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=None)
+@cache
 def module_text(*parts: str) -> str:
     """An ES module: the files ``parts`` of this package joined, in order (default
     :data:`PARTS`, the explorer's). Another widget's module is, for example,
@@ -58,7 +58,7 @@ def module_text(*parts: str) -> str:
     return "\n".join(_asset(name).strip() + "\n" for name in parts or PARTS)
 
 
-@lru_cache(maxsize=None)
+@cache
 def stylesheet(*names: str) -> str:
     """CSS files of this package joined (default: the explorer's, ``explorer.css``)."""
     return "\n".join(_asset(name) for name in names or ("explorer.css",))
