@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from functools import cache, lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -96,9 +96,10 @@ def network_meta(net: Any, layers: Sequence[LayerInfo], images: Sequence[str], *
         "net": {"name": net.name, "weights": net.weights, "pretrained": bool(net.pretrained),
                 "input": list(net.input_size)},
         "images": list(images),
-        "layers": [{"name": l.name, "label": l.label, "kind": l.kind, "channels": l.channels,
-                    "stages": l.has_stages, "default": l.default_stage,
-                    "home": blocks.get(l.group, everything)} for l in layers],
+        "layers": [{"name": layer.name, "label": layer.label, "kind": layer.kind,
+                    "channels": layer.channels, "stages": layer.has_stages,
+                    "default": layer.default_stage, "home": blocks.get(layer.group, everything)}
+                   for layer in layers],
         "groups": [{"label": g["label"], "layers": g["layers"]} for g in groups],
         "contrasts": list(contrasts), "cmaps": cmap_tables(cmaps, extra_cmaps),
         "outline": list(OUTLINE_RGB), "alpha": OVERLAY_ALPHA, "display": DISPLAY_PX, "upload": upload,
