@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..featurevis import visualize_channels
+from ..model.selection import Stage
 from ._netlock import network_lock
 from ._state import running_loop
 
@@ -71,7 +72,7 @@ class Job(NamedTuple):
     steps: int
     size: int
     seed: int
-    stage: str | None = None
+    stage: Stage | None = None  # None: the layer's default, as visualize_channels reads it
 
 
 class Pictures(NamedTuple):
