@@ -10,7 +10,7 @@ shown now, so ``aw.export_html(net, images, layers, path, state=explorer.state)`
 >>> state = ExplorerState(layer="fire6", channel=3)
 >>> state.resolved(net, images=["face"])
 Traceback (most recent call last):
-ValueError: an explorer takes one layer; this names 7 layers (fire6-squeeze1x1, fire6-relu_squeeze1x1, fire6-expand1x1, fire6-relu_expand1x1, ...): give one of them
+ValueError: an explorer takes one layer; this names 7 layers (fire6-squeeze1x1, ...): give one of them
 >>> ExplorerState(layer=-1).resolved(net, images=["face"])
 ExplorerState(image='face', layer='pool10', stage='post', channel=0, view='grid', cmap='gray', contrast='minmax')
 >>> [name for name, _ in image_names(["cat", "cat", "photos/dog.jpg", net.image("face")])]
@@ -62,7 +62,7 @@ class ExplorerState:
     contrast: str = "minmax"
 
     def __post_init__(self) -> None:
-        parse_stage(self.stage, both=False, what="an explorer")
+        parse_stage(self.stage)  # "both" is refused by resolved, in its owner's words
         c = self.channel
         if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 0:
             raise ValueError(f"channel must be a whole number 0, 1, 2, ..., got {c!r}")
@@ -86,18 +86,19 @@ class ExplorerState:
         return dataclasses.replace(state, **{k: v for k, v in fields.items() if v != defaults[k]})
 
     def resolved(self, net: Any, *, images: Sequence[str], layers: Sequence[LayerInfo] | None = None,
-                 contrasts: Collection[str] = pixels.CONTRASTS, what: str = "images") -> ExplorerState:
+                 contrasts: Collection[str] = pixels.CONTRASTS, owner: str = "an explorer",
+                 what: str = "images") -> ExplorerState:
         """This state on ``net`` with ``images`` (names) and ``layers`` (None: all) on offer:
         the listed layer's name, its stage, the first image and conv where None; a ValueError
         (the resolver's sentence for a layer or stage) where a field does not fit. ``what``
-        names the images in that sentence."""
+        names the images in that sentence, ``owner`` the one that takes one layer and stage."""
         image = images[0] if self.image is None else self.image
         if image not in images:
             raise ValueError(f"image {image!r} is not among the {what} {list(images)}")
         chosen = list(net.layers) if layers is None else list(layers)
         first = next((l for l in chosen if l.kind == "conv"), chosen[0]).name
         asked = net.layers.select(first if self.layer is None else self.layer, self.stage)
-        info, stage = asked.one("an explorer")
+        info, stage = asked.one(owner)
         info = net.layers.listed(info)
         if info.name not in {l.name for l in chosen}:
             raise ValueError(f"layer {info.name!r} is not among the exported layers; add it to layers")

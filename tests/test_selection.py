@@ -4,15 +4,20 @@ meaning each layer's default stage in activations, channel_atlas and export_html
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 
 import numpy as np
 import pytest
 import torch
+import traitlets
+from PIL import Image
 from torch import nn
 
 import actwidgets as aw
 from actwidgets.__main__ import main as cli
+from actwidgets.explorer_state import ExplorerState, image_names
+from actwidgets.export import _data as export_data
 from actwidgets.export import chosen_layers
 from actwidgets.model.selection import parse_stage, stage_argument
 
@@ -192,3 +197,111 @@ def test_stage_none_is_each_layer_s_default_everywhere(squeezenet):
         page = aw.static_explorer(net, "face", names, layer=n)
         initial = page.html.split('"initial":', 1)[1]
         assert initial.startswith(f'{{"image":"face","layer":"{n}","stage":"{defaults[n]}"')
+
+
+# ------------------------------------------------------------------ the widgets
+
+
+@pytest.fixture(scope="module")
+def widgets_of(squeezenet):
+    """An ActivationExplorer, a ChannelView and a FeatureVisualizer of SqueezeNet."""
+    pytest.importorskip("anywidget")
+    atlas = aw.channel_atlas(squeezenet, ["face"], ["conv1", "pool1"], top=1, progress=False)
+    return {"ActivationExplorer": aw.ActivationExplorer(squeezenet),
+            "ChannelView": aw.ChannelView(squeezenet, atlas, layer="conv1"),
+            "FeatureVisualizer": aw.FeatureVisualizer(squeezenet, layer="conv1")}
+
+
+def _trait_sentence(widget, **values) -> str:
+    with pytest.raises(traitlets.TraitError) as err, widget.hold_sync():
+        for name, value in values.items():
+            setattr(widget, name, value)
+    return str(err.value)
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_the_widgets_give_the_same_sentence_as_activations(squeezenet, widgets_of, case):
+    layer, stage, _ = BAD[case]
+    expected = _sentence(lambda: aw.activations(squeezenet, "face", layer, stage))
+    for owner, widget in widgets_of.items():
+        if stage is None:  # a bad layer: refused, and the widget shows what it showed
+            before = widget.layer
+            assert _trait_sentence(widget, layer=layer) == f"{owner}.layer: {expected}"
+            assert widget.layer == before
+        elif owner != "FeatureVisualizer":  # a bad stage, or one the layer does not have
+            widget.layer = layer
+            assert _trait_sentence(widget, stage=stage) == f"{owner}.stage: {expected}"
+            assert widget.stage == squeezenet.layers.get(layer).default_stage
+            widget.layer = "conv1"
+    # The constructor reads its arguments the same way.
+    assert _sentence(lambda: aw.ActivationExplorer(squeezenet, layer=layer, stage=stage)) == expected
+    if stage is None:
+        with pytest.raises(traitlets.TraitError, match=re.escape(expected)):
+            aw.FeatureVisualizer(squeezenet, layer=layer)
+
+
+def test_a_widget_takes_a_layer_as_activations_does(squeezenet, widgets_of):
+    explorer, view = widgets_of["ActivationExplorer"], widgets_of["ChannelView"]
+    explorer.layer, view.layer = -1, np.int64(2)  # an index, from the end too
+    assert (explorer.layer, view.layer) == ("pool10", "pool1")
+    explorer.layer = "features.3.squeeze"  # a node name: the listed layer
+    assert explorer.layer == "fire2-squeeze1x1"
+    assert "ActivationExplorer takes one layer; this names 7 layers" in _trait_sentence(explorer, layer="fire6")
+    assert 'stage="both" does not fit ChannelView' in _trait_sentence(view, stage="both")
+    view.layer, view.stage = "conv1", None  # None: the layer's default
+    assert view.stage == "pre"
+    explorer.layer = "conv1"
+
+
+def test_a_stage_the_layer_lacks_from_the_page_shows_and_rolls_back(squeezenet, widgets_of):
+    explorer = widgets_of["ActivationExplorer"]
+    explorer.layer = "pool1"
+    explorer.set_state({"stage": "pre"})  # what the page sends
+    assert explorer.stage == "post"
+    assert explorer.error == "ActivationExplorer.stage: " + _sentence(
+        lambda: aw.activations(squeezenet, "face", "pool1", "pre"))
+    explorer.layer = "conv1"
+
+
+# ------------------------------------------------------------------ one explorer state, one naming rule
+
+
+def test_one_explorer_state_for_the_widget_and_the_page(squeezenet, widgets_of, tmp_path):
+    net = squeezenet
+    state = ExplorerState(layer=-1, channel=7, view="channel", cmap="hot")
+    assert ExplorerState.of(state, contrast="stretch") == ExplorerState(
+        layer=-1, channel=7, view="channel", cmap="hot", contrast="stretch")
+    assert ExplorerState.of(None, channel=7) == ExplorerState(channel=7) and ExplorerState.of(state) == state
+    shown = aw.ActivationExplorer(net, state=state).state
+    assert shown == ExplorerState("face", "pool10", "post", 7, "channel", "hot", "minmax")
+    assert shown == state.resolved(net, images=["face"])
+    by_state = aw.static_explorer(net, "face", ["conv1", "pool10"], state=state).html
+    by_keywords = aw.static_explorer(net, "face", ["conv1", "pool10"], layer=-1, channel=7, view="channel",
+                                     cmap="hot").html
+    assert by_state == by_keywords
+    assert '"initial":{"image":"face","layer":"pool10","stage":"post","channel":7' in by_state
+    explorer = widgets_of["ActivationExplorer"]
+    explorer.state = ExplorerState(layer="fire2-squeeze1x1", stage="post", channel=3)
+    assert (explorer.layer, explorer.stage, explorer.channel) == ("fire2-squeeze1x1", "post", 3)
+    for bad, match in [({"view": "tiles"}, "view must be one of"), ({"channel": -1}, "whole number"),
+                       ({"contrast": "loud"}, "contrast must be one of"), ({"stage": "mid"}, "stage must be")]:
+        with pytest.raises(ValueError, match=match):
+            ExplorerState(**bad)
+    with pytest.raises(ValueError, match="channel 99 is out of range: 'conv1' has channels 0..63"):
+        explorer.state = ExplorerState(layer="conv1", channel=99)
+    assert explorer.state.layer == "fire2-squeeze1x1"  # refused as a whole: nothing changed
+    explorer.layer = "conv1"
+
+
+def test_one_image_naming_rule(squeezenet, tmp_path):
+    face = squeezenet.image(aw.sample_image("face"))
+    path = tmp_path / "photo.png"
+    Image.fromarray(face).save(path)
+    given = ["cat", "cat", str(path), face]
+    names = ["cat", "cat (2)", "photo.png", "image 4"]
+    assert [n for n, _ in image_names(given)] == names
+    assert list(export_data.select(squeezenet, given, "conv1").images) == names
+    assert aw.ActivationExplorer(squeezenet, given)._shelf.names[:4] == names
+    one = list(export_data.select(squeezenet, face, "conv1").images)
+    assert [n for n, _ in image_names(face)] == ["image 1"] == one
+    assert [n for n, _ in image_names({"a": face, "b": face})] == ["a", "b"]

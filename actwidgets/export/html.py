@@ -56,7 +56,8 @@ def page_script() -> str:
 def _initial(sel: Selection, state: ExplorerState) -> dict[str, Any]:
     """The page's first state, checked and filled in as the explorer does (:class:`ExplorerState`)."""
     done = state.resolved(sel.net, images=list(sel.images), layers=sel.layers,
-                          contrasts=sel.contrasts, what="exported images")
+                          contrasts=sel.contrasts, owner="the page's first state",
+                          what="exported images")
     return dataclasses.asdict(done)
 
 

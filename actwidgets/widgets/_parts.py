@@ -23,7 +23,8 @@ from ..pixels.views import CMAPS, CONTRAST_LABELS, OUTLINE_RGB, fmt
 
 __all__ = [
     "ErrorLine", "describe_error", "fmt", "plain_text", "png_image", "set_png", "labelled", "random_weights_banner",
-    "check_layer_name", "check_stage", "StageTrait", "check_index", "Index", "check_cmap", "cmap_dropdown",
+    "check_layer_name", "check_stage", "LayerTrait", "StageTrait", "check_index", "Index",
+    "check_cmap", "cmap_dropdown",
     "show_cmap", "contrast_toggle", "stage_toggle", "update_stage_toggle", "limits_of",
     "to_png", "value_bars", "MIN_DISPLAY_SIDE", "CMAPS",
 ]
@@ -195,7 +196,7 @@ def check_layer_name(net: Any, name: Any, owner: str) -> LayerInfo:
     'pool10'
     >>> check_layer_name(net, "fire6-squeez", "W")
     Traceback (most recent call last):
-    traitlets.traitlets.TraitError: W.layer: no layer named 'fire6-squeez'. Closest: fire6-squeeze1x1, fire9-squeeze1x1, fire8-squeeze1x1, fire7-squeeze1x1, fire5-squeeze1x1. net.layers.names lists all 64 layers.
+    traitlets.traitlets.TraitError: W.layer: no layer named 'fire6-squeez'. Closest: fire6-squeeze1x1, ...
     """
     try:
         return net.layers.listed(net.layers.select(name).one(owner)[0])
@@ -211,6 +212,15 @@ def check_stage(info: LayerInfo | None, value: Any, owner: str) -> str:
         return (stage or "post") if info is None else stages_of(info, stage)[0]
     except ValueError as exc:
         raise traitlets.TraitError(f"{owner}.stage: {exc}") from None
+
+
+class LayerTrait(traitlets.Unicode):
+    """A widget's ``layer``: a listed name. Another one-layer argument (an index, an alias, a
+    :class:`LayerInfo`) passes, for the widget's validator (:func:`check_layer_name`) to make
+    it the listed name, as ``activations`` reads it."""
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        return super().validate(obj, value) if isinstance(value, str) else value
 
 
 class StageTrait(traitlets.Unicode):

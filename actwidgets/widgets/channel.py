@@ -86,7 +86,7 @@ class ChannelView(PageWidget):
     _esm = frontend.module_text("draw.js", "channelview.js")
     _css = frontend.stylesheet("channelview.css")
 
-    layer = Unicode(help="The layer (one of the atlas' layers for patches; any for the rest)").tag(sync=True)
+    layer = _parts.LayerTrait(help="The layer (one of the atlas' layers for patches; any for the rest)").tag(sync=True)
     stage = _parts.StageTrait("post", help='"pre": before the activation; "post": after it').tag(sync=True)
     channel = Int(0, help="The channel shown, 0..channels-1 of the layer").tag(sync=True)
     image = Unicode(help="The picture the activation is shown on").tag(sync=True)
@@ -118,7 +118,8 @@ class ChannelView(PageWidget):
                       "cmaps": frontend.cmap_tables([ACT_CMAP]), "cmap": ACT_CMAP, "alpha": ACT_ALPHA,
                       "side": PATCH_SIDE}
         self._fv_run = {"running": False, "stopping": False, "done": 0, "total": 0}
-        first = layer or next((n for n in atlas.layers if n in self._net.layers), self._net.layers.names[0])
+        first = next((n for n in atlas.layers if n in self._net.layers), self._net.layers.names[0])
+        first = first if layer is None else layer
         with self.batch():
             self.layer = first
             self.stage = stage  # None: the layer's default

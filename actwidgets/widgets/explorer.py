@@ -40,8 +40,8 @@ class ActivationExplorer(LayerState, PageWidget):
     (anything :func:`actwidgets.load_image` reads). The person can also upload a photo.
     The state lives in traitlets (``image``, ``layer``, ``stage``, ``channel``, ``view``,
     ``cmap``, ``contrast``), synced with the page: set them from code, observe them, or use
-    the controls. ``explorer.state`` gives them as one :class:`~actwidgets.explorer_state.ExplorerState`
-    (and sets them together); the keyword arguments, or ``state=``, give the first one. A
+    the controls. ``explorer.state`` gives them as one
+    :class:`~actwidgets.explorer_state.ExplorerState` (and sets them together); the keyword arguments, or ``state=``, give the first one. A
     ``layer`` and ``stage`` are read as ``activations`` reads them: the same bad one gets the
     same sentence (a stage the layer does not have too). The page (an ES module, :mod:`actwidgets.frontend`) draws the pictures: the
     kernel sends a layer's 8-bit levels once per image, layer or stage change, and channel,
@@ -58,7 +58,8 @@ class ActivationExplorer(LayerState, PageWidget):
 
     image = Unicode(help="Name of the picked image: a sample, one passed in, or an upload").tag(sync=True)
     view = Enum(VIEWS, "grid", help='"grid": all channels; "channel": one at image size; "overlay": one over the image').tag(sync=True)
-    layer = synced(LayerState.layer)
+    layer = _parts.LayerTrait(help="Name of the layer shown (net.layers.names; an alias or an index is "
+                              "read as activations reads it)").tag(sync=True)
     stage = _parts.StageTrait("post", help='"pre": before the activation (ReLU); "post": after it').tag(sync=True)
     channel = synced(LayerState.channel)
     cmap = synced(LayerState.cmap)
@@ -149,7 +150,8 @@ class ActivationExplorer(LayerState, PageWidget):
 
     @state.setter
     def state(self, value: ExplorerState) -> None:
-        done = ExplorerState.of(value).resolved(self._net, images=self._shelf.names)
+        done = ExplorerState.of(value).resolved(self._net, images=self._shelf.names,
+                                                owner="ActivationExplorer")
         with self.batch():
             for name in self._state_names:  # image, layer, then its stage, ...
                 setattr(self, name, getattr(done, name))

@@ -74,7 +74,7 @@ class FeatureVisualizer(PageWidget):
     _esm = frontend.module_text("featurevis.js")
     _css = frontend.stylesheet("featurevis.css")
 
-    layer = Unicode(help="Name of the layer whose channels are visualised (net.layers.names)").tag(sync=True)
+    layer = _parts.LayerTrait(help="Name of the layer whose channels are visualised (net.layers.names)").tag(sync=True)
     channels = Unicode("0-7", help='Channels to visualise: "0-7", "1,5,9" or "0-3,10" (ends included)').tag(sync=True)
     method = Enum(
         METHODS, "regularized",
