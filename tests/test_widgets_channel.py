@@ -105,6 +105,21 @@ def test_it_follows_an_explorer_and_its_clicks(setup):
     assert view.layer == "fire2-squeeze1x1" and view._panel["layer"] == "fire2-squeeze1x1"
 
 
+def test_following_a_layer_without_stages_and_back(setup):
+    """A stage is checked with its layer: the view takes layer and stage together, so a
+    stage-less pool and back to a conv at "pre" never meet a stage the layer lacks."""
+    net, photos, atlas = setup
+    explorer = aw.ActivationExplorer(net, layer="conv1", stage="pre")
+    view = aw.ChannelView(net, atlas, photos).follow(explorer)
+    for layer, stage in [("pool1", "post"), ("conv1", "pre"), ("pool1", "post"), ("relu_conv1", "post")]:
+        explorer.layer = layer
+        assert (explorer.stage, view.layer, view.stage) == (stage, layer, stage) and view.error == ""
+    explorer.layer, explorer.stage = "conv1", "post"
+    assert (view.layer, view.stage) == ("conv1", "post") and view.error == ""
+    with pytest.raises(traitlets.TraitError, match="ChannelView.stage: 'pool1' has no activation"):
+        view.layer, view.stage = "pool1", "pre"
+
+
 def test_the_activation_is_sent_as_levels_at_the_layers_size(setup):
     net, photos, atlas = setup
     view = aw.ChannelView(net, atlas, photos, layer="conv1", channel=3, image="cat")
