@@ -16,11 +16,14 @@ True
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import threading
+import warnings
 import weakref
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from typing import Any
 
 __all__ = ["ByteLRU", "CacheView", "DEFAULT_CACHE_BYTES", "shared_cache", "set_cache_budget"]
@@ -29,28 +32,38 @@ __all__ = ["ByteLRU", "CacheView", "DEFAULT_CACHE_BYTES", "shared_cache", "set_c
 DEFAULT_CACHE_BYTES = 512 * 2**20
 
 
-def _nbytes(value: Any) -> int:
-    size = getattr(value, "nbytes", None)
+def _nbytes(value: Any, nbytes: int | None) -> int:
+    size = getattr(value, "nbytes", None) if nbytes is None else nbytes
     if size is None:
         raise TypeError(
             f"cannot tell the size of a {type(value).__name__}: pass nbytes= to ByteLRU.put"
         )
+    if int(size) < 0:
+        raise ValueError(f"nbytes must be a number of bytes >= 0, got {size!r}")
     return int(size)
+
+
+def _check_budget(max_bytes: Any) -> int:
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
+        raise ValueError(f"max_bytes must be a non-negative int, got {max_bytes!r}")
+    return max_bytes
 
 
 class ByteLRU:
     """A least-recently-used cache whose entries together stay under ``max_bytes``.
 
-    An entry larger than the whole budget is not stored. Thread-safe.
+    An entry larger than the whole budget is not stored. Thread-safe, and safe from a
+    :class:`CacheView`'s finaliser, which the garbage collector may run at any moment,
+    also while this thread holds the lock: a gone owner's entries are dropped at once
+    when the lock is free, else when the holder lets it go.
     """
 
     def __init__(self, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
-        if not isinstance(max_bytes, int) or max_bytes < 0:
-            raise ValueError(f"max_bytes must be a non-negative int, got {max_bytes!r}")
-        self.max_bytes = max_bytes
+        self.max_bytes = _check_budget(max_bytes)
         self._data: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        self._gone: list[object] = []  # owners' tokens whose entries are still to drop
         self.hits = 0
         self.misses = 0
 
@@ -69,11 +82,38 @@ class ByteLRU:
     @property
     def nbytes(self) -> int:
         """Bytes held now."""
-        return self._bytes
+        with self._locked():
+            return self._bytes
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the lock, with the entries of owners gone meanwhile dropped first and last."""
+        with self._lock:
+            self._drop_gone()
+            try:
+                yield
+            finally:
+                self._drop_gone()
+
+    def _drop_gone(self) -> None:
+        while self._gone:  # dropping values may finalise more owners: they queue here
+            token = self._gone.pop()
+            for key in [k for k in self._data if _owned_by(k, token)]:
+                self._bytes -= self._data.pop(key)[1]
+
+    def _owner_gone(self, token: object) -> None:
+        """A :class:`CacheView`'s finaliser: never waits for the lock (its own thread may
+        hold it, inside a put the garbage collector interrupted)."""
+        self._gone.append(token)
+        if self._lock.acquire(blocking=False):
+            try:
+                self._drop_gone()
+            finally:
+                self._lock.release()
 
     def get(self, key: Hashable, default: Any = None) -> Any:
         """The value for ``key`` (marking it recently used), or ``default``."""
-        with self._lock:
+        with self._locked():
             item = self._data.get(key)
             if item is None:
                 self.misses += 1
@@ -84,8 +124,8 @@ class ByteLRU:
 
     def put(self, key: Hashable, value: Any, nbytes: int | None = None) -> None:
         """Store ``value``, evicting the least recently used entries to stay in budget."""
-        size = _nbytes(value) if nbytes is None else int(nbytes)
-        with self._lock:
+        size = _nbytes(value, nbytes)
+        with self._locked():
             old = self._data.pop(key, None)
             if old is not None:
                 self._bytes -= old[1]
@@ -99,21 +139,20 @@ class ByteLRU:
 
     def clear(self) -> None:
         """Drop every entry."""
-        with self._lock:
+        with self._locked():
             self._data.clear()
             self._bytes = 0
 
     def drop(self, keep: Any) -> None:
         """Drop the entries whose key ``keep(key)`` is false."""
-        with self._lock:
+        with self._locked():
             for key in [k for k in self._data if not keep(k)]:
                 self._bytes -= self._data.pop(key)[1]
 
     def resize(self, max_bytes: int) -> None:
         """A new budget; the least recently used entries go until the rest fits."""
-        if not isinstance(max_bytes, int) or max_bytes < 0:
-            raise ValueError(f"max_bytes must be a non-negative int, got {max_bytes!r}")
-        with self._lock:
+        _check_budget(max_bytes)
+        with self._locked():
             self.max_bytes = max_bytes
             while self._bytes > self.max_bytes:
                 _, (_, evicted) = self._data.popitem(last=False)
@@ -121,11 +160,20 @@ class ByteLRU:
 
 
 def _budget_from_env() -> int:
+    """``ACTWIDGETS_CACHE_MB`` in bytes; a value that is no budget warns and gives the default."""
     text = os.environ.get("ACTWIDGETS_CACHE_MB", "").strip()
-    try:
-        return int(float(text) * 2**20) if text else DEFAULT_CACHE_BYTES
-    except ValueError:
+    if not text:
         return DEFAULT_CACHE_BYTES
+    try:
+        megabytes = float(text)
+    except ValueError:
+        megabytes = math.nan
+    if not (math.isfinite(megabytes) and megabytes >= 0):
+        warnings.warn(f"ACTWIDGETS_CACHE_MB={text!r} is not a number of megabytes >= 0; the "
+                      f"default budget of {DEFAULT_CACHE_BYTES // 2**20} MiB is used", RuntimeWarning,
+                      stacklevel=2)
+        return DEFAULT_CACHE_BYTES
+    return int(megabytes * 2**20)
 
 
 _SHARED = ByteLRU(_budget_from_env())
@@ -143,7 +191,8 @@ def set_cache_budget(megabytes: float) -> None:
     True
     >>> set_cache_budget(512)
     """
-    if isinstance(megabytes, bool) or not isinstance(megabytes, (int, float)) or megabytes < 0:
+    if (isinstance(megabytes, bool) or not isinstance(megabytes, (int, float))
+            or not math.isfinite(megabytes) or megabytes < 0):
         raise ValueError(f"the cache budget is a number of megabytes >= 0, got {megabytes!r}")
     _SHARED.resize(int(megabytes * 2**20))
 
@@ -164,7 +213,7 @@ class CacheView:
         self.lru = lru if lru is not None else _SHARED
         self.hits = self.misses = 0
         self._token = object()
-        weakref.finalize(self, _drop_owner, self.lru, self._token)
+        weakref.finalize(self, self.lru._owner_gone, self._token)
 
     def __repr__(self) -> str:
         return f"CacheView({len(self)} entries, {self.nbytes / 2**20:.1f} MiB of the shared {self.lru!r})"
@@ -184,8 +233,8 @@ class CacheView:
         return (self._token, key) in self.lru
 
     def _mine(self) -> list:
-        with self.lru._lock:
-            return [(k, size) for k, (_, size) in self.lru._data.items() if k[0] is self._token]
+        with self.lru._locked():
+            return [(k, size) for k, (_, size) in self.lru._data.items() if _owned_by(k, self._token)]
 
     def __len__(self) -> int:
         return len(self._mine())
@@ -197,8 +246,8 @@ class CacheView:
 
     def clear(self) -> None:
         """Drop this owner's entries (the others' stay)."""
-        _drop_owner(self.lru, self._token)
+        self.lru.drop(lambda key: not _owned_by(key, self._token))
 
 
-def _drop_owner(lru: ByteLRU, token: object) -> None:
-    lru.drop(lambda key: not (isinstance(key, tuple) and key and key[0] is token))
+def _owned_by(key: Hashable, token: object) -> bool:
+    return isinstance(key, tuple) and bool(key) and key[0] is token

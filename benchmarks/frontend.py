@@ -12,7 +12,10 @@ picture (its ``data-version`` changed). Kernel frames over 4 KB received during 
 counted (pictures; the goal is none). A layer change (the layer picker, ``fire2-squeeze1x1`` →
 ``conv1``) is timed from the ``change`` event to the first frame with the new layer drawn, and
 the bytes the kernel sent for it are summed, beside the PNGs the widget sent before issue 20
-(one per flip: ``pixels.render_channel`` of a channel, or the grid, as PNG).
+(one per flip: ``pixels.render_channel`` of a channel, or the grid, as PNG). The CompareExplorer
+(``tests/e2e/fixtures/compare.ipynb``: two images, three pictures per flip) gets the same flips
+and layer change in Voilà; the bytes the CompareExplorer and the FilterExplorer send per layer
+change are listed for SqueezeNet's fire6 layers.
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ sys.path.insert(0, str(REPO))
 FLIPS = 20
 _INSTALL = """view => {
   const m = window.__aw = {t0: null, times: [], version: +view.dataset.version};
-  window.addEventListener('keydown', () => { m.t0 = performance.now(); }, true);  // where the module takes keys
-  document.addEventListener('change', () => { m.t0 = performance.now(); }, true);
+  // The event's own time stamp: the module takes keys in the window's capture phase and stops
+  // them there, so a listener may run after it drew; timeStamp is when the key was pressed.
+  window.addEventListener('keydown', (e) => { m.t0 = e.timeStamp; }, true);
+  window.addEventListener('change', (e) => { m.t0 = e.timeStamp; }, true);
   new MutationObserver(() => {
     const v = +view.dataset.version;
     if (v === m.version || view.classList.contains('aw-busy')) return;
@@ -58,10 +63,11 @@ def _pick_group(view, prefix: str) -> None:
     group.select_option(group.evaluate("(s, p) => [...s.options].find(o => o.text.startsWith(p)).value", prefix))
 
 
-def _layer_change(page, view, frames: list[int]) -> tuple[float, int]:
-    """fire2-squeeze1x1 -> conv1 through the pickers: ms to the frame with conv1, bytes sent."""
+def _layer_change(page, view, frames: list[int], at: int = 1) -> tuple[float, int]:
+    """fire2-squeeze1x1 -> conv1 through the pickers: ms to the frame with conv1, bytes sent
+    (``at``: where data-shown holds the layer)."""
     _pick_group(view, "fire2 (")
-    page.wait_for_function("v => v.dataset.shown.split('|')[1] === 'fire2-squeeze1x1' && !v.classList.contains('aw-busy')",
+    page.wait_for_function(f"v => v.dataset.shown.split('|')[{at}] === 'fire2-squeeze1x1' && !v.classList.contains('aw-busy')",
                            arg=view.element_handle())
     page.evaluate(_INSTALL, view.element_handle())
     before = sum(frames)
@@ -85,6 +91,40 @@ def _old_png_bytes() -> tuple[int, int]:
     return int(channel), grid
 
 
+def _fire6_bytes() -> list[str]:
+    """What the CompareExplorer and the FilterExplorer send per layer change on fire6."""
+    import actwidgets as aw
+
+    net = aw.load_model("squeezenet", weights=None)
+    c = aw.CompareExplorer(net, "face", "face_eye_closed")
+    f = aw.FilterExplorer(net, "conv1")
+    lines = []
+    for layer in ("fire6-squeeze1x1", "fire6-expand1x1", "fire6-expand3x3"):
+        c.layer = f.layer = layer
+        lines.append(f"  {layer:<18} CompareExplorer {len(c._levels) / 1e3:7.1f} KB "
+                     f"({'×'.join(map(str, c._layer['shape']))} ×2 images, 16 bits), "
+                     f"FilterExplorer {len(f._data) / 1e3:7.1f} KB ({'×'.join(map(str, f._layer['shape']))} float32)")
+    return lines
+
+
+def _compare_in_voila(browser, home: Path, rows: list[str], layer: list[tuple]) -> None:
+    from tests.e2e.conftest import FIXTURES, voila_server
+
+    with voila_server(FIXTURES / "compare.ipynb", home, home) as server:
+        page = browser.new_page(viewport={"width": 1280, "height": 1600})
+        frames: list[int] = []
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda data: frames.append(len(data))))
+        page.goto(server.url + "/", timeout=180_000)
+        view = page.locator(".aw-compare-view").first
+        view.wait_for(state="attached", timeout=180_000)
+        page.wait_for_function("v => +v.dataset.version > 0", arg=view.element_handle(), timeout=180_000)
+        ms, big = _flips(page, view, frames)
+        rows.append(_row("live CompareExplorer in Voilà (3 pictures)", ms, big))
+        layer.append(("compare, Voilà", *_layer_change(page, view, frames, at=0)))
+        page.close()
+        server.remember_children()
+
+
 def _row(name: str, ms: list[float], big: int | None) -> str:
     return (f"{name:<44} {statistics.median(ms):7.1f} {max(ms):7.1f} "
             f"{'-' if big is None else big:>8}")
@@ -101,28 +141,30 @@ def main() -> None:
     net = aw.load_model("squeezenet", weights=None)
     page_path = aw.export_html(net, "face", ["conv1", "relu_conv1", "fire2"], home / "page.html",
                                view="channel", verbose=False).path
-    with sync_playwright() as p, voila_server(FIXTURES / "explorer.ipynb", home, home) as server:
+    with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1600})
-        frames: list[int] = []
-        page.on("websocket", lambda ws: ws.on("framereceived", lambda data: frames.append(len(data))))
-        page.goto(server.url + "/", timeout=180_000)
-        view = page.locator(".aw-explorer-view").first
-        view.wait_for(state="attached", timeout=180_000)
-        page.wait_for_function("v => +v.dataset.version > 0", arg=view.element_handle(), timeout=180_000)
-        view.locator(".aw-view button[data-value=channel]").click()
-        ms, big = _flips(page, view, frames)
-        rows.append(_row("live ActivationExplorer in Voilà", ms, big))
-        layer.append(("live, Voilà", *_layer_change(page, view, frames)))
-        exported = browser.new_page(viewport={"width": 1280, "height": 1600})
-        exported.goto(page_path.as_uri())
-        view = exported.locator(".aw-explorer-view").first
-        exported.wait_for_function("v => +v.dataset.version > 0", arg=view.element_handle())
-        ms, _ = _flips(exported, view, [])
-        rows.append(_row("exported page from file://", ms, None))
-        layer.append(("exported page", *_layer_change(exported, view, [])))
+        with voila_server(FIXTURES / "explorer.ipynb", home, home) as server:
+            page = browser.new_page(viewport={"width": 1280, "height": 1600})
+            frames: list[int] = []
+            page.on("websocket", lambda ws: ws.on("framereceived", lambda data: frames.append(len(data))))
+            page.goto(server.url + "/", timeout=180_000)
+            view = page.locator(".aw-explorer-view").first
+            view.wait_for(state="attached", timeout=180_000)
+            page.wait_for_function("v => +v.dataset.version > 0", arg=view.element_handle(), timeout=180_000)
+            view.locator(".aw-view button[data-value=channel]").click()
+            ms, big = _flips(page, view, frames)
+            rows.append(_row("live ActivationExplorer in Voilà", ms, big))
+            layer.append(("live, Voilà", *_layer_change(page, view, frames)))
+            exported = browser.new_page(viewport={"width": 1280, "height": 1600})
+            exported.goto(page_path.as_uri())
+            view = exported.locator(".aw-explorer-view").first
+            exported.wait_for_function("v => +v.dataset.version > 0", arg=view.element_handle())
+            ms, _ = _flips(exported, view, [])
+            rows.append(_row("exported page from file://", ms, None))
+            layer.append(("exported page", *_layer_change(exported, view, [])))
+            server.remember_children()
+        _compare_in_voila(browser, home, rows, layer)
         browser.close()
-        server.remember_children()
     channel_png, grid_png = _old_png_bytes()
     print(f"\nChannel flips, conv1 in the channel view, {FLIPS} ArrowRight presses, headless Chromium "
           "(key -> first frame with the new picture):")
@@ -134,6 +176,8 @@ def main() -> None:
     print(f"\nBefore issue 20 the widget sent a PNG per flip: conv1 channel view {channel_png / 1e3:.0f} KB "
           f"(x{FLIPS} flips = {FLIPS * channel_png / 1e6:.2f} MB), grid {grid_png / 1e3:.0f} KB; now a layer "
           "change sends both contrasts' 8-bit levels once and a flip sends only the channel (debounced).")
+    print("\nSent per layer change (kernel -> page), SqueezeNet fire6:")
+    print("\n".join(_fire6_bytes()))
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis.extra import numpy as hnp
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from PIL import Image
 
 from actwidgets import images
@@ -25,10 +25,10 @@ class FakeTensor:
     def __init__(self, a: np.ndarray) -> None:
         self._a = a
 
-    def detach(self) -> "FakeTensor":
+    def detach(self) -> FakeTensor:
         return self
 
-    def cpu(self) -> "FakeTensor":
+    def cpu(self) -> FakeTensor:
         return self
 
     def numpy(self) -> np.ndarray:
@@ -138,7 +138,8 @@ def test_tensor_chw_and_hwc(rgb: np.ndarray) -> None:
 
 
 @FAST
-@given(a=hnp.arrays(st.sampled_from([np.uint8, np.float32]), hnp.array_shapes(min_dims=2, max_dims=3, max_side=6)))
+@given(a=hnp.arrays(st.sampled_from([np.uint8, np.float32]),
+                   hnp.array_shapes(min_dims=2, max_dims=3, max_side=6)))
 def test_arrays_never_mutated(a: np.ndarray) -> None:
     if a.ndim == 3 and a.shape[2] not in (1, 3, 4):
         return
@@ -293,7 +294,8 @@ def test_transparency_is_white_and_exif_turns_pil_images_upright(tmp_path: Path)
 
 
 def test_sample_shapes_and_copies() -> None:
-    shapes = {"face": (224, 224, 3), "face_eye_closed": (224, 224, 3), "cat": (300, 451, 3), "coffee": (400, 600, 3)}
+    shapes = {"face": (224, 224, 3), "face_eye_closed": (224, 224, 3), "cat": (300, 451, 3),
+              "coffee": (400, 600, 3)}
     assert set(SAMPLE_IMAGES) == set(shapes)
     for name in SAMPLE_IMAGES:
         a = sample_image(name)
@@ -355,9 +357,18 @@ def test_face_eyes_boxes_and_mask() -> None:
         eye_mask("middle")
 
 
-def test_all_exports_exist() -> None:
-    for name in images.__all__:
-        assert hasattr(images, name), name
+def test_the_public_limits_are_the_ones_applied() -> None:
+    """``MAX_ASPECT`` and ``WORKING_SIDE`` are the limits load_image applies, exactly at the
+    boundary; a star import gives ``__all__`` and nothing else."""
+    namespace: dict = {}
+    exec("from actwidgets.images import *", namespace)
+    assert sorted(n for n in namespace if n != "__builtins__") == sorted(images.__all__)
+    assert namespace["load_image"] is load_image and issubclass(namespace["ImageNotFoundError"], ImageError)
+    assert load_image(np.zeros((2, 2 * images.MAX_ASPECT), np.uint8)).shape == (2, 2 * images.MAX_ASPECT, 3)
+    with pytest.raises(ImageError, match=rf"is 101×2 pixels: a strip more than {images.MAX_ASPECT} times"):
+        load_image(np.zeros((2, 2 * images.MAX_ASPECT + 1), np.uint8))
+    assert load_image(np.zeros((100, WORKING_SIDE), np.uint8)).shape == (100, WORKING_SIDE, 3)
+    assert load_image(np.zeros((100, WORKING_SIDE + 2), np.uint8)).shape[1] == WORKING_SIDE
 
 
 def test_damaged_pil_images_odd_paths_and_colour_keys(tmp_path):

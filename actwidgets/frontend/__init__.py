@@ -1,11 +1,14 @@
-"""The explorer's front end: one ES module (``draw.js`` + ``explorer.js``) and its CSS, used by
-the live :class:`~actwidgets.ActivationExplorer` (an anywidget) and by exported pages, and the
-data the module reads, built here once for both.
+"""The widgets' front end: ES modules (``draw.js`` + ``controls.js`` + a page's own file) and their
+CSS. The explorer's module is used by the live :class:`~actwidgets.ActivationExplorer` (an
+anywidget) and by exported pages, and the data it reads is built here once for both; the
+CompareExplorer (``compare.js``) and the FilterExplorer (``filters.js``) share its drawing and
+controls.
 
-The module is two files by role, each under 400 lines, joined into one module text by
-:func:`module_text` (plain concatenation in a fixed order: ``draw.js`` defines functions,
-``explorer.js`` uses them and ends with ``export default``). No bundler, no build step; a test
-checks that the widget's ``_esm`` and the exported page's script are this text.
+A module is files by role, each under 400 lines, joined into one module text by
+:func:`module_text` (plain concatenation in a fixed order: ``draw.js`` defines the drawing,
+``controls.js`` the controls every page has, the page's file uses them and ends with ``export
+default``). No bundler, no build step; a test checks that the widget's ``_esm`` and the exported
+page's script are this text.
 
 The data (:func:`network_meta`, :func:`layer_payload`): the network, its layers and layer
 groups, the colour tables; then per image, layer and stage the 8-bit levels of every channel
@@ -37,7 +40,7 @@ __all__ = ["module_text", "stylesheet", "network_meta", "cmap_tables", "point_me
            "PARTS", "DISPLAY_PX"]
 
 #: The module's files, in the order they are joined.
-PARTS = ("draw.js", "explorer.js")
+PARTS = ("draw.js", "controls.js", "explorer.js")
 #: Small pictures are shown enlarged by an integer factor up to about this width (CSS px).
 DISPLAY_PX = 454
 
@@ -50,7 +53,7 @@ def _asset(name: str) -> str:
 def module_text(*parts: str) -> str:
     """An ES module: the files ``parts`` of this package joined, in order (default
     :data:`PARTS`, the explorer's). Another widget's module is, for example,
-    ``module_text("draw.js", "compare.js")``: shared drawing first, the widget's file last,
+    ``module_text("draw.js", "controls.js", "compare.js")``: shared parts first, the widget's file last,
     ending with its ``export default``."""
     return "\n".join(_asset(name).strip() + "\n" for name in parts or PARTS)
 

@@ -1,14 +1,18 @@
-/* actwidgets explorer, part 1 of 2: the pictures, drawn as actwidgets.pixels draws them.
+/* actwidgets pages, part 1: the pictures, drawn as actwidgets.pixels draws them (every page).
    A layer arrives as 8-bit levels (one sprite sheet per contrast: every channel's tile, row by
    row, as actwidgets.export._size.sheet lays them out); colours come from 256-entry tables
    (the grid's: 254 colours + padding + outline); the channel view and the overlay resize a
-   channel as Pillow's bilinear filter does. Part 2 (explorer.js) follows in the same module. */
+   channel as Pillow's bilinear filter does. controls.js and the page's own file follow in the same module. */
 const LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 function b64bytes(b64) {
   const bin = atob(b64), out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;
+}
+
+function toLevel(v) {  // values in [0, 1] to levels 0..255 as actwidgets.pixels.to_levels
+  return Math.min(255, Math.max(0, Math.floor(Math.min(Math.max(v, 0), 1) * 255 + 0.5)));
 }
 
 function rgba32(r, g, b) {

@@ -1,4 +1,4 @@
-/* actwidgets explorer, part 2 of 2: the controls, the state and the model. The state is the
+/* actwidgets explorer, part 3 of 3 (after draw.js and controls.js): the page, its state and the model. The state is the
    widget's traits (image, layer, stage, channel, view, cmap, contrast); `_meta` describes the
    network, `_layer` + `_levels` hold the shown layer (sent once per image/layer/stage change),
    `_picture` the image's RGB pixels, `_message` the message to show. Channel, view, colormap and
@@ -31,7 +31,7 @@ const TEMPLATE = `
 
 function render({model, el}) {
   const root = document.createElement("div");
-  root.className = "aw-explorer-view";
+  root.className = "aw-explorer-view aw-page";
   root.innerHTML = TEMPLATE;
   el.appendChild(root);
   const q = (name) => root.querySelector(".aw-" + name);
@@ -40,7 +40,9 @@ function render({model, el}) {
    "strongest", "view", "cmap", "contrast", "picture", "thumb-picture", "thumb-caption", "stats", "error"]
     .forEach((n) => { ui[n.replace(/-(\w)/g, (_, c) => c.toUpperCase())] = q(n); });
   const S = {}, flips = [], bases = new Map();
-  let meta = null, data = null, rgb = null, version = 0, sendTimer = 0, jsError = "";
+  let meta = null, data = null, rgb = null, version = 0, jsError = "";
+  const sendChannel = debounced(SEND_CHANNEL_MS, () => send(["channel"]));
+  const picker = layerPicker(ui.group, ui.layer, (name) => setLayer(name));
   STATE.forEach((k) => { S[k] = model.get(k); });
 
   const layerIndex = () => meta.layers.findIndex((l) => l.name === S.layer);
@@ -49,10 +51,7 @@ function render({model, el}) {
   const sheetContrast = () => (S.view === "grid" || data.contrasts.indexOf("minmax") < 0 ? S.contrast : "minmax");
 
   // ------------------------------------------------------------------ drawing
-  function size(canvas, W, H, display) {
-    if (canvas.width !== W || canvas.height !== H) { canvas.width = W; canvas.height = H; }
-    canvas.style.width = W * Math.max(1, Math.floor(display / W)) + "px";
-  }
+  const size = fitCanvas;
 
   function gridCanvas() {
     const key = [data.serial, S.contrast, S.cmap].join("|");
@@ -111,59 +110,29 @@ function render({model, el}) {
     ui.picture.setAttribute("aria-label", what + stage + ", " + S.cmap + " colormap");
   }
 
-  function showError() {
-    const text = jsError || model.get("_message");
-    ui.error.hidden = !text;
-    ui.error.textContent = text ? "⚠ " + text : "";
-  }
+  const showMessage = () => showError(ui.error, jsError || model.get("_message"));
 
   // ------------------------------------------------------------------ controls
-  function options(select, items) {
-    select.replaceChildren(...items.map(([label, value]) => {
-      const o = document.createElement("option");
-      o.textContent = label;
-      o.value = String(value);
-      return o;
-    }));
-  }
-  const press = (group, value) => group.querySelectorAll("button").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.value === value)));
-
-  function layerOptions(g) { options(ui.layer, meta.groups[g].layers.map((i) => [meta.layers[i].label, meta.layers[i].name])); }
+  const options = fillOptions, press = pressToggle;
 
   function readMeta() {
     meta = model.get("_meta");
     options(ui.image, meta.images.map((n) => [n, n]));
-    options(ui.group, meta.groups.map((g, i) => [g.label, i]));
+    picker.setMeta(meta);
     options(ui.cmap, Object.keys(meta.cmaps).filter((n) => meta.cmaps[n].offer || n === S.cmap).map((n) => [n, n]));
     ui.contrast.querySelectorAll("button").forEach((b) => { b.hidden = meta.contrasts.indexOf(b.dataset.value) < 0; });
     ui.upload.hidden = !meta.upload;
-    ui.banner.hidden = meta.net.pretrained;
-    ui.banner.innerHTML = "<b>Random weights:</b> ";
-    ui.banner.append(meta.net.name + " was not loaded with trained weights, so what it shows is not what a " +
-      "trained network sees. Load it with weights=\"DEFAULT\" (or a weights file) for real features.");
+    showBanner(ui.banner, meta.net);
     ui.thumbCaption.textContent = "what " + meta.net.name + " sees (" + meta.net.input.join("×") + ")";
-    ui.group.value = "";
   }
 
   function syncControls() {
     const L = info();
     if (!L) return;
     ui.image.value = S.image;
-    const g = meta.groups[+ui.group.value];
-    if (ui.group.value === "" || !g || g.layers.indexOf(layerIndex()) < 0) {
-      ui.group.value = String(L.home);
-      layerOptions(L.home);
-    }
-    ui.layer.value = S.layer;
-    ui.channel.max = String(L.channels - 1);
-    ui.channel.value = String(S.channel);
-    ui.channelOut.textContent = S.channel + " / " + (L.channels - 1);
-    press(ui.stage, S.stage);
-    ui.stage.querySelectorAll("button").forEach((b) => {
-      b.disabled = !L.stages;
-      b.title = L.stages ? L.name + ": show the value " + (b.dataset.value === "pre" ? "before" : "after") + " its activation"
-        : L.name + " is a " + L.kind + " layer with no activation (ReLU) right after it: before and after are the same value";
-    });
+    picker.show(S.layer);
+    showSlider(ui.channel, ui.channelOut, S.channel, L.channels);
+    showStage(ui.stage, L, S.stage);
     press(ui.view, S.view);
     if (!meta.cmaps[S.cmap]) options(ui.cmap, [[S.cmap, S.cmap]]);
     ui.cmap.value = S.cmap;
@@ -200,12 +169,10 @@ function render({model, el}) {
   function setChannel(c) {
     const t0 = performance.now(), L = info();
     S.channel = Math.min(Math.max(0, c | 0), L.channels - 1);
-    ui.channel.value = String(S.channel);
-    ui.channelOut.textContent = S.channel + " / " + (L.channels - 1);
+    showSlider(ui.channel, ui.channelOut, S.channel, L.channels);
     draw();
     flips.push(performance.now() - t0);
-    clearTimeout(sendTimer);
-    sendTimer = setTimeout(() => { sendTimer = 0; send(["channel"]); }, SEND_CHANNEL_MS);
+    sendChannel();
   }
 
   function setLayer(name) {
@@ -224,7 +191,7 @@ function render({model, el}) {
   }
 
   function pull() {  // the model's state (from Python, or snapped back after an error)
-    STATE.forEach((k) => { if (!(k === "channel" && sendTimer)) S[k] = model.get(k); });
+    STATE.forEach((k) => { if (!(k === "channel" && sendChannel.pending())) S[k] = model.get(k); });
   }
 
   function onTile(e) {  // a click on a grid tile selects that channel
@@ -235,15 +202,9 @@ function render({model, el}) {
   }
 
   function onKey(e, target) {  // arrow keys move the channel (up and down: a row of the grid)
-    const t = target || e.target, tag = t && t.tagName;
-    if (e.altKey || e.ctrlKey || e.metaKey || tag === "SELECT" || tag === "TEXTAREA" || (tag === "INPUT" && t !== ui.channel) || t === ui.channel) return;
-    const L = info(), row = S.view === "grid" && fresh() ? data.grid[1] : 1;
-    const step = {ArrowRight: 1, ArrowLeft: -1, ArrowDown: row, ArrowUp: -row}[e.key];
-    const to = e.key === "Home" ? 0 : e.key === "End" ? L.channels - 1 : step === undefined ? null : S.channel + step;
-    if (to === null) return;
-    e.preventDefault();
-    e.stopPropagation();  // not the notebook's: arrows would move between cells
-    setChannel(to);
+    const row = S.view === "grid" && fresh() ? data.grid[1] : 1;
+    const to = keyTarget(e, target, ui.channel, S.channel, info().channels, row);
+    if (to !== null) setChannel(to);
   }
 
   async function onUpload() {
@@ -254,15 +215,8 @@ function render({model, el}) {
     model.send({event: "upload", name: file.name}, undefined, [buffer]);
   }
 
-  const clicks = (group, fn) => group.addEventListener("click", (e) => { const b = e.target.closest("button"); if (b && !b.disabled) fn(b.dataset.value); });
+  const clicks = onToggle;
   ui.image.addEventListener("change", () => set("image", ui.image.value));
-  ui.group.addEventListener("change", () => {
-    const members = meta.groups[+ui.group.value].layers;
-    layerOptions(+ui.group.value);
-    if (members.indexOf(layerIndex()) < 0) setLayer(meta.layers[members[0]].name);
-    else ui.layer.value = S.layer;
-  });
-  ui.layer.addEventListener("change", () => setLayer(ui.layer.value));
   ui.channel.addEventListener("input", () => setChannel(+ui.channel.value));
   ui.strongest.addEventListener("click", () => { if (fresh()) setChannel(data.stats.strongest); });
   clicks(ui.stage, (v) => set("stage", v));
@@ -271,19 +225,10 @@ function render({model, el}) {
   ui.cmap.addEventListener("change", () => set("cmap", ui.cmap.value));
   ui.picture.addEventListener("click", onTile);
   ui.uploadInput.addEventListener("change", onUpload);
-  // Keys are taken in the window's capture phase, before a notebook's own shortcuts (Notebook 7
-  // stops them at the document), and only when the key is pressed inside this explorer (the
-  // event's path: marimo draws widgets in a shadow root, whose events the window sees retargeted).
-  const onWindowKey = (e) => {
-    const path = e.composedPath();
-    if (path.indexOf(root) >= 0) onKey(e, path[0]);
-  };
-  window.addEventListener("keydown", onWindowKey, true);
+  const stopKeys = listenKeys(root, onKey);
 
-  let queued = false;
   let pullNeeded = false;
   function redraw() {
-    queued = false;
     try {
       if (pullNeeded) pull();
       pullNeeded = false;
@@ -291,19 +236,13 @@ function render({model, el}) {
       draw();
       jsError = "";
     } catch (err) {
-      jsError = String(err && err.message ? err.message : err);
+      jsError = errorText(err);
     }
-    showError();
+    showMessage();
   }
-  // One message may change several keys: read each, draw once they are all in.
-  const later = (fn) => () => { fn(); if (!queued) { queued = true; queueMicrotask(redraw); } };
-  const handlers = {
-    "change:_meta": later(readMeta),
-    "change:_layer": later(readLayer), "change:_levels": later(readLayer),
-    "change:_picture": later(readPicture), "change:_message": showError,
-  };
-  STATE.forEach((k) => { handlers["change:" + k] = later(() => { pullNeeded = true; }); });
-  Object.entries(handlers).forEach(([ev, fn]) => model.on(ev, fn));
+  const later = {_meta: readMeta, _layer: readLayer, _levels: readLayer, _picture: readPicture};
+  STATE.forEach((k) => { later[k] = () => { pullNeeded = true; }; });
+  const unwatch = watchModel(model, later, {_message: showMessage}, redraw);
   readMeta();
   readPicture();
   readLayer();
@@ -312,9 +251,9 @@ function render({model, el}) {
   root.awExplorer = {flips: flips, state: () => Object.assign({}, S), key: onKey, meta: () => meta,
     layer: () => (data ? {shape: data.shape, grid: data.grid, stats: data.stats} : null)};
   return () => {
-    window.removeEventListener("keydown", onWindowKey, true);
-    clearTimeout(sendTimer);
-    Object.entries(handlers).forEach(([ev, fn]) => model.off(ev, fn));
+    stopKeys();
+    sendChannel.cancel();
+    unwatch();
   };
 }
 

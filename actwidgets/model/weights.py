@@ -46,6 +46,7 @@ class WeightsFileError(ValueError):
 
 
 def random_fallback_allowed() -> bool:
+    """Whether ``ACTWIDGETS_RANDOM_WEIGHTS=1`` asks for random weights when none can be had."""
     return os.environ.get(RANDOM_WEIGHTS_ENV, "").strip() == "1"
 
 
@@ -62,9 +63,12 @@ def fetch(
 ) -> Path:
     """The cached weights file for ``url``, downloading it when missing (and allowed).
 
-    ``filename`` names the cached file (default: the URL's); ``sha1`` checks the download;
+    ``filename`` names the cached file (default: the URL's); ``sha1`` checks the download, as
+    does the SHA-256 prefix a torch hub file name carries (``name-<hex>.pth``);
     ``convert(download, cached)`` turns a download in another format (a ``.caffemodel``) into
-    the cached file. Raises :class:`WeightsUnavailableError` naming the folder and the ways out.
+    the cached file. The download lands in the cache only once checked (and converted).
+    Raises :class:`WeightsUnavailableError` naming the folder and the ways out, or
+    :class:`WeightsFileError` for a download that is not intact.
     """
     from torch.hub import HASH_REGEX, download_url_to_file
 
@@ -81,28 +85,38 @@ def fetch(
     if random_fallback_allowed():
         raise unavailable  # the caller falls back at once, without waiting for a network
     path.parent.mkdir(parents=True, exist_ok=True)
-    download = path if convert is None else path.with_name(os.path.basename(url) + ".download")
+    download = path.with_name((path.name if convert is None else os.path.basename(url)) + ".download")
     try:
-        match = HASH_REGEX.search(download.name) if convert is None else None
-        download_url_to_file(url, str(download), match.group(1) if match else None)
-    except (OSError, RuntimeError) as exc:  # URLError, socket errors; a hash mismatch
+        download_url_to_file(url, str(download), None)
+    except (OSError, RuntimeError) as exc:  # URLError, socket errors
         raise unavailable from exc
     try:
-        got = _sha1(download) if sha1 is not None else sha1
-        if got != sha1:
-            download.unlink(missing_ok=True)
-            raise WeightsFileError(f"{url} did not download intact: its SHA-1 is {got}, "
-                                   f"not the published {sha1}. Try again later.")
+        match = HASH_REGEX.search(path.name) if convert is None else None
+        _check_intact(download, url, sha1, match.group(1) if match else "", path.name)
         if convert is not None:
             convert(download, path)
+        else:
+            os.replace(download, path)
     finally:
-        if convert is not None:
-            download.unlink(missing_ok=True)
+        download.unlink(missing_ok=True)
     return path
 
 
-def _sha1(path: Path) -> str:
-    digest = hashlib.sha1()
+def _check_intact(download: Path, url: str, sha1: str | None, sha256_prefix: str, name: str) -> None:
+    """A WeightsFileError unless ``download`` has the published SHA-1 and the SHA-256 prefix
+    its torch hub file name carries."""
+    got = _digest(download, "sha1") if sha1 is not None else sha1
+    if got != sha1:
+        raise WeightsFileError(f"{url} did not download intact: its SHA-1 is {got}, "
+                               f"not the published {sha1}. Try again later.")
+    got = _digest(download, "sha256") if sha256_prefix else ""
+    if not got.startswith(sha256_prefix):
+        raise WeightsFileError(f"{url} did not download intact: its SHA-256 is {got}, not the "
+                               f"{sha256_prefix}... its name {name} promises. Try again later.")
+
+
+def _digest(path: Path, algorithm: str) -> str:
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
@@ -115,7 +129,8 @@ def read_state_dict(path: Path, *, mmap: bool = False) -> Mapping[str, torch.Ten
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except _DAMAGED as exc:
         raise WeightsFileError(
-            f"{path} is damaged or not a PyTorch weights file ({str(exc).splitlines()[0]}). "
+            f"{path} is damaged or not a PyTorch weights file "
+            f"({(str(exc).splitlines() or [type(exc).__name__])[0]}). "
             "Delete it and load again to download a fresh copy, or put a good copy there."
         ) from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):

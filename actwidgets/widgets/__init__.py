@@ -1,11 +1,13 @@
 """The widgets: the only package of actwidgets that imports ipywidgets.
 
-Pure Python on ipywidgets 8 (no custom JavaScript), so they work in JupyterLab, Notebook 7,
-VS Code, Colab and Voilà. Each widget is a ``VBox``: ``display(widget)`` (or leaving it last
-in a cell) shows it; its state lives in traitlets, settable from code, each linked to a
-control (``widget.controls``); all of them run on one state machine (:mod:`._state`: one render
-per batch of changes, the newest request wins, errors shown in the widget, which goes back to
-the state on screen).
+Each widget is an anywidget (:class:`._page.PageWidget`) whose page is an ES module of
+:mod:`actwidgets.frontend` (plain JavaScript, no build step), so it runs in JupyterLab,
+Notebook 7, Voilà, marimo (``mo.ui.anywidget(widget)``), VS Code and Colab: ``display(widget)``
+(or leaving it last in a cell) shows it. Its state lives in traitlets synced with the page,
+settable from code; the kernel sends data (8-bit or 16-bit levels, raw RGB) once per change
+that needs the network, and the page draws every flip. All of them run on one state machine
+(:mod:`._state`: one render per batch of changes, the newest request wins, errors shown in the
+widget, which goes back to the state on screen).
 
 - :class:`ActivationExplorer`: every layer and channel, before and after its ReLU.
 - :class:`CompareExplorer`: one layer and channel for two images side by side, with their

@@ -1,5 +1,6 @@
 """The FilterExplorer's data and pictures: which ``Conv2d`` holds a layer's filters, its
-weights as arrays, and the three pictures (every filter, one filter's kernels, |H|)."""
+weights as arrays, and the three pictures (every filter, one filter's kernels, |H|), drawn in
+Python as the page (``frontend/filters.js``) draws them, with the sizes of :data:`PAGE_SIZES`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from .. import analysis, pixels
 from ..model.layers import LayerInfo
 from ..pixels.views import OUTLINE_RGB
 
-__all__ = ["NotAConvError", "conv_module", "conv_layers", "Weights", "filter_pictures"]
+__all__ = ["NotAConvError", "conv_module", "conv_layers", "Weights", "filter_pictures", "PAGE_SIZES"]
 
 #: Colour map of the weights: blue negative, white zero, red positive.
 WEIGHT_CMAP = "RdBu_r"
@@ -21,6 +22,12 @@ _TILE_SIDE = 360  # the filter grid is enlarged to about this many pixels
 _FREQ_ONE = 64  # frequency grid for one input channel
 _OUTLINE = OUTLINE_RGB  # the explorer's selection colour
 _GAP = 2  # pixels between enlarged tiles
+_WEIGHTS_SIDE, _FREQ_SIDE, _FREQ_ONE_SIDE = 300, 400, 256  # about this many pixels wide
+_WEIGHTS_PAD, _FREQ_PAD = 0.25, 1.0  # grey between kernels, white between responses
+
+#: The sizes the page draws with (sent once, in the widget's ``_meta``).
+PAGE_SIZES = {"gap": _GAP, "weightsSide": _WEIGHTS_SIDE, "freqSide": _FREQ_SIDE, "freqOneSide": _FREQ_ONE_SIDE,
+              "weightsPad": round(_WEIGHTS_PAD * 255), "freqPad": round(_FREQ_PAD * 255)}
 
 
 class NotAConvError(traitlets.TraitError, ValueError):
@@ -128,7 +135,7 @@ def filter_pictures(w: np.ndarray, tiles: tuple[np.ndarray, int], f: int, input_
     peak = float(np.max(np.abs(kernels)))
     coloured = pixels.diverging(kernels.reshape(i * kh, kw), WEIGHT_CMAP, vmax=peak)
     grid = (1, None) if i <= 4 else None
-    weights_rgb, wgrid, kx = _tile_enlarged(coloured.reshape(i, kh, kw, 3), grid, 300, 0.25)
+    weights_rgb, wgrid, kx = _tile_enlarged(coloured.reshape(i, kh, kw, 3), grid, _WEIGHTS_SIDE, _WEIGHTS_PAD)
     if input_channel >= 0:
         box = pixels.tile_box(input_channel, (kh * kx, kw * kx), wgrid, padding=_GAP)
         pixels.outline(weights_rgb, box, _OUTLINE, width=_GAP)
@@ -136,7 +143,7 @@ def filter_pictures(w: np.ndarray, tiles: tuple[np.ndarray, int], f: int, input_
     mag = frequency_response(w, f, input_channel)  # every input channel on one scale
     freq_rgb = pixels.apply_colormap(pixels.mat2gray(mag), cmap)
     if freq_rgb.ndim == 4:
-        freq_rgb = _tile_enlarged(freq_rgb, grid, 400, 1.0)[0]
+        freq_rgb = _tile_enlarged(freq_rgb, grid, _FREQ_SIDE, _FREQ_PAD)[0]
     else:
-        freq_rgb = _enlarge_to(freq_rgb, 256)[0]
+        freq_rgb = _enlarge_to(freq_rgb, _FREQ_ONE_SIDE)[0]
     return picture, weights_rgb, freq_rgb, peak, mag

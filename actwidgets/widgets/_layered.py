@@ -1,13 +1,12 @@
-"""What the two activation explorers share: a layer, its stage, a channel, a colormap and a
-contrast (traits, :class:`LayerState`), the activations of the shown layer, and for widgets
-drawn in Python the controls linked to those traits (:class:`LayerExplorerBase`)."""
+"""What the layer explorers share (the ActivationExplorer and the CompareExplorer): a layer, its
+stage, a channel, a colormap and a contrast (traits, :class:`LayerState`), and the activations
+of the shown layer."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-import ipywidgets as widgets
 import numpy as np
 from traitlets import Enum, Unicode, validate
 
@@ -15,10 +14,9 @@ from ..capture import cached_activations
 from ..model.layers import LayerInfo
 from . import _parts
 from ._netlock import network_lock
-from ._picker import LayerPicker
-from ._state import StateMachine, StateWidget
+from ._state import StateMachine
 
-__all__ = ["LayerState", "LayerExplorerBase"]
+__all__ = ["LayerState"]
 
 
 class LayerState(StateMachine):
@@ -105,41 +103,3 @@ class LayerState(StateMachine):
                 found = cached_activations(self._net, list(pictures), [info.pre, info.post])
             self._last_acts = (key, found, list(pictures))  # the pictures keep their ids unique
         return [f[self.point] for f in self._last_acts[1]]
-
-
-class LayerExplorerBase(LayerState, StateWidget):
-    """A layer explorer drawn in Python, with ipywidgets controls linked to the traits.
-    Subclasses call :meth:`_build_layer_controls` before setting any state, and implement
-    the render.
-
-    Controls (``controls[...]``): ``layer`` (the layer dropdown), ``layer_group`` (the
-    dropdown of blocks and kinds), ``stage``, ``channel`` (the slider), ``cmap`` and
-    ``contrast``.
-    """
-
-    def _build_layer_controls(self) -> None:
-        layers = list(self._net.layers)
-        self._picker = LayerPicker(layers, lambda name: self._person_sets("layer", name), self._mute)
-        self._slider = widgets.IntSlider(
-            value=0, min=0, max=max(0, layers[0].channels - 1), description="channel",
-            continuous_update=True, layout=widgets.Layout(width="420px"),
-        )
-        self._stage_tb = _parts.stage_toggle("post")
-        self._cmap_dd = _parts.cmap_dropdown("gray")
-        self._link("layer", self._picker.layer, lambda name: self._picker.show(self._infos[name]))
-        self._controls["layer_group"] = self._picker.group
-        self._link("stage", self._stage_tb)
-        self._link("channel", self._slider)
-        self._link("cmap", self._cmap_dd, lambda value: _parts.show_cmap(self._cmap_dd, value))
-        self._link("contrast", _parts.contrast_toggle("minmax"))
-
-    def _layer_followed(self, info: LayerInfo) -> None:
-        with self._mute(), self._slider.hold_sync():
-            self._slider.max = info.channels - 1
-            self._slider.value = min(self.channel, info.channels - 1)
-        _parts.update_stage_toggle(self._stage_tb, info)
-
-    @property
-    def stats(self) -> str:
-        """The statistics line under the picture, as plain text."""
-        return _parts.plain_text(self._stats.value)

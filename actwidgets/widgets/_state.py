@@ -1,20 +1,19 @@
-"""The one state machine every widget of actwidgets runs on: :class:`StateWidget`.
+"""The one state machine every widget of actwidgets runs on: :class:`StateMachine` (the
+widgets' base, :class:`~._page.PageWidget`, is one drawn by an ES module).
 
 A widget's state is a few traitlets (``layer``, ``channel``, ...), each with ``help=`` and a
-``@validate`` method that raises a :class:`traitlets.TraitError` saying what is wrong. Each
-state trait may be *linked* to a control (:meth:`StateWidget._link`); the picture is drawn
-from the state by the widget's ``_compute`` (pure: state → result) and ``_apply`` (result →
-the picture widgets).
+``@validate`` method that raises a :class:`traitlets.TraitError` saying what is wrong. The
+traits are synced with the widget's page; what the page shows is computed from the state by
+the widget's ``_compute`` (pure: state → result) and ``_apply`` (result → the synced data).
 
 How a change flows:
 
-1. **Set.** Code sets a trait (a TraitError reaches the caller), or a person moves a linked
-   control, whose new value is set on the trait (a TraitError shows in the widget's error
-   line, once, and the control snaps back).
-2. **Follow.** One observer sees every state trait. Inside a batch, it writes the value into
-   the linked control (muted: that write is not taken for a person's), runs the widget's
-   ``_follow_<name>(change)`` hook (a new layer clamps the channel and resizes the slider)
-   and marks the state dirty.
+1. **Set.** Code sets a trait (a TraitError reaches the caller), or a person changes it in
+   the page, which sends it (a TraitError shows in the widget's error line, once, and the
+   page snaps back: :meth:`~._page.PageWidget.set_state`).
+2. **Follow.** One observer sees every state trait. Inside a batch, it runs the widget's
+   ``_follow_<name>(change)`` hook (a new layer clamps the channel) and marks the state
+   dirty.
 3. **Render once.** When the outermost batch closes, one render is asked for.
    ``with widget.batch():`` (or ``with widget.hold_sync():``, which also holds the messages
    to the browser) makes any number of changes give one render.
@@ -22,16 +21,16 @@ How a change flows:
    a result is written only if its generation is still the newest, so a slow old render can
    never overwrite a newer picture.
 5. **Rollback.** A render (or a hook) that fails shows its message in the error line and puts
-   every state trait back to the values of the picture on screen (their controls follow), so
+   every state trait back to the values of the picture on screen (the page follows), so
    the widget keeps working; ``last_exception`` keeps the exception for a closer look.
 
-Bursts from the browser. A slider dragged fast sends one message per position. A change that
-comes through a linked control while an asyncio event loop runs in this thread (the kernel's)
+Bursts from the browser. A slider dragged fast may send one message per position. A change
+that comes from the page while an asyncio event loop runs in this thread (the kernel's)
 is not rendered at once: its request is scheduled with ``loop.call_soon`` and carries its
 generation; when it runs, it renders only if no newer request came meanwhile, so of the
 messages handled before the loop got back to it only the newest is drawn, and a change made
 from code (rendered at once, a newer generation) drops every pending one. This uses only the
-event loop and the control's documented ``observe``; which message came from where is never
+event loop and ipywidgets' documented ``set_state``; which message came from where is never
 read from ipywidgets' internals. Without a running loop (a script, a test) and for changes
 made from code, the render is immediate, so ``widget.png`` is current after each assignment.
 
@@ -44,17 +43,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
-import ipywidgets as widgets
 import traitlets
 
 from ..model.network import check_network
-from ._parts import ErrorLine, random_weights_banner
+from ._parts import describe_error
 
-__all__ = ["StateMachine", "StateWidget", "RenderGuard", "running_loop"]
+__all__ = ["StateMachine", "RenderGuard", "running_loop"]
 
 
 def running_loop() -> asyncio.AbstractEventLoop | None:
@@ -97,6 +94,20 @@ class RenderGuard:
         return True
 
 
+class TextLine:
+    """An error line that only holds its text (a widget without a page: tests, scripts)."""
+
+    def __init__(self) -> None:
+        self.message = ""
+
+    def show(self, error: BaseException | str, context: str = "") -> None:
+        text = error if isinstance(error, str) else describe_error(error)
+        self.message = f"{context}: {text}" if context else text
+
+    def clear(self) -> None:
+        self.message = ""
+
+
 class StateMachine(traitlets.HasTraits):
     """The state machine itself (see the module documentation), for any widget class: a
     subclass of it and of an ipywidgets (or anywidget) class lists its state traits in
@@ -126,8 +137,8 @@ class StateMachine(traitlets.HasTraits):
 
     def _error_line(self) -> Any:
         """Where messages show: an object with ``show(error, context)``, ``clear()`` and
-        ``message``."""
-        return ErrorLine("")
+        ``message`` (a page widget's is its synced ``_message``)."""
+        return TextLine()
 
     # ------------------------------------------------------------ public
     @property
@@ -277,74 +288,3 @@ class StateMachine(traitlets.HasTraits):
     def _notice(self) -> str:
         """A standing message to show after a good render ('' for none)."""
         return ""
-
-
-class StateWidget(StateMachine, widgets.VBox):
-    """A ``VBox`` whose state lives in traitlets, mirrored in ipywidgets controls, drawn by one
-    render per batch of changes (see the module documentation).
-
-    Subclasses build their controls and ``_link`` them before setting the state.
-    """
-
-    def __init__(self, net: Any, **kwargs: Any) -> None:
-        self._controls: dict[str, widgets.Widget] = {}
-        self._shows: dict[str, Callable[[Any], None]] = {}
-        self._muted = 0
-        super().__init__(net, **kwargs)
-        self._banner = random_weights_banner(net)
-        self.add_class("aw-widget")
-
-    @property
-    def controls(self) -> Mapping[str, widgets.Widget]:
-        """The widget's controls by name (read-only mapping): a linked control under its
-        trait's name (``controls["channel"]`` is the channel slider), buttons and the like
-        under theirs. Setting a control's ``value`` acts as a person would."""
-        return types.MappingProxyType(self._controls)
-
-    # ------------------------------------------------------------ linking controls
-    def _link(self, name: str, control: widgets.Widget,
-              show: Callable[[Any], None] | None = None) -> None:
-        """Link trait ``name`` and ``control`` both ways; ``show(value)`` writes the trait's
-        value into the control (default: ``control.value = value``)."""
-        self._controls[name] = control
-        self._shows[name] = show or (lambda value: setattr(control, "value", value))
-        if "value" in control.trait_names():
-            control.observe(lambda change: self._person_sets(name, change.new), "value")
-
-    def _person_sets(self, name: str, value: Any) -> None:
-        """A person chose ``value`` for trait ``name`` in its control."""
-        if self._muted or value is None or value == getattr(self, name):
-            return
-        try:
-            with self._lock:
-                before, self._from_control = self._from_control, True
-                try:
-                    setattr(self, name, value)
-                finally:
-                    self._from_control = before
-        except Exception as exc:  # noqa: BLE001 - shown in the widget; the control snaps back
-            self._report(exc)
-            self._show(name)
-
-    @contextlib.contextmanager
-    def _mute(self) -> Iterator[None]:
-        """Control changes made inside are not a person's (new options, a synced value)."""
-        self._muted += 1
-        try:
-            yield
-        finally:
-            self._muted -= 1
-
-    def _show(self, name: str) -> None:
-        """Write trait ``name``'s value into its control (muted)."""
-        show = self._shows.get(name)
-        if show is not None:
-            with self._mute():
-                show(getattr(self, name))
-
-    def _set_options(self, control: widgets.Widget, options: Any, value: Any) -> None:
-        """Replace a dropdown's options and keep showing ``value`` (ipywidgets would jump
-        to the first option, which must not change the state)."""
-        with self._mute(), control.hold_sync():
-            control.options = list(options)
-            control.value = value

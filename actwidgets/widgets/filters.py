@@ -12,20 +12,21 @@ blog).
 
 from __future__ import annotations
 
-import html
+import itertools
 from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
 from torch import nn
-from traitlets import Int, Unicode, validate
+from traitlets import Bytes, Dict, Int, Unicode, validate
 
-from .. import pixels
+from .. import frontend, pixels
 from ..model.layers import LayerInfo
+from ..pixels.views import CMAPS
 from . import _filterviews as views
 from . import _parts
 from ._filterviews import NotAConvError, conv_module
-from ._state import StateWidget
+from ._page import PageWidget
 
 __all__ = ["FilterExplorer", "NotAConvError", "conv_module"]
 
@@ -34,7 +35,7 @@ def _channel_name(i: int, inputs: int) -> str:
     return "RGB"[i] if inputs == 3 else str(i)
 
 
-class FilterExplorer(StateWidget):
+class FilterExplorer(PageWidget):
     """The learned filters of a conv layer of ``net``.
 
     Top: every filter as a tile (first-layer filters as RGB pictures; deeper ones as their
@@ -42,16 +43,25 @@ class FilterExplorer(StateWidget):
     weights, one enlarged kernel per input channel (blue negative, red positive, one scale),
     and the magnitude of its 2-D frequency response (:func:`actwidgets.analysis.freqz2`,
     DC in the middle, ±1 the Nyquist frequency) for every input channel or the chosen one.
-    State: ``layer``, ``filter``, ``input_channel`` (-1: all), ``cmap``, each linked to the
-    control of that name in ``controls``. ``pngs`` and ``captions`` are what is shown.
+    State: ``layer``, ``filter``, ``input_channel`` (-1: all), ``cmap``, synced with the page
+    (an ES module, :mod:`actwidgets.frontend`): the kernel sends a layer's weights and its
+    filter tiles once per layer change, and the page draws the pictures (a click on a tile
+    picks its filter). ``pngs`` and ``captions`` are what is shown (drawn in Python on demand).
     """
 
-    layer = Unicode(help="Name of the conv layer whose filters are shown")
-    filter = Int(0, help="The selected filter (output channel), 0..filters-1")
-    input_channel = Int(-1, help="Input channel of the frequency response; -1 shows every one")
-    cmap = Unicode("viridis", help="Matplotlib colormap of the frequency response")
+    _esm = frontend.module_text("draw.js", "controls.js", "filters.js")
+    _css = frontend.stylesheet("explorer.css", "compare.css")
+
+    layer = Unicode(help="Name of the conv layer whose filters are shown").tag(sync=True)
+    filter = Int(0, help="The selected filter (output channel), 0..filters-1").tag(sync=True)
+    input_channel = Int(-1, help="Input channel of the frequency response; -1 shows every one").tag(sync=True)
+    cmap = Unicode("viridis", help="Matplotlib colormap of the frequency response").tag(sync=True)
+    _meta = Dict(help="The network, its conv layers and their groups, colour tables").tag(sync=True)
+    _layer = Dict(help="The shown layer: name, conv, weight shape, the tiles' geometry").tag(sync=True)
+    _data = Bytes(help="The filter tiles' RGB, then float32 weights and bias").tag(sync=True)
 
     _state_names = ("layer", "filter", "input_channel", "cmap")
+    _serials = itertools.count(1)
 
     def __init__(
         self,
@@ -68,12 +78,13 @@ class FilterExplorer(StateWidget):
         self._infos = {l.name: l for l in self._convs}
         self._weights_of = views.Weights()
         self._tiles_cache: dict[tuple[str, int], tuple[np.ndarray, int]] = {}
+        self._sent: tuple[str, int] | None = None
         if layer is None:
             if not self._convs:
                 raise NotAConvError(f"{net.name} has no conv layers: FilterExplorer has nothing to show")
             layer = self._convs[0].name
-        info = self._check_layer(layer)  # before building anything: a pool layer fails clearly
-        self._build_controls(info)
+        info = self._check_layer(layer)  # before anything else: a pool layer fails clearly
+        self._update_meta(cmap)
         self.layer = info.name
         self.filter = filter
         self.input_channel = input_channel
@@ -81,39 +92,14 @@ class FilterExplorer(StateWidget):
         if not self._start():
             raise ValueError(f"FilterExplorer cannot show {self.layer!r}: {self.error}")
 
-    def _build_controls(self, info: LayerInfo) -> None:
-        layer_dd = widgets.Dropdown(
-            options=[(l.label, l.name) for l in self._convs], value=info.name,
-            description="conv layer", layout=widgets.Layout(width="auto", min_width="300px"),
-            style={"description_width": "initial"},
-        )
-        slider = widgets.IntSlider(value=0, min=0, max=0, description="filter",
-                                   continuous_update=True, layout=widgets.Layout(width="420px"))
-        input_dd = widgets.Dropdown(
-            options=[("all", -1)], value=-1, description="input channel",
-            tooltip="Frequency response of every input channel, or of one",
-            layout=widgets.Layout(width="220px"), style={"description_width": "initial"},
-        )
-        cmap_dd = _parts.cmap_dropdown("viridis", "colormap (|H|)")
-        self._images = {k: _parts.png_image() for k in ("tiles", "weights", "frequency")}
-        self._captions = {k: widgets.HTML("") for k in ("weights", "frequency", "stats")}
-        self._link("layer", layer_dd)
-        self._link("filter", slider)
-        self._link("input_channel", input_dd)
-        self._link("cmap", cmap_dd, lambda value: _parts.show_cmap(cmap_dd, value))
-        img, cap = self._images, self._captions
-        self.children = [
-            self._banner,
-            widgets.HBox([layer_dd]),
-            widgets.HBox([img["tiles"]]),
-            widgets.HBox([slider, input_dd, cmap_dd]),
-            widgets.HBox([
-                widgets.VBox([cap["weights"], img["weights"]], layout=widgets.Layout(margin="0 12px 0 0")),
-                widgets.VBox([cap["frequency"], img["frequency"]]),
-            ]),
-            cap["stats"],
-            self._error,
-        ]
+    def _update_meta(self, cmap: str) -> None:
+        extra = [views.WEIGHT_CMAP] + ([] if cmap in CMAPS else [cmap])
+        self._meta = {**frontend.network_meta(self._net, self._convs, [], extra_cmaps=extra),
+                      "weights": views.WEIGHT_CMAP, **views.PAGE_SIZES}
+
+    def _follow_cmap(self, change: Any) -> None:
+        if change.new not in self._meta.get("cmaps", {}):
+            self._update_meta(change.new)
 
     # ------------------------------------------------------------------ validation
     def _check_layer(self, name: Any) -> LayerInfo:
@@ -154,13 +140,6 @@ class FilterExplorer(StateWidget):
                 self.filter = o - 1
             if self.input_channel >= i:
                 self.input_channel = -1
-        slider = self._controls["filter"]
-        with self._mute(), slider.hold_sync():
-            slider.max = o - 1
-            slider.value = min(self.filter, o - 1)
-        options = [("all", -1)] + [(_channel_name(k, i), k) for k in range(i)]
-        self._set_options(self._controls["input_channel"], options,
-                          self.input_channel if self.input_channel < i else -1)
 
     # ------------------------------------------------------------------ data
     @property
@@ -191,7 +170,32 @@ class FilterExplorer(StateWidget):
             self._tiles_cache = {key: hit}  # one layer at a time
         return hit
 
-    def _compute(self) -> tuple[dict[str, bytes], dict[str, str]]:
+    def _compute(self) -> tuple[tuple[str, int], Any]:
+        """The layer's tiles and weights when the layer (or its weights) changed since they were
+        sent (else None: the page draws filter, input channel and colormap changes itself)."""
+        w, bias = self._weights_of.of(self.layer, self.conv)
+        key = (self.layer, self.conv.weight._version)
+        if key == self._sent:
+            return key, None
+        rgb, k = self._tiles(w)
+        base = rgb[::k, ::k]  # the tiles before their enlargement
+        meta = {"layer": self.layer, "conv": conv_module(self._net, self._infos[self.layer])[0],
+                "shape": list(w.shape), "bias": bias is not None, "tiles": [*base.shape[:2], k],
+                "serial": next(self._serials)}
+        parts = [np.ascontiguousarray(base).tobytes(), np.asarray(w, "<f4").tobytes()]
+        if bias is not None:
+            parts.append(np.asarray(bias, "<f4").tobytes())
+        return key, (meta, b"".join(parts))
+
+    def _apply(self, result: tuple[tuple[str, int], Any]) -> None:
+        key, payload = result
+        if payload is not None:
+            with widgets.Widget.hold_sync(self):  # one message
+                self._layer, self._data = payload
+            self._sent = key
+
+    def _pictures(self) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+        """The three pictures shown and the captions, drawn in Python."""
         w, f = self._weights, self.filter
         o, i, kh, kw = w.shape
         tiles, weights, freq, peak, mag = views.filter_pictures(
@@ -201,34 +205,28 @@ class FilterExplorer(StateWidget):
                  else ("R, G, B inputs" if i == 3 else f"all {i} inputs"))
         bias = self._weights_of.of(self.layer, self.conv)[1]
         bias_text = f" · bias {bias[f]:.4g}" if bias is not None else ""
-        name, conv_name = html.escape(self.layer), html.escape(conv_module(self._net, self._infos[self.layer])[0])
+        conv_name = conv_module(self._net, self._infos[self.layer])[0]
         captions = {
-            "weights": (f"<b>filter {f}</b>: weights per input channel (<span style='color:#2166ac'>"
-                        f"−</span> / <span style='color:#b2182b'>+</span>, ±{peak:.3g})"),
-            "frequency": (f"<b>|H|</b> (freqz2) of filter {f}, {which}; DC in the middle, edges "
-                          f"±Nyquist; max {float(mag.max()):.3g}"),
-            "stats": ('<span style="font-family:monospace;font-size:90%">'
-                      f"<b>{name}</b> ({conv_name}) · {o} filters of {i}×{kh}×{kw} · "
-                      f"filter {f}: min {float(kernels.min()):.4g}, max {float(kernels.max()):.4g}, "
-                      f"‖w‖ {float(np.linalg.norm(kernels)):.4g}{bias_text}</span>"),
+            "weights": f"filter {f}: weights per input channel (− / +, ±{peak:.3g})",
+            "frequency": (f"|H| (freqz2) of filter {f}, {which}; DC in the middle, edges ±Nyquist; "
+                          f"max {float(mag.max()):.3g}"),
+            "stats": (f"{self.layer} ({conv_name}) · {o} filters of {i}×{kh}×{kw} · filter {f}: "
+                      f"min {float(kernels.min()):.4g}, max {float(kernels.max()):.4g}, "
+                      f"‖w‖ {float(np.linalg.norm(kernels)):.4g}{bias_text}"),
         }
-        pngs = {"tiles": pixels.to_png(tiles), "weights": pixels.to_png(weights),
-                "frequency": pixels.to_png(freq)}
-        return pngs, captions
-
-    def _apply(self, result: tuple[dict[str, bytes], dict[str, str]]) -> None:
-        pngs, captions = result
-        for key, png in pngs.items():
-            self._images[key].value = png
-        for key, text in captions.items():
-            self._captions[key].value = text
+        return {"tiles": tiles, "weights": weights, "frequency": freq}, captions
 
     @property
     def pngs(self) -> dict[str, bytes]:
         """PNG bytes now shown: ``tiles``, ``weights`` and ``frequency``."""
-        return {key: bytes(image.value) for key, image in self._images.items()}
+        return {key: pixels.to_png(p) for key, p in self._pictures()[0].items()}
+
+    @property
+    def png(self) -> bytes:
+        """The filter tiles with the selected one outlined (what a static renderer shows)."""
+        return pixels.to_png(self._pictures()[0]["tiles"])
 
     @property
     def captions(self) -> dict[str, str]:
         """The text now shown: ``weights`` and ``frequency`` captions, ``stats`` line."""
-        return {key: _parts.plain_text(c.value) for key, c in self._captions.items()}
+        return self._pictures()[1]

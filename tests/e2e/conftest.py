@@ -268,6 +268,19 @@ def _copy_server_log(server: Server, artifacts: Path) -> None:
 
 
 @contextlib.contextmanager
+def _serving(name: str, argv, env: dict[str, str], cwd: Path, sub: Path, probe: str,
+             artifacts: Path) -> Iterator[Server]:
+    """A started server for the ``with`` block; stopped after it (its log copied to
+    ``artifacts``), also when a test fails."""
+    server = start_server(name, argv, env, cwd, sub, probe)
+    try:
+        yield server
+    finally:
+        server.stop()
+        _copy_server_log(server, artifacts)
+
+
+@contextlib.contextmanager
 def voila_server(notebook: Path, home: Path, artifacts: Path) -> Iterator[Server]:
     """Voilà serving ``notebook`` (a path inside the repository) on a free port."""
     require_module("voila")
@@ -287,12 +300,9 @@ def voila_server(notebook: Path, home: Path, artifacts: Path) -> Iterator[Server
             f"--Voila.root_dir={notebook.parent}",
         ]
 
-    server = start_server(f"voila-{notebook.stem}", argv, env, notebook.parent, sub, "/__e2e_probe__")
-    try:
+    with _serving(f"voila-{notebook.stem}", argv, env, notebook.parent, sub, "/__e2e_probe__",
+                  artifacts) as server:
         yield server
-    finally:
-        server.stop()
-        _copy_server_log(server, artifacts)
 
 
 def _lab_settings(settings: Path) -> None:
@@ -310,12 +320,26 @@ def _lab_settings(settings: Path) -> None:
         path.write_text(json.dumps(content))
 
 
+#: The Jupyter front ends: (module run with -m, folder and server name, its app's config
+#: class, its own flags). JupyterLab's: no news, no update check, no extension manager.
+_JUPYTER = {
+    "lab": ("jupyterlab", "lab", "jupyterlab", "LabApp", [
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+    ]),
+    "notebook": ("notebook", "notebook7", "notebook7", "JupyterNotebookApp", []),
+}
+
+
 @contextlib.contextmanager
-def lab_server(notebooks: list[Path], home: Path, artifacts: Path) -> Iterator[Server]:
-    """JupyterLab on a free port, rooted in a temporary folder holding copies of
-    ``notebooks`` (so checkpoints and workspaces never land in the repository)."""
-    require_module("jupyterlab")
-    sub = home / "lab"
+def jupyter_server(front_end: str, notebooks: list[Path], home: Path, artifacts: Path) -> Iterator[Server]:
+    """JupyterLab (``"lab"``) or Notebook 7 (``"notebook"``) on a free port, rooted in a
+    temporary folder holding copies of ``notebooks`` (so checkpoints and workspaces never
+    land in the repository), with private settings (:func:`_lab_settings`)."""
+    module, folder, name, app, extra = _JUPYTER[front_end]
+    require_module(module)
+    sub = home / folder
     root = sub / "root"
     root.mkdir(parents=True, exist_ok=True)
     for nb in notebooks:
@@ -325,30 +349,29 @@ def lab_server(notebooks: list[Path], home: Path, artifacts: Path) -> Iterator[S
 
     def argv(port: int) -> list[str]:
         return [
-            sys.executable, "-m", "jupyterlab",
-            "--no-browser",
-            f"--ServerApp.ip={HOST}",
-            f"--ServerApp.port={port}",
-            "--ServerApp.port_retries=0",
-            "--ServerApp.open_browser=False",
-            "--IdentityProvider.token=",
-            "--PasswordIdentityProvider.hashed_password=",
-            "--ServerApp.allow_root=True",
+            sys.executable, "-m", module, "--no-browser",
+            f"--ServerApp.ip={HOST}", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+            "--ServerApp.open_browser=False", "--IdentityProvider.token=",
+            "--PasswordIdentityProvider.hashed_password=", "--ServerApp.allow_root=True",
             "--ServerApp.disable_check_xsrf=True",  # the tests start kernels through the REST API
             f"--ServerApp.root_dir={root}",
-            f"--LabApp.workspaces_dir={sub / 'workspaces'}",
-            f"--LabApp.user_settings_dir={sub / 'settings'}",
-            "--LabApp.news_url=None",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--LabApp.extension_manager=readonly",
+            f"--{app}.workspaces_dir={sub / 'workspaces'}",
+            f"--{app}.user_settings_dir={sub / 'settings'}",
+            *extra,
         ]
 
-    server = start_server("jupyterlab", argv, env, root, sub, "/api")
-    try:
+    with _serving(name, argv, env, root, sub, "/api", artifacts) as server:
         yield server
-    finally:
-        server.stop()
-        _copy_server_log(server, artifacts)
+
+
+def lab_server(notebooks: list[Path], home: Path, artifacts: Path):
+    """JupyterLab 4: :func:`jupyter_server` ``("lab", ...)``."""
+    return jupyter_server("lab", notebooks, home, artifacts)
+
+
+def notebook_server(notebooks: list[Path], home: Path, artifacts: Path):
+    """Jupyter Notebook 7: :func:`jupyter_server` ``("notebook", ...)``."""
+    return jupyter_server("notebook", notebooks, home, artifacts)
 
 
 # --------------------------------------------------------------------------- browser
@@ -396,38 +419,6 @@ def new_page(browser, console: list[str], width: int = 1280, height: int = 1000)
 
 
 @contextlib.contextmanager
-def notebook_server(notebooks: list[Path], home: Path, artifacts: Path) -> Iterator[Server]:
-    """Jupyter Notebook 7 on a free port, rooted in a temporary folder holding copies of
-    ``notebooks``."""
-    require_module("notebook")
-    sub = home / "notebook7"
-    root = sub / "root"
-    root.mkdir(parents=True, exist_ok=True)
-    for nb in notebooks:
-        shutil.copy(nb, root / nb.name)
-    _lab_settings(sub / "settings")
-    env = server_env(sub)
-
-    def argv(port: int) -> list[str]:
-        return [
-            sys.executable, "-m", "notebook", "--no-browser",
-            f"--ServerApp.ip={HOST}", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-            "--ServerApp.open_browser=False", "--IdentityProvider.token=",
-            "--PasswordIdentityProvider.hashed_password=", "--ServerApp.allow_root=True",
-            "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={root}",
-            f"--JupyterNotebookApp.user_settings_dir={sub / 'settings'}",
-            f"--JupyterNotebookApp.workspaces_dir={sub / 'workspaces'}",
-        ]
-
-    server = start_server("notebook7", argv, env, root, sub, "/api")
-    try:
-        yield server
-    finally:
-        server.stop()
-        _copy_server_log(server, artifacts)
-
-
-@contextlib.contextmanager
 def marimo_server(notebook: Path, home: Path, artifacts: Path) -> Iterator[Server]:
     """``marimo run`` serving ``notebook`` (a marimo .py file) on a free port, no token."""
     require_module("marimo")
@@ -440,9 +431,5 @@ def marimo_server(notebook: Path, home: Path, artifacts: Path) -> Iterator[Serve
         return [sys.executable, "-m", "marimo", "run", str(notebook), "--headless",
                 f"--host={HOST}", f"--port={port}", "--no-token"]
 
-    server = start_server(f"marimo-{notebook.stem}", argv, env, notebook.parent, sub, "/")
-    try:
+    with _serving(f"marimo-{notebook.stem}", argv, env, notebook.parent, sub, "/", artifacts) as server:
         yield server
-    finally:
-        server.stop()
-        _copy_server_log(server, artifacts)

@@ -5,19 +5,17 @@ The page exported with ``aw.export_html`` is driven through its controls: image,
 and layer, channel (slider by mouse and keyboard, the arrow keys on the picture, a click on a
 grid tile, the strongest-channel button), stage, view, colormap and contrast. Each change must
 draw a new picture (the page's ``data-version`` and ``data-shown`` attributes, and different
-canvas pixels) with no console error. The canvas is compared with the widget's own renders; the
-time of a channel flip is measured in the page and printed. Then a notebook that displays a
+canvas pixels) with no console error. The canvas is compared with the widget's own renders; how
+long a channel flip takes is benchmarks/frontend.py's figure, never a test's. Then a notebook that displays a
 static explorer is executed and converted with ``nbconvert --to html`` and the same checks run
-inside its iframe. Screenshots go to ``artifacts/e2e/``; the README's picture to
-``docs/images/exported_explorer.png``.
+inside its iframe. Screenshots go to ``artifacts/e2e/`` (ignored by git); the README's picture
+is made by ``scripts/readme_pictures.py``, never by a test.
 """
 
 from __future__ import annotations
 
 import base64
 import io
-import json
-import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -26,14 +24,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from .conftest import CHROMIUM, REPO, server_env
+from .conftest import server_env
 
 pytestmark = pytest.mark.e2e
 
-DOCS_SHOT = REPO / "docs" / "images" / "exported_explorer.png"
 LAYERS_IN_NOTEBOOK = ["conv1", "relu_conv1", "pool1", "fire6"]
-FLIPS = 40  # key presses timed per view
-FRAME_MS = 16.0
+FLIPS = 40  # key presses per view
 
 _STATE_JS = """() => { const r = document.querySelector('.aw-explorer-view');
   return {version: +(r && r.dataset.version || 0), shown: r && r.dataset.shown || ''}; }"""
@@ -108,7 +104,9 @@ class StaticPage:
     def state(self) -> dict[str, Any]:
         s = self.frame.evaluate(_STATE_JS)
         keys = ("image", "layer", "stage", "channel", "view", "cmap", "contrast")
-        return {"version": s["version"], **dict(zip(keys, s["shown"].split("|")))} if s["shown"] else s
+        if not s["shown"]:
+            return s
+        return {"version": s["version"], **dict(zip(keys, s["shown"].split("|"), strict=False))}
 
     def wait_ready(self, timeout: float = 60_000) -> dict[str, Any]:
         self.frame.wait_for_function(_DRAWN_JS, arg=0, timeout=timeout)
@@ -170,7 +168,8 @@ def _walk(w: StaticPage, strongest: int | None = None) -> None:
     cols = w.frame.evaluate("() => window.awStatic.view.awExplorer.layer().grid[1]")
     w.change(lambda: w.press("ArrowDown"), "arrow-down", channel=9 + cols)
     slider = w.frame.locator(".aw-channel").bounding_box()
-    w.change(lambda: w.page.mouse.click(slider["x"] + slider["width"] * 0.8, slider["y"] + slider["height"] / 2),
+    w.change(lambda: w.page.mouse.click(slider["x"] + slider["width"] * 0.8,
+                                        slider["y"] + slider["height"] / 2),
              "slider-mouse")
     w.change(lambda: w.frame.locator(".aw-stage button[data-value=post]").click(), "stage-post", stage="post")
     # Another block: its first layer, at its default stage; then another layer of the block.
@@ -183,10 +182,13 @@ def _walk(w: StaticPage, strongest: int | None = None) -> None:
     w.change(lambda: w.frame.locator(".aw-strongest").click(), "strongest",
              **({"channel": strongest} if strongest is not None else {}))
     w.change(lambda: w.choose(".aw-image", "cat"), "image-cat", image="cat")
-    w.change(lambda: w.frame.locator(".aw-view button[data-value=channel]").click(), "view-channel", view="channel")
+    w.change(lambda: w.frame.locator(".aw-view button[data-value=channel]").click(), "view-channel",
+             view="channel")
     w.change(lambda: w.choose(".aw-cmap", "jet"), "cmap-jet", cmap="jet")
-    w.change(lambda: w.frame.locator(".aw-view button[data-value=overlay]").click(), "view-overlay", view="overlay")
-    w.change(lambda: w.frame.locator(".aw-contrast button[data-value=stretch]").click(), "contrast", contrast="stretch")
+    w.change(lambda: w.frame.locator(".aw-view button[data-value=overlay]").click(), "view-overlay",
+             view="overlay")
+    w.change(lambda: w.frame.locator(".aw-contrast button[data-value=stretch]").click(), "contrast",
+             contrast="stretch")
     w.change(lambda: w.press("ArrowLeft"), "overlay-arrow-left")
     w.change(lambda: w.frame.locator(".aw-view button[data-value=grid]").click(), "view-grid", view="grid")
     n = w.frame.evaluate("() => window.awStatic.data.meta.layers.length")
@@ -222,7 +224,8 @@ def test_exported_page_works_offline(offline, net):
     assert w.frame.locator(".aw-banner").is_hidden() == net.pretrained
     fire6 = aw.activations(net, aw.sample_image("face"), "fire6-expand3x3", stage="pre")
     _walk(w, strongest=aw.strongest_channel(fire6))
-    assert w.frame.evaluate("() => document.querySelector('.aw-stats').textContent").startswith("pool1 · 64×56×56")
+    stats = w.frame.evaluate("() => document.querySelector('.aw-stats').textContent")
+    assert stats.startswith("pool1 · 64×56×56")
 
 
 _KEYS = ("image", "layer", "stage", "channel", "view", "cmap", "contrast")
@@ -236,8 +239,9 @@ def _set(w: StaticPage, **state: Any) -> None:
         if key in ("image", "cmap"):
             w.choose(f".aw-{key}", value)
         elif key == "layer":  # its block, then the layer
-            group, label = w.frame.evaluate("n => { const D = window.awStatic.data.meta, L = D.layers.find(l => "
-                                            "l.name === n); return [D.groups[L.home].label, L.label]; }", value)
+            group, label = w.frame.evaluate(
+                "n => { const D = window.awStatic.data.meta, L = D.layers.find(l => "
+                "l.name === n); return [D.groups[L.home].label, L.label]; }", value)
             w.choose(".aw-group", group)
             w.frame.locator(".aw-layer").select_option(label=label)
         elif key == "channel":
@@ -259,19 +263,24 @@ def test_canvas_equals_the_widgets_render(offline, net):
     from actwidgets import pixels
 
     w, report = offline, []
-    for layer, stage, channel, contrast in (("fire2-expand3x3", "pre", 7, "minmax"),
-                                            ("conv1", "post", 33, "stretch"), ("fire9-concat", "post", None, "minmax")):
+    cases = (("fire2-expand3x3", "pre", 7, "minmax"), ("conv1", "post", 33, "stretch"),
+             ("fire9-concat", "post", None, "minmax"))
+    for layer, stage, channel, contrast in cases:
         acts = aw.activations(net, aw.sample_image("cat"), layer, stage=stage)
         channel = aw.strongest_channel(acts) if channel is None else channel
-        _set(w, image="cat", layer=layer, stage=stage, channel=channel, contrast=contrast, view="grid", cmap="viridis")
+        _set(w, image="cat", layer=layer, stage=stage, channel=channel, contrast=contrast, view="grid",
+             cmap="viridis")
         want = np.asarray(pixels.render_grid(acts, selected=channel, cmap="viridis", contrast=contrast))
         np.testing.assert_array_equal(w.pixels()[:, :, :3], want, err_msg=f"grid {layer} {stage} {channel}")
         _set(w, view="channel", cmap="gray")
-        want = np.asarray(pixels.render_channel(acts[channel], size=net.input_size, cmap="gray", contrast=contrast))
+        want = np.asarray(pixels.render_channel(acts[channel], size=net.input_size, cmap="gray",
+                                                contrast=contrast))
         diff = np.abs(w.pixels()[:, :, :3].astype(int) - want)
         report.append(f"channel {layer} {contrast}: mean {diff.mean():.2f}, max {diff.max()}")
         assert diff.mean() < (1.0 if contrast == "minmax" else 6.0), report[-1]
-        ch = acts[channel] if contrast == "minmax" else np.clip(acts[channel], *pixels.stretchlim(acts[channel]))
+        ch = acts[channel]
+        if contrast != "minmax":
+            ch = np.clip(ch, *pixels.stretchlim(ch))
         _set(w, view="overlay")
         want = pixels.overlay(net.image(aw.sample_image("cat")), ch, cmap="jet", alpha=0.5)
         diff = np.abs(w.pixels()[:, :, :3].astype(int) - want)
@@ -281,24 +290,22 @@ def test_canvas_equals_the_widgets_render(offline, net):
     w.assert_clean("canvas-equals")
 
 
-def test_channel_flip_takes_less_than_a_frame(offline, artifacts):
-    w, lines = offline, []
+def test_every_key_press_flips_the_channel_in_every_view(offline):
+    """40 ArrowRight presses on the picture: 40 flips drawn, the channel at 40, a new picture.
+    How long a flip takes is measured by benchmarks/frontend.py, not asserted here."""
+    w = offline
     _set(w, image="face", layer="conv1", stage="pre", channel=0, contrast="minmax", cmap="gray")
     for view in ("grid", "channel", "overlay"):
         _set(w, view=view, channel=0)
-        start = w.frame.evaluate("() => window.awStatic.flips.length")
+        start, digest = w.frame.evaluate("() => window.awStatic.flips.length"), w.digest()
         w.frame.locator(".aw-picture").focus()
         for _ in range(FLIPS):
             w.page.keyboard.press("ArrowRight")
         w.frame.wait_for_function(f"() => window.awStatic.flips.length >= {start + FLIPS}")
-        ms = w.frame.evaluate(f"() => window.awStatic.flips.slice({start})")
-        p95 = sorted(ms)[int(0.95 * (len(ms) - 1))]
-        lines.append(f"{view:8s} conv1 (64 × 113×113): median {statistics.median(ms):.2f} ms, "
-                     f"p95 {p95:.2f} ms, max {max(ms):.2f} ms over {len(ms)} flips")
-        assert p95 <= FRAME_MS, lines[-1]
-    text = "channel flip in the exported page (Chromium, handler time):\n  " + "\n  ".join(lines)
-    print("\n" + text)
-    (artifacts / "export_flip.txt").write_text(text + "\n")
+        w.frame.wait_for_function(_DRAWN_JS, arg=0)
+        assert w.frame.evaluate("() => window.awStatic.flips.length") == start + FLIPS, view
+        assert w.state()["channel"] == str(FLIPS) and w.state()["view"] == view
+        assert w.digest() != digest, f"{view}: the picture did not change"
     w.assert_clean("flips")
 
 
@@ -318,7 +325,9 @@ def test_readable_at_phone_width(browser, exported, artifacts):
         context.close()
 
 
-def test_screenshot_for_the_readme(browser, exported, net, artifacts):
+def test_the_readme_view_draws_cleanly_and_small(browser, exported, artifacts, tmp_path):
+    """The view of the README's picture (scripts/readme_pictures.py takes it): the outline of
+    the strongest channel draws, nothing fails, and the picture fits in 300 kB."""
     from PIL import Image
 
     console: list[str] = []
@@ -331,14 +340,12 @@ def test_screenshot_for_the_readme(browser, exported, net, artifacts):
         drawn = w.state()["version"]
         w.frame.locator(".aw-strongest").click()  # the outline: wait for its drawing, not a time
         w.frame.wait_for_function(_DRAWN_JS, arg=drawn, timeout=30_000)
-        shot = artifacts / "exported_explorer.png"
+        shot = tmp_path / "exported_explorer.png"
         page.screenshot(path=str(shot), clip={"x": 0, "y": 0, "width": 980, "height": 800})
         with Image.open(shot) as im:
             small = im.convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT)
             small.save(shot, optimize=True)
         assert shot.stat().st_size <= 300_000
-        if net.pretrained:  # the README shows trained features only
-            DOCS_SHOT.write_bytes(shot.read_bytes())
         w.assert_clean("readme")
     finally:
         context.close()
@@ -395,7 +402,8 @@ def test_converted_notebook_keeps_a_working_explorer(browser, notebook_html, art
         page.wait_for_function("([f, h]) => Math.abs(f.getBoundingClientRect().height - h - 4) <= 2",
                                arg=[frame_el.element_handle(), content], timeout=10_000)
         refused = [m for m in console if m.startswith("refused")]
-        print(f"\nconverted notebook: the explorer works in its iframe; the template's own requests refused: {refused}")
+        print("\nconverted notebook: the explorer works in its iframe; the template's own requests "
+              f"refused: {refused}")
         page.screenshot(path=str(artifacts / "notebook-converted.png"), full_page=True)
     finally:
         context.close()
