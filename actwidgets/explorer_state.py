@@ -12,7 +12,8 @@ shown now, so ``aw.export_html(net, images, layers, path, state=explorer.state)`
 Traceback (most recent call last):
 ValueError: an explorer takes one layer; this names 7 layers (fire6-squeeze1x1, ...): give one of them
 >>> ExplorerState(layer=-1).resolved(net, images=["face"])
-ExplorerState(image='face', layer='pool10', stage='post', channel=0, view='grid', cmap='gray', contrast='minmax')
+ExplorerState(image='face', layer='pool10', stage='post', channel=0, view='grid', cmap='gray',
+              contrast='minmax')
 >>> [name for name, _ in image_names(["cat", "cat", "photos/dog.jpg", net.image("face")])]
 ['cat', 'cat (2)', 'dog.jpg', 'image 4']
 """

@@ -246,7 +246,8 @@ def test_a_widget_takes_a_layer_as_activations_does(squeezenet, widgets_of):
     assert (explorer.layer, view.layer) == ("pool10", "pool1")
     explorer.layer = "features.3.squeeze"  # a node name: the listed layer
     assert explorer.layer == "fire2-squeeze1x1"
-    assert "ActivationExplorer takes one layer; this names 7 layers" in _trait_sentence(explorer, layer="fire6")
+    sentence = _trait_sentence(explorer, layer="fire6")
+    assert "ActivationExplorer takes one layer; this names 7 layers" in sentence
     assert 'stage="both" does not fit ChannelView' in _trait_sentence(view, stage="both")
     view.layer, view.stage = "conv1", None  # None: the layer's default
     assert view.stage == "pre"
@@ -284,7 +285,8 @@ def test_one_explorer_state_for_the_widget_and_the_page(squeezenet, widgets_of, 
     explorer.state = ExplorerState(layer="fire2-squeeze1x1", stage="post", channel=3)
     assert (explorer.layer, explorer.stage, explorer.channel) == ("fire2-squeeze1x1", "post", 3)
     for bad, match in [({"view": "tiles"}, "view must be one of"), ({"channel": -1}, "whole number"),
-                       ({"contrast": "loud"}, "contrast must be one of"), ({"stage": "mid"}, "stage must be")]:
+                       ({"contrast": "loud"}, "contrast must be one of"),
+                       ({"stage": "mid"}, "stage must be")]:
         with pytest.raises(ValueError, match=match):
             ExplorerState(**bad)
     with pytest.raises(ValueError, match="channel 99 is out of range: 'conv1' has channels 0..63"):

@@ -86,7 +86,8 @@ class ChannelView(PageWidget):
     _esm = frontend.module_text("draw.js", "channelview.js")
     _css = frontend.stylesheet("channelview.css")
 
-    layer = _parts.LayerTrait(help="The layer (one of the atlas' layers for patches; any for the rest)").tag(sync=True)
+    layer = _parts.LayerTrait(help="The layer (one of the atlas' layers for patches; any for the rest)"
+                              ).tag(sync=True)
     stage = _parts.StageTrait("post", help='"pre": before the activation; "post": after it').tag(sync=True)
     channel = Int(0, help="The channel shown, 0..channels-1 of the layer").tag(sync=True)
     image = Unicode(help="The picture the activation is shown on").tag(sync=True)

@@ -41,10 +41,11 @@ class ActivationExplorer(LayerState, PageWidget):
     The state lives in traitlets (``image``, ``layer``, ``stage``, ``channel``, ``view``,
     ``cmap``, ``contrast``), synced with the page: set them from code, observe them, or use
     the controls. ``explorer.state`` gives them as one
-    :class:`~actwidgets.explorer_state.ExplorerState` (and sets them together); the keyword arguments, or ``state=``, give the first one. A
-    ``layer`` and ``stage`` are read as ``activations`` reads them: the same bad one gets the
-    same sentence (a stage the layer does not have too). The page (an ES module, :mod:`actwidgets.frontend`) draws the pictures: the
-    kernel sends a layer's 8-bit levels once per image, layer or stage change, and channel,
+    :class:`~actwidgets.explorer_state.ExplorerState` (and sets them together); the keyword
+    arguments, or ``state=``, give the first one. ``layer`` and ``stage`` are read as
+    ``activations`` reads them: the same bad one gets the same sentence (a stage the layer
+    does not have too). The page (an ES module, :mod:`actwidgets.frontend`) draws the
+    pictures: the kernel sends a layer's 8-bit levels once per image, layer or stage change, and channel,
     view, colormap and contrast changes are drawn in the browser (the channel is sent back
     when a drag ends). ``explorer.activations`` is the ``(C, h, w)`` array now shown,
     ``explorer.png`` the picture (drawn in Python on demand). A layer whose maps are 1×1 (a
@@ -60,7 +61,8 @@ class ActivationExplorer(LayerState, PageWidget):
     view = Enum(VIEWS, "grid", help='"grid": all channels; "channel": one at image size; "overlay": one over the image').tag(sync=True)
     layer = _parts.LayerTrait(help="Name of the layer shown (net.layers.names; an alias or an index is "
                               "read as activations reads it)").tag(sync=True)
-    stage = _parts.StageTrait("post", help='"pre": before the activation (ReLU); "post": after it').tag(sync=True)
+    stage = _parts.StageTrait("post", help='"pre": before the activation (ReLU); "post": after it'
+                              ).tag(sync=True)
     channel = synced(LayerState.channel)
     cmap = synced(LayerState.cmap)
     contrast = synced(LayerState.contrast)
