@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .pixels._checks import activation_maps, as_array, number_pair, numeric, positive_int
+from .pixels.checks import activation_maps, as_array, number_pair, numeric, positive_int
 
 __all__ = [
     "strongest_channel",

@@ -301,8 +301,8 @@ def test_save_and_load_round_trip(net, pictures, tmp_path):
         np.testing.assert_array_equal(back.field(layer).rows, atlas.field(layer).rows)
     assert (back.model, back.weights, back.layers, back.stages, back.n_images) == (
         "Sequential", "own weights", LAYERS, ["pre", "post"], 5)
-    assert back.meta["images"]["fingerprint"] == atlas.fingerprint
-    assert back.meta["weights_digest"] == atlas.meta["weights_digest"]
+    assert back.meta.images.fingerprint == atlas.fingerprint
+    assert back.meta.weights_digest == atlas.meta.weights_digest
 
 
 # ---------------------------------------------------------------------------- sources

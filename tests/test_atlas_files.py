@@ -259,13 +259,13 @@ def test_an_unknown_op_is_measured():
 
 
 def test_ctrl_c_while_fields_are_measured_returns_an_atlas_to_resume(monkeypatch):
-    import actwidgets.atlas.scan as scan
+    import actwidgets.atlas.engine as engine
 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 3, 3), nn.ReLU())
     net = aw.Network.wrap(model, input_size=16, backend="hooks")  # no graph: measured
     pictures = [np.full((20, 20, 3), v, np.uint8) for v in (10, 90, 200)]
-    measure = scan.receptive_field
+    measure = engine.receptive_field
     calls = []
 
     def interrupted_on_the_second(*args, **kwargs):
@@ -274,12 +274,12 @@ def test_ctrl_c_while_fields_are_measured_returns_an_atlas_to_resume(monkeypatch
             raise KeyboardInterrupt
         return measure(*args, **kwargs)
 
-    monkeypatch.setattr(scan, "receptive_field", interrupted_on_the_second)
+    monkeypatch.setattr(engine, "receptive_field", interrupted_on_the_second)
     with pytest.warns(RuntimeWarning, match=r"interrupted while measuring receptive fields "
                       r"\(1 of 2 layers\), before any image was scanned.*atlas.resume"):
         part = aw.channel_atlas(net, pictures, ["0", "2"], top=2, progress=False)
     assert part.scanned == 0 and not part.complete and part.top("0", 1) == []
-    monkeypatch.setattr(scan, "receptive_field", measure)
+    monkeypatch.setattr(engine, "receptive_field", measure)
     resumed = aw.ChannelAtlas.load(part.save(Path(tempfile.mkdtemp()) / "p.npz")).resume(net, pictures, progress=False)
     whole = aw.channel_atlas(net, pictures, ["0", "2"], top=2, progress=False)
     assert resumed.complete and np.array_equal(resumed.field("2").rows, whole.field("2").rows)

@@ -47,8 +47,8 @@ def assert_same_atlas(ray_atlas, local):
         for f in ("max", "mean"):
             np.testing.assert_allclose(a[f], b[f], rtol=1e-5, atol=1e-6, err_msg=f"{key} {f}")
     assert ray_atlas.skipped == local.skipped
-    assert ray_atlas.meta["images"] == local.meta["images"]
-    assert ray_atlas.meta["paths"] == local.meta["paths"]
+    assert ray_atlas.meta.images == local.meta.images
+    assert ray_atlas.meta.paths == local.meta.paths
 
 
 def test_ray_atlas_equals_the_local_one(local_ray, tmp_path):
@@ -59,7 +59,7 @@ def test_ray_atlas_equals_the_local_one(local_ray, tmp_path):
     kwargs = dict(top=3, score=("max", "mean"), batch_size=4, progress=False)
     local = aw.channel_atlas(net, images, LAYERS, **kwargs)
     on_ray = aw.channel_atlas(net, images, LAYERS, engine="ray", actors=1, **kwargs)
-    assert on_ray.meta["engine"] == "ray" and on_ray.complete
+    assert on_ray.meta.engine == "ray" and on_ray.complete
     assert on_ray.skipped.count == 2
     assert_same_atlas(on_ray, local)
 
@@ -67,18 +67,18 @@ def test_ray_atlas_equals_the_local_one(local_ray, tmp_path):
 def test_the_ray_stages_in_process_resume_from_an_offset():
     """read_batch and Scanner as Ray runs them, without a cluster: from image 5 on, merged
     into a local atlas of images 0-4, they give the local atlas of all images."""
-    from actwidgets.atlas import ray_engine, scan, topk
+    from actwidgets.atlas import engine, ray_engine, topk
     from actwidgets.atlas.sources import collection
 
     net, pictures = tiny_net(), photos()
     kwargs = dict(top=3, score=("max", "mean"), batch_size=4, progress=False)
     whole = aw.channel_atlas(net, pictures, LAYERS, **kwargs)
     part = aw.channel_atlas(net, pictures[:5], LAYERS, **kwargs)
-    points = list(dict.fromkeys(p for spec in whole.meta["layers"] for p in spec["points"].values()))
+    points = list(dict.fromkeys(p for spec in whole.meta.layers for p in spec.points.values()))
     scanner = ray_engine.Scanner(net.model, net.preprocess, net.extractor.backend, points,
                                  ["max", "mean"], 3)
     tables = {key: topk.from_numpy(t) for key, t in part._tables.items()}
-    state = scan.ScanState(tables, scanned=5)
+    state = engine.ScanState(tables, scanned=5)
     images = collection(pictures)
     for ids in (np.arange(0, 4), np.arange(4, 7)):             # ray.data.range's ids, from 5 on
         batch = ray_engine.read_batch({"id": ids}, images, net.preprocess, start=5)

@@ -14,9 +14,12 @@ module                role
 ``receptive``         receptive fields (read from the graph, else measured); boxes in the original
 ``_analytic``         receptive fields read from the fx graph: conv, pool and point-wise ops
 ``topk``              the running per-channel top-k and its merge
-``scan``              :func:`channel_atlas` and the local scan
+``meta``              typed header records: :class:`~.meta.AtlasMeta`, its layers and images
+``engine``            what the scans share: scan state, one batch's merge, progress, fields
+``run``               one scan from its arguments to an atlas' parts; the local pass
+``scan``              :func:`channel_atlas`, the entry point
 ``store``             :class:`ChannelAtlas`, :class:`AtlasEntry`, the ``.npz`` file
-``ray_engine``        the same scan on Ray Data (imported only for ``engine="ray"``)
+``ray_engine``        the same scan on Ray Data (Ray imported only when it runs)
 ====================  =====================================================================
 
 >>> import actwidgets as aw

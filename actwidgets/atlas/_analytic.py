@@ -31,7 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._torch_compat import fake_tensor_mode
 from ..extract import preserve_model_state
+from ..model.network import Network
 
 __all__ = ["spans"]
 
@@ -191,29 +193,30 @@ class _Follower(torch.fx.Interpreter):
         return _function_spans(n.target, args, kwargs, known[0], hw)
 
 
-def _all_spans(net: Any) -> dict[str, Any] | None:
+def _all_spans(net: Network) -> dict[str, Any]:
     """{point name: spans or None} for every point of an fx-traced network (cached)."""
     size = tuple(net.input_size)
     per_model = _CACHE.setdefault(net.model, {})
     if size not in per_model:
-        impl = net.extractor._impl
-        gm = torch.fx.GraphModule(net.model, impl._graph)
+        traced = net.extractor.traced
+        if traced is None:  # no graph: every layer is measured
+            return {}
+        graph, nodes = traced
+        gm = torch.fx.GraphModule(net.model, graph)
         follower = _Follower(gm)
         x = torch.zeros(1, net.preprocess.channels, *size, device=net.device, dtype=net.dtype)
         with preserve_model_state(net.model, freeze=True), torch.no_grad():
             try:  # shapes without arithmetic: the spans need no values
-                from torch._subclasses.fake_tensor import FakeTensorMode
-
-                with FakeTensorMode(allow_non_fake_inputs=True) as mode:
+                with fake_tensor_mode() as mode:
                     follower.run(mode.from_tensor(x))
             except Exception:  # noqa: BLE001 - an op fake tensors cannot run: a real pass
                 follower.spans.clear()
                 follower.run(x)
-        per_model[size] = {name: follower.spans.get(node) for name, node in impl._by_name.items()}
+        per_model[size] = {name: follower.spans.get(node) for name, node in nodes.items()}
     return per_model[size]
 
 
-def spans(net: Any, point: str) -> tuple[np.ndarray, np.ndarray] | None:
+def spans(net: Network, point: str) -> tuple[np.ndarray, np.ndarray] | None:
     """(rows, cols) of ``point``'s map cells read from the graph, or None where an op on the
     way is unknown (or the network is not fx-traced): then measure."""
     if getattr(net.extractor, "backend", None) != "fx":

@@ -37,11 +37,13 @@ import numpy as np
 import torch
 
 from ..model.network import Network
-from .scan import ScanState, batch_tables, interrupted, progress_bar
+from .engine import ScanState, batch_tables, interrupted, progress_bar
+from .meta import ScanPlan
 from .sources import Collection, prepare
 from .topk import empty, from_numpy, merge, to_numpy
 
-__all__ = ["scan_ray", "require_ray"]
+__all__ = ["scan_ray", "require_ray", "read_batch", "Scanner", "resolve", "actor_pool",
+           "model_for_workers", "ordered"]
 
 
 def require_ray() -> Any:
@@ -59,8 +61,9 @@ def require_ray() -> Any:
     return ray
 
 
-def _get(value: Any) -> Any:
-    import ray
+def resolve(value: Any) -> Any:
+    """``value`` itself, or the object it refers to where it is a Ray object reference."""
+    import ray  # an actor's process: Ray is there
 
     return ray.get(value) if isinstance(value, ray.ObjectRef) else value
 
@@ -68,7 +71,7 @@ def _get(value: Any) -> Any:
 def read_batch(batch: dict[str, np.ndarray], images: Any, preprocess: Any,
                start: int) -> dict[str, np.ndarray]:
     """Ray task: decode and preprocess the images numbered in ``batch["id"]`` (+ ``start``)."""
-    images, preprocess = _get(images), _get(preprocess)
+    images, preprocess = resolve(images), resolve(preprocess)
     items = [prepare(images, preprocess, start + int(i)) for i in batch["id"]]
     return {
         "index": np.array([it["index"] for it in items], dtype=np.int64),
@@ -84,7 +87,7 @@ class Scanner:
 
     def __init__(self, model: Any, preprocess: Any, backend: str, points: list[str],
                  scores: list[str], k: int) -> None:
-        model, preprocess = _get(model), _get(preprocess)
+        model, preprocess = resolve(model), resolve(preprocess)
         device = "cuda" if torch.cuda.is_available() else "cpu"
         self.net = Network(model.to(device), preprocess, backend=backend)
         self.points, self.scores, self.k = points, scores, k
@@ -108,7 +111,7 @@ class Scanner:
         return {"payload": np.array([pickle.dumps(payload)], dtype=object)}
 
 
-def _actors(ray: Any, actors: int | None) -> tuple[int, float]:
+def actor_pool(ray: Any, actors: int | None) -> tuple[int, float]:
     """(actors, GPUs per actor): one per GPU where the cluster has GPUs, else ``actors`` or 1."""
     gpus = int(ray.cluster_resources().get("GPU", 0))
     if actors is None:
@@ -118,15 +121,15 @@ def _actors(ray: Any, actors: int | None) -> tuple[int, float]:
     return actors, (1.0 if gpus >= actors else 0.0)
 
 
-def _model_for_workers(net: Network) -> torch.nn.Module:
+def model_for_workers(net: Network) -> torch.nn.Module:
     """The model on the CPU (a copy when it is elsewhere), to be pickled for the actors."""
     return net.model if net.device.type == "cpu" else copy.deepcopy(net.model).cpu()
 
 
-def _dataset(ray: Any, net: Network, images: Collection, plan: dict[str, Any], start: int,
+def _dataset(ray: Any, net: Network, images: Collection, plan: ScanPlan, start: int,
              batch_size: int, actors: int | None) -> Any:
     count = len(images) - start
-    n_actors, gpus = _actors(ray, actors)
+    n_actors, gpus = actor_pool(ray, actors)
     ds = ray.data.range(count, override_num_blocks=max(1, math.ceil(count / batch_size)))
     pre_ref = ray.put(net.preprocess)
     # Half a CPU per reading task (decoding waits on storage too); the remote arguments
@@ -136,24 +139,24 @@ def _dataset(ray: Any, net: Network, images: Collection, plan: dict[str, Any], s
     return ds.map_batches(
         Scanner, batch_size=batch_size, batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=n_actors), num_gpus=gpus, num_cpus=1,
-        fn_constructor_kwargs={"model": ray.put(_model_for_workers(net)), "preprocess": pre_ref,
-                               "backend": net.extractor.backend, "points": plan["points"],
-                               "scores": plan["scores"], "k": plan["k"]})
+        fn_constructor_kwargs={"model": ray.put(model_for_workers(net)), "preprocess": pre_ref,
+                               "backend": net.extractor.backend, "points": list(plan.points),
+                               "scores": list(plan.scores), "k": plan.k})
 
 
-def scan_ray(net: Network, images: Collection, plan: dict[str, Any], state: ScanState,
+def scan_ray(net: Network, images: Collection, plan: ScanPlan, state: ScanState,
              batch_size: int, actors: int | None, progress: bool) -> ScanState:
     """Continue ``state`` over the rest of ``images`` on Ray Data (see the module's docstring)."""
     if state.scanned >= len(images):
         return state
     ray = require_ray()
-    with _ordered(ray):
+    with ordered(ray):
         ds = _dataset(ray, net, images, plan, state.scanned, batch_size, actors)
         with progress_bar(len(images), state.scanned, progress, f"atlas {net.name} (ray)") as bar:
             rows = iter(ds.iter_rows())
             try:
                 for row in rows:
-                    state = _merged(state, pickle.loads(row["payload"]), plan["k"])
+                    state = _merged(state, pickle.loads(row["payload"]), plan.k)
                     bar.update(state.scanned - bar.n)
             except KeyboardInterrupt:
                 interrupted(state, len(images))
@@ -163,7 +166,7 @@ def scan_ray(net: Network, images: Collection, plan: dict[str, Any], state: Scan
 
 
 @contextlib.contextmanager
-def _ordered(ray: Any) -> Iterator[None]:
+def ordered(ray: Any) -> Iterator[None]:
     """Ray Data keeping the order of the batches (merged in order, Ctrl-C keeps a prefix) and
     showing no progress bars of its own (the driver shows one), for the scan only."""
     ctx = ray.data.DataContext.get_current()

@@ -22,30 +22,23 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from ..images import load_image
+from ..model.network import Network
 from ..model.selection import no_stage, parse_stage, stage_argument
-from .receptive import Field, Geometry
+from .meta import FORMAT, AtlasMeta, LayerSpec, Skipped
+from .receptive import Field
+from .run import AtlasParts, scan
+from .sources import collection, read_source
 from .topk import FIELDS
 
 __all__ = ["ChannelAtlas", "AtlasEntry", "Skipped", "FORMAT", "AtlasFileError"]
-
-#: The ``format`` of an atlas file's header.
-FORMAT = "actwidgets.channel_atlas/1"
-
-
-class Skipped(NamedTuple):
-    """Images that could not be read: how many, and the first few with the reason."""
-
-    count: int
-    names: list[str]
-
 
 @dataclass(frozen=True)
 class AtlasEntry:
@@ -77,8 +70,6 @@ class AtlasEntry:
     def patch(self, images: Any = None) -> np.ndarray:
         """The pixels of :attr:`box`, (h, w, 3) uint8, loaded again from the image's file, or
         from ``images`` (the collection the atlas was computed on) when given."""
-        from .sources import collection, read_source
-
         if images is not None:
             source = collection(images).item(self.index)
         elif self.path is not None:
@@ -102,25 +93,29 @@ class ChannelAtlas:
     (``complete`` False) continues with :meth:`resume`.
     """
 
-    def __init__(self, meta: dict[str, Any],
+    def __init__(self, meta: AtlasMeta,
                  tables: Mapping[tuple[str, str], Mapping[str, np.ndarray]],
                  fields: Mapping[str, Field]) -> None:
+        #: What it was computed on, and how far the scan got.
         self.meta = meta
         self._tables = {key: {f: np.asarray(t[f]) for f in FIELDS} for key, t in tables.items()}
         self._fields = dict(fields)
-        self._layers = {spec["name"]: spec for spec in meta["layers"]}
-        geometry = meta["geometry"]
-        self._geometry = Geometry(tuple(geometry["size"]), _resize(geometry["resize"]),
-                                  geometry["known"])
+        self._layers = {spec.name: spec for spec in meta.layers}
+        self._geometry = meta.geometry
+
+    @property
+    def parts(self) -> AtlasParts:
+        """Its header, tables and fields (what :func:`.run.scan` continues from)."""
+        return AtlasParts(self.meta, self._tables, self._fields)
 
     # ------------------------------------------------------------------ what it is
     @property
     def model(self) -> str:
-        return self.meta["model"]
+        return self.meta.model
 
     @property
     def weights(self) -> str:
-        return self.meta["weights"]
+        return self.meta.weights
 
     @property
     def layers(self) -> list[str]:
@@ -128,25 +123,25 @@ class ChannelAtlas:
 
     @property
     def stages(self) -> list[str]:
-        return list(self.meta["stages"])
+        return list(self.meta.stages)
 
     @property
     def scores(self) -> list[str]:
-        return list(self.meta["scores"])
+        return list(self.meta.scores)
 
     @property
     def k(self) -> int:
-        return int(self.meta["k"])
+        return self.meta.k
 
     @property
     def n_images(self) -> int:
         """How many images the collection has."""
-        return int(self.meta["images"]["count"])
+        return self.meta.images.count
 
     @property
     def scanned(self) -> int:
         """How many images (from the first on) have been scanned, unreadable ones included."""
-        return int(self.meta["scanned"])
+        return self.meta.scanned
 
     @property
     def complete(self) -> bool:
@@ -154,11 +149,11 @@ class ChannelAtlas:
 
     @property
     def fingerprint(self) -> str:
-        return self.meta["images"]["fingerprint"]
+        return self.meta.images.fingerprint
 
     @property
     def skipped(self) -> Skipped:
-        return Skipped(int(self.meta["skipped"]["count"]), list(self.meta["skipped"]["names"]))
+        return Skipped(self.meta.skipped.count, list(self.meta.skipped.names))
 
     @property
     def nbytes(self) -> int:
@@ -173,30 +168,30 @@ class ChannelAtlas:
                 f"{self.n_images} images, {state}, {self.skipped.count} skipped)")
 
     # ------------------------------------------------------------------ queries
-    def _spec(self, layer: str) -> dict[str, Any]:
+    def _spec(self, layer: str) -> LayerSpec:
         spec = self._layers.get(layer)
         if spec is None:
-            spec = next((s for s in self._layers.values() if s["native"] == layer), None)
+            spec = next((s for s in self._layers.values() if s.native == layer), None)
         if spec is None:
             raise KeyError(f"{layer!r} is not in this atlas; its layers: {', '.join(self._layers)}")
         return spec
 
     def _key(self, layer: str, stage: str | None,
-             score: str | None) -> tuple[dict, str, tuple[str, str]]:
+             score: str | None) -> tuple[LayerSpec, str, tuple[str, str]]:
         spec = self._spec(layer)
-        points = spec["points"]
+        points = spec.points
         stage = parse_stage(stage, both=False, what="an atlas query")
         if stage is None:
-            stage = spec["default_stage"] if spec["default_stage"] in points else next(iter(points))
+            stage = spec.default_stage if spec.default_stage in points else next(iter(points))
         elif stage == "pre" and points.get("pre") == points.get("post"):
-            raise ValueError(no_stage(spec["name"], stage))
+            raise ValueError(no_stage(spec.name, stage))
         if stage not in points:
-            raise ValueError(f"stage {stage!r} was not scanned for {spec['name']!r}; this atlas "
+            raise ValueError(f"stage {stage!r} was not scanned for {spec.name!r}; this atlas "
                              f"has {list(points)} for it")
         score = self.scores[0] if score is None else score
         if score not in self.scores:
             raise ValueError(f"score {score!r} was not ranked by; this atlas has {self.scores}")
-        return spec, stage, (spec["points"][stage], score)
+        return spec, stage, (spec.points[stage], score)
 
     def table(self, layer: str, stage: str | None = None,
               score: str | None = None) -> dict[str, np.ndarray]:
@@ -208,32 +203,32 @@ class ChannelAtlas:
 
     def field(self, layer: str) -> Field:
         """The receptive fields of ``layer``'s map cells, in network-input pixels."""
-        return self._fields[self._spec(layer)["name"]]
+        return self._fields[self._spec(layer).name]
 
     def top(self, layer: str, channel: int, stage: str | None = None,
             score: str | None = None) -> list[AtlasEntry]:
         """The channel's top images, best first (fewer than k where fewer were readable)."""
         spec, stage, key = self._key(layer, stage, score)
-        if not 0 <= int(channel) < spec["channels"]:
-            raise IndexError(f"{layer!r} has {spec['channels']} channels, not channel {channel}")
+        if not 0 <= int(channel) < spec.channels:
+            raise IndexError(f"{layer!r} has {spec.channels} channels, not channel {channel}")
         t = self._tables[key]
         return [self._entry(spec, stage, key[1], int(channel), r, t)
                 for r in range(self.k) if t["index"][channel, r] >= 0]
 
-    def _entry(self, spec: dict, stage: str, score: str, c: int, r: int,
+    def _entry(self, spec: LayerSpec, stage: str, score: str, c: int, r: int,
                t: Mapping[str, np.ndarray]) -> AtlasEntry:
-        field = self._fields[spec["name"]]
+        field = self._fields[spec.name]
         w = field.map_size[1]
         cell = divmod(int(t["cell"][c, r]), w)
         lh, lw, oh, ow = (int(v) for v in t["size"][c, r])
         index = int(t["index"][c, r])
         xy = self._geometry.point_to_image(field.centre(cell), (lh, lw), (oh, ow))
         return AtlasEntry(
-            layer=spec["name"], stage=stage, channel=c, rank=r, index=index,
+            layer=spec.name, stage=stage, channel=c, rank=r, index=index,
             score=float(t[score][c, r]), max=float(t["max"][c, r]), mean=float(t["mean"][c, r]),
             cell=cell, xy=(float(xy[0]), float(xy[1])),
             box=self._geometry.to_image(field.box(cell), (lh, lw), (oh, ow)),
-            image_size=(oh, ow), loaded_size=(lh, lw), path=self.meta["paths"].get(str(index)),
+            image_size=(oh, ow), loaded_size=(lh, lw), path=self.meta.paths.get(str(index)),
         )
 
     def patch(self, entry: AtlasEntry, images: Any = None) -> np.ndarray:
@@ -246,19 +241,22 @@ class ChannelAtlas:
         return [e.patch(images) for e in self.top(layer, channel, stage, score)]
 
     # ------------------------------------------------------------------ resuming
-    def resume(self, net: Any, images: Any, **kwargs: Any) -> "ChannelAtlas":
+    def resume(self, net: Network, images: Any, *, batch_size: int | None = None,
+               num_workers: int | None = None, progress: bool = True, engine: str = "local",
+               actors: int | None = None) -> "ChannelAtlas":
         """Continue a scan stopped early (Ctrl-C) from the next unscanned image, on the same
         network and images; the same as ``channel_atlas(net, images, ..., resume=self)``."""
-        from .scan import channel_atlas
-
-        return channel_atlas(net, images, self.layers, self.k, stage=_stage_arg(self.meta["layers"]),
-                             score=_score_arg(self.scores), resume=self, **kwargs)
+        return ChannelAtlas(*scan(
+            net, images, self.layers, self.k, stage=_stage_arg(self.meta.layers),
+            score=_score_arg(self.scores), batch_size=batch_size, num_workers=num_workers,
+            progress=progress, resume=self.parts, engine=engine, actors=actors))
 
     # ------------------------------------------------------------------ file
     def save(self, path: str | os.PathLike) -> Path:
         """Write the atlas to one ``.npz`` file (written whole, then moved into place)."""
         path = Path(path)
-        meta = dict(self.meta, tables=[list(k) for k in self._tables], fields=list(self._fields))
+        meta = dict(self.meta.to_json(), tables=[list(k) for k in self._tables],
+                    fields=list(self._fields))
         arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(meta))}
         for i, table in enumerate(self._tables.values()):
             arrays.update({f"table{i}/{f}": a for f, a in table.items()})
@@ -311,7 +309,7 @@ def _what_is_wrong(exc: BaseException) -> str:
     return f"the file is damaged ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
 
 
-def _read(data: Any) -> tuple[dict[str, Any], dict, dict]:
+def _read(data: Any) -> tuple[AtlasMeta, dict, dict]:
     """Header, tables and fields of an opened atlas file, every shape checked."""
     if "meta" not in data.files:
         raise AtlasFileError("this is no channel atlas file (it has no header)")
@@ -321,11 +319,11 @@ def _read(data: Any) -> tuple[dict[str, Any], dict, dict]:
         raise AtlasFileError(f"this is no channel atlas of this version (format {found!r}, "
                              f"expected {FORMAT!r})")
     try:
-        specs = {s["name"]: s for s in meta["layers"]}
-        k, points = int(meta["k"]), {pt: s for s in specs.values() for pt in s["points"].values()}
         table_keys, field_names = meta.pop("tables"), meta.pop("fields")
-        size = tuple(int(v) for v in meta["input_size"])
-        meta["images"]["count"], meta["scanned"], meta["skipped"]["count"], meta["paths"]
+        header = AtlasMeta.from_json(meta)
+        specs = {s.name: s for s in header.layers}
+        k, points = header.k, {pt: s for s in specs.values() for pt in s.points.values()}
+        size = header.input_size
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise AtlasFileError(f"its header is damaged (a part is missing or edited: {exc})") from None
     tables = {}
@@ -333,17 +331,17 @@ def _read(data: Any) -> tuple[dict[str, Any], dict, dict]:
         spec = points.get(key[0]) if isinstance(key, list) and len(key) == 2 else None
         if spec is None:
             raise AtlasFileError(f"its table {i} names no layer of the header ({key!r})")
-        c = int(spec["channels"])
+        c = spec.channels
         tables[tuple(key)] = {f: _checked(data, f"table{i}/{f}", (c, k, 4) if f == "size" else (c, k))
                               for f in FIELDS}
     fields = {}
     for i, name in enumerate(field_names):
         if name not in specs:
             raise AtlasFileError(f"its receptive field {i} names no layer of the header ({name!r})")
-        h, w = specs[name]["map_size"]
+        h, w = specs[name].map_size
         fields[name] = Field(_checked(data, f"field{i}/rows", (h, 2)),
                              _checked(data, f"field{i}/cols", (w, 2)), size)
-    return meta, tables, fields
+    return header, tables, fields
 
 
 def _checked(data: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -357,12 +355,8 @@ def _checked(data: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
     return a
 
 
-def _resize(value: Any) -> int | tuple[int, int] | None:
-    return tuple(value) if isinstance(value, list) else value
-
-
-def _stage_arg(specs: list[dict[str, Any]]) -> str | None:
-    return stage_argument((tuple(s["points"]), s["default_stage"]) for s in specs)
+def _stage_arg(specs: Sequence[LayerSpec]) -> str | None:
+    return stage_argument((tuple(s.points), s.default_stage) for s in specs)
 
 
 def _score_arg(scores: list[str]) -> str | tuple[str, ...]:

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..atlas.scan import ENGINES, _loader_defaults, progress_bar
+from ..atlas.engine import ENGINES, loader_defaults, progress_bar
 from ..atlas.sources import Collection, PreparedImages, collate, collection, is_uri, prepare
 from ..atlas.store import Skipped
 from ..atlas.topk import candidates, empty, merge, to_numpy
@@ -318,7 +318,7 @@ def _how(images: Any, fit_images: Any, batch_size: Any, num_workers: Any, progre
         raise ValueError(f"fit_images must be a positive int, got {fit_images!r}")
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-    batch_size, num_workers = _loader_defaults(images, batch_size, num_workers)
+    batch_size, num_workers = loader_defaults(images, batch_size, num_workers)
     return {"batch_size": batch_size, "num_workers": num_workers, "progress": bool(progress),
             "engine": engine, "actors": actors}
 

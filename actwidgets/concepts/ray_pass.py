@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..atlas.ray_engine import _actors, _model_for_workers, _ordered, read_batch, require_ray
-from ..atlas.scan import progress_bar
+from ..atlas.engine import progress_bar
+from ..atlas.ray_engine import actor_pool, model_for_workers, ordered, read_batch, require_ray, resolve
 from ..atlas.sources import Collection
 from ..model.network import Network
 from .work import Plan, Work, compute
@@ -31,9 +31,7 @@ class ConceptWorker:
     """Ray actor: a copy of the network; each batch becomes its part (pickled)."""
 
     def __init__(self, model: Any, preprocess: Any, backend: str, plan: Plan, work: Work) -> None:
-        from ..atlas.ray_engine import _get
-
-        model, preprocess = _get(model), _get(preprocess)
+        model, preprocess = resolve(model), resolve(preprocess)
         device = "cuda" if torch.cuda.is_available() else "cpu"
         self.net = Network(model.to(device), preprocess, backend=backend)
         self.plan, self.work = plan, work
@@ -62,11 +60,11 @@ def _dataset(ray: Any, net: Network, images: Collection, indices: list[int] | No
     pre_ref = ray.put(net.preprocess)
     ds = ds.map_batches(read_batch, batch_size=batch_size, batch_format="numpy", num_cpus=0.5,
                         fn_kwargs={"images": ray.put(images), "preprocess": pre_ref, "start": 0})
-    n_actors, gpus = _actors(ray, how["actors"])
+    n_actors, gpus = actor_pool(ray, how["actors"])
     return ds.map_batches(
         ConceptWorker, batch_size=batch_size, batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=n_actors), num_gpus=gpus, num_cpus=1,
-        fn_constructor_kwargs={"model": ray.put(_model_for_workers(net)), "preprocess": pre_ref,
+        fn_constructor_kwargs={"model": ray.put(model_for_workers(net)), "preprocess": pre_ref,
                                "backend": net.extractor.backend, "plan": plan, "work": work})
 
 
@@ -78,7 +76,7 @@ def stream_ray(net: Network, images: Collection, indices: list[int] | None, plan
     if total == 0:
         return False
     ray = require_ray()
-    with _ordered(ray):
+    with ordered(ray):
         ds = _dataset(ray, net, images, indices, plan, work, how)
         with progress_bar(total, 0, how["progress"], desc + " (ray)") as bar:
             rows = iter(ds.iter_rows())

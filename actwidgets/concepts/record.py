@@ -171,10 +171,9 @@ class Concepts:
     def field(self) -> Any:
         """The receptive fields of the layer's map cells (measured on first use, shared with
         the channel atlas)."""
-        from ..atlas.scan import _fields
+        from ..atlas.engine import layer_fields
 
-        spec = {"name": self.layer, "native": self.net.layers.get(self.layer).native}
-        fields, _ = _fields(self.net, [spec], {}, progress=False)
+        fields, _ = layer_fields(self.net, [self.layer], {}, progress=False)
         return fields[self.layer]
 
     def top(self, i: int, k: int | None = None) -> list[AtlasEntry]:

@@ -30,12 +30,9 @@ from ..capture import cached_activations
 from ..explorer_state import image_names
 from ..images import SAMPLE_IMAGES, sample_image
 from ..model.layers import LayerInfo
-from ..pixels.views import _GRID_LEVELS, fmt
+from ..pixels.views import GRID_LEVELS, fmt
 
 __all__ = ["Selection", "PointData", "select", "collect", "point_data", "GRID_LEVELS", "fmt", "layer_groups"]
-
-#: Levels of the colormap in a grid picture: 0..253 (254 is the padding, 255 the outline).
-GRID_LEVELS = _GRID_LEVELS
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._base import INVISIBLE_KINDS, ExtractionError, Point, preserve_model_state
+from .._torch_compat import compiled_original
+from ._base import INVISIBLE_KINDS, ExtractionError, Point, Record, preserve_model_state
 from ._eager import EagerBackend
 from ._fx import FxBackend
 from ._kinds import module_kind
@@ -176,18 +177,23 @@ class Extractor:
                         fp.adopt(self.model)
             return out
 
-    def _make_points(self, records: list[dict]) -> list[Point]:
-        layouts = infer_layouts({r["name"]: r["shape"] for r in records}, self.input_size,
+    def _make_points(self, records: list[Record]) -> list[Point]:
+        layouts = infer_layouts({r.name: r.shape for r in records}, self.input_size,
                                 layout_hints(self.model, records))
         points = []
         for i, r in enumerate(records):
-            layout = layouts[r["name"]]
+            layout = layouts[r.name]
             points.append(Point(
-                r["name"], r["kind"], r["shape"], i, r["module"], r["op"], r["call"], r["pre"],
-                r["post"], r["kind"] not in INVISIBLE_KINDS, layout,
-                layout.map_shape(r["shape"], self.input_size),
+                r.name, r.kind, r.shape, i, r.module, r.op, r.call, r.pre, r.post,
+                r.kind not in INVISIBLE_KINDS, layout, layout.map_shape(r.shape, self.input_size),
             ))
         return points
+
+    @property
+    def traced(self) -> tuple[torch.fx.Graph, dict[str, torch.fx.Node]] | None:
+        """The traced graph and each point's node in it (the fx backend), else None."""
+        impl = self._impl
+        return (impl._graph, dict(impl._by_name)) if isinstance(impl, FxBackend) else None
 
     def __repr__(self) -> str:
         return f"Extractor({type(self.model).__name__}, backend={self.backend!r}, {len(self.points)} points)"
@@ -234,7 +240,7 @@ class Extractor:
 def _check_compiled(model: nn.Module) -> None:
     """A clear error for a ``torch.compile``d module: neither backend can look inside one."""
     for name, m in model.named_modules():
-        if type(m).__name__ == "OptimizedModule" and hasattr(m, "_orig_mod"):
+        if compiled_original(m) is not None:
             where = f"its submodule {name!r}" if name else "it"
             raise ExtractionError(
                 f"{type(model).__name__} cannot be looked into: {where} is compiled by "

@@ -12,7 +12,8 @@ from torch import nn
 
 from ._layout import Layout
 
-__all__ = ["Point", "ExtractionError", "preserve_model_state", "tensors_in", "INVISIBLE_KINDS"]
+__all__ = ["Point", "Record", "ExtractionError", "preserve_model_state", "tensors_in",
+           "INVISIBLE_KINDS"]
 
 #: Kinds that are not listed as layers (they still resolve by name).
 INVISIBLE_KINDS = frozenset({"input", "other", "dropout", "identity", "flatten"})
@@ -56,6 +57,22 @@ class Point:
     @property
     def size(self) -> tuple[int, int]:
         return int(self.map_shape[1]), int(self.map_shape[2])
+
+
+@dataclass(frozen=True)
+class Record:
+    """One point as a backend found it, before its layout is known (:class:`Point`'s source)."""
+
+    name: str  #: the point's name (:mod:`._naming`)
+    kind: str  #: "conv", "relu", "block", "input", ... (:mod:`._kinds`)
+    op: str  #: "module", the op's name ("relu", "cat"), or "input" for an activation's input
+    module: str  #: the module called, or the one the op is called in ("" at the top)
+    call: int  #: 0-based count of that module's calls, or of that op's calls in that module
+    shape: tuple[int, ...]  #: the value for one image (no batch axis)
+    pre: str | None = None  #: the point holding its pre stage, where another one does
+    post: str | None = None  #: the point holding its post stage (the activation it feeds)
+    src: str | None = None  #: the point that made its (first) input, for its layout
+    of: str | None = None  #: for an activation's input (``relu:in``): that activation
 
 
 #: The models inside :func:`preserve_model_state` now: id -> their state before the first use.

@@ -21,13 +21,15 @@ the activation took the paired value, and says so where it did not.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from ._base import ExtractionError, capturable, preserve_model_state
+from .._torch_compat import disable_torch_function, version
+from ._base import ExtractionError, Record, capturable, preserve_model_state
 from ._kinds import ACTIVATION_OPS, is_activation, is_leaf_module, module_kind, op_kind, op_name
 from ._naming import INPUT_SUFFIX, function_call_name, input_name, module_call_name
 
@@ -46,7 +48,7 @@ _DATA_READS = {"bool", "item", "tolist", "int", "float", "index", "numpy", "is_n
 def _version(t: torch.Tensor) -> int:
     """``t``'s version counter; -1 for an inference tensor (``torch.inference_mode``), which
     has none: such a value is always cloned."""
-    return -1 if t.is_inference() else t._version
+    return -1 if t.is_inference() else version(t)
 
 
 def _storage(t: torch.Tensor) -> int:
@@ -61,6 +63,25 @@ def _bypasses_version(op: str, func: Any) -> bool:
     if op == "get":
         return getattr(getattr(func, "__self__", None), "__name__", None) == "data"
     return op in ("numpy", "array")
+
+
+class _Call(NamedTuple):
+    """A module or activation call, as a session hands it to ``on_value``."""
+
+    scope: str  #: the module called (a module call), or the one the op is called in
+    op: str  #: "module", or the op's name ("relu", "clamp_")
+    call: int  #: 0-based count of that module's calls, or of that op's calls in the scope
+    reads: int  #: the session's data reads so far (see ``_DATA_READS``)
+    module: nn.Module | None = None  #: the module, for a module call
+    kind: str = ""  #: an op's kind (a module's follows from the module)
+
+
+class _Seen(NamedTuple):
+    """What the discovery pass keeps of a record's value while it runs."""
+
+    value: torch.Tensor  #: the value itself (kept alive: ids stay unique)
+    version: int  #: its version counter then
+    reads: int  #: the session's data reads when it was made
 
 
 def _hookable(named: dict[str, nn.Module]) -> set[str]:
@@ -103,12 +124,11 @@ class _Session:
             name = module_call_name(qualname, call, self.owner.module_names)
             self.stack.append((qualname, name, call, leaf, False))
             inp = next((a for a in args if isinstance(a, torch.Tensor)), None)
-            self.on_value("start", name, inp, dict(qualname=qualname, module=module, call=call,
-                                                   reads=self.reads))
+            self.on_value("start", name, inp, _Call(qualname, "module", call, self.reads, module))
             if leaf and self.track_ops:
                 # Nothing inside a leaf is a point; and an active mode would change what it
                 # computes (MultiheadAttention's fast path checks for one).
-                off = torch._C.DisableTorchFunction()
+                off = disable_torch_function()
                 off.__enter__()
                 self.paused.append(off)
         return hook
@@ -119,8 +139,8 @@ class _Session:
             if leaf and not ignored and self.paused:
                 self.paused.pop().__exit__(None, None, None)
             if not ignored:
-                self.on_value("end", name, output, dict(qualname=qualname, module=module,
-                                                        call=call, reads=self.reads))
+                self.on_value("end", name, output,
+                              _Call(qualname, "module", call, self.reads, module))
         return hook
 
     def function(self, func: Any, args: tuple, kwargs: dict) -> Any:
@@ -135,10 +155,10 @@ class _Session:
         call = self._count((scope, op))
         name = function_call_name(scope, op, call, self.owner.module_names)
         inp = args[0] if args else kwargs.get("input")
-        info = dict(scope=scope, op=op, call=call, kind=op_kind(op, args, kwargs), reads=self.reads)
+        info = _Call(scope, op, call, self.reads, kind=op_kind(op, args, kwargs))
         self.on_value("start", name, inp, info)
         out = func(*args, **kwargs)
-        self.on_value("end", name, out, dict(info, reads=self.reads))
+        self.on_value("end", name, out, info._replace(reads=self.reads))
         return out
 
     def run(self, model: nn.Module, x: torch.Tensor) -> None:
@@ -189,13 +209,13 @@ class EagerBackend:
         self.aliases: dict[str, str] = {}
         self._forced: set[str] = set()
         self.records, self.skipped, self._written = self._discover(example)
-        self._by_name = {r["name"]: r for r in self.records}
+        self._by_name = {r.name: r for r in self.records}
         # (activation, the point it was paired with): checked on every run asking for both
-        self._pairs = [(r["name"], r["pre"]) for r in self.records
-                       if is_activation(r["kind"]) and r["pre"] and r["pre"] != input_name(r["name"])]
+        self._pairs = [(r.name, r.pre) for r in self.records
+                       if is_activation(r.kind) and r.pre and r.pre != input_name(r.name)]
 
     # ------------------------------------------------------------------ discovery
-    def _discover(self, example: torch.Tensor) -> tuple[list[dict], dict[str, str], set[str]]:
+    def _discover(self, example: torch.Tensor) -> tuple[list[Record], dict[str, str], set[str]]:
         found = _Discovery(self, example.shape[0])
         for q in sorted(self.module_names - self.hookable):
             if q.rpartition(".")[0] in self.hookable:  # the outermost TorchScript module
@@ -230,10 +250,10 @@ class EagerBackend:
         made: dict[str, tuple[torch.Tensor, int]] = {}  # the paired values, as they were made
         recs = [self._by_name[n[: -len(INPUT_SUFFIX)]] if n.endswith(INPUT_SUFFIX)
                 else self._by_name[n] for n in names]
-        track_ops = any(r["op"] != "module" for r in recs)
-        modules = self.module_names if track_ops else {r["module"] for r in recs}
+        track_ops = any(r.op != "module" for r in recs)
+        modules = self.module_names if track_ops else {r.module for r in recs}
 
-        def on_value(event: str, name: str, value: object, info: dict) -> None:
+        def on_value(event: str, name: str, value: object, info: _Call) -> None:
             if event == "start" and name in check and isinstance(value, torch.Tensor):
                 self._check_pairing(check[name], name, made.get(check[name]), value)
             key = name if event == "end" else input_name(name)
@@ -241,7 +261,7 @@ class EagerBackend:
                 if key in check.values():
                     made[key] = (value, _version(value))
                 out[key] = ((value.clone(), None) if key in clone or value.is_inference()
-                            else (value, value._version))
+                            else (value, version(value)))
                 if len(out) == len(wanted):
                     raise _Stop
 
@@ -267,29 +287,32 @@ class _Discovery:
     def __init__(self, owner: EagerBackend, batch: int) -> None:
         self.owner = owner
         self.batch = batch
-        self.records: list[dict] = []
+        self.records: list[Record] = []
+        self.seen: list[_Seen] = []  # per record: its value, version and reads
         self.skipped: dict[str, str] = {}
-        self.first: dict[tuple[int, int], dict] = {}  # (id, version) -> first record holding it
+        self.first: dict[tuple[int, int], int] = {}  # (id, version) -> first record holding it
         self.inputs: dict[str, tuple[torch.Tensor, int]] = {}
         self.started: dict[str, int] = {}  # data reads before each call began
         self.keep: list[torch.Tensor] = []  # keeps ids unique while the pass runs
 
-    def on_value(self, event: str, name: str, value: object, info: dict) -> None:
+    def _add(self, rec: Record, seen: _Seen) -> int:
+        self.records.append(rec)
+        self.seen.append(seen)
+        return len(self.records) - 1
+
+    def on_value(self, event: str, name: str, value: object, info: _Call) -> None:
         if event == "start":
-            self.started[name] = info["reads"]
+            self.started[name] = info.reads
             if isinstance(value, torch.Tensor):
                 self.inputs[name] = (value, _version(value))
                 self.keep.append(value)
             return
-        module = info.get("module")
-        if module is not None:
-            qualname = info["qualname"]
-            if not qualname:  # the model itself: its output is its last point's
+        if info.module is not None:
+            if not info.scope:  # the model itself: its output is its last point's
                 return
-            kind = module_kind(module) if qualname in self.owner.leaves else "block"
-            where = dict(module=qualname, op="module", call=info["call"])
+            kind = module_kind(info.module) if info.scope in self.owner.leaves else "block"
         else:
-            kind, where = info["kind"], dict(module=info["scope"], op=info["op"], call=info["call"])
+            kind = info.kind
         why = capturable(value, self.batch)
         if why is not None:
             self.skipped[name] = why
@@ -298,51 +321,49 @@ class _Discovery:
         state = (id(value), _version(value))
         # A container handing on a value is that value, unless its own path read tensor
         # values into Python (it may hand on another one for another input).
-        if kind == "block" and state in self.first and info["reads"] == self.started[name]:
-            self.owner.aliases[name] = self.first[state]["name"]
+        if kind == "block" and state in self.first and info.reads == self.started[name]:
+            self.owner.aliases[name] = self.records[self.first[state]].name
             return
-        rec = dict(name=name, kind=kind, shape=tuple(value.shape[1:]), pre=None, post=None,
-                   src=self._source(name), reads=info["reads"], value=value,
-                   version=_version(value), **where)
+        rec = Record(name, kind, info.op, info.scope, info.call, tuple(value.shape[1:]),
+                     src=self._source(name))
         self.keep.append(value)
-        self.first.setdefault(state, rec)
         if is_activation(kind):
-            self._pair(rec)
-        self.records.append(rec)
+            rec = self._pair(rec)
+        self.first.setdefault(state, len(self.records))
+        self._add(rec, _Seen(value, _version(value), info.reads))
+
+    def _producer(self, name: str) -> int | None:
+        """The record that made the input of the call ``name``."""
+        inp = self.inputs.get(name)
+        return self.first.get((id(inp[0]), inp[1])) if inp is not None else None
 
     def _source(self, name: str) -> str | None:
         """The point that made the input of the call ``name`` (for its layout)."""
-        inp = self.inputs.get(name)
-        producer = self.first.get((id(inp[0]), inp[1])) if inp is not None else None
-        return None if producer is None else producer["name"]
+        i = self._producer(name)
+        return None if i is None else self.records[i].name
 
-    def _pair(self, rec: dict) -> None:
-        inp = self.inputs.get(rec["name"])
-        producer = self.first.get((id(inp[0]), inp[1])) if inp is not None else None
-        if producer is not None and producer["reads"] != self.started[rec["name"]]:
-            producer = None  # values were read in between: the path may differ per input
-        if producer is None or producer is rec:
+    def _pair(self, rec: Record) -> Record:
+        """``rec`` (an activation) with its pre stage; its producer gets ``rec`` as post."""
+        inp, i = self.inputs.get(rec.name), self._producer(rec.name)
+        if i is not None and self.seen[i].reads != self.started[rec.name]:
+            i = None  # values were read in between: the path may differ per input
+        if i is None:
             if inp is None or capturable(inp[0], self.batch) is not None:
-                return
-            rec["pre"] = input_name(rec["name"])
-            self.records.append(dict(rec, name=rec["pre"], kind="input", op="input", pre=None,
-                                     shape=tuple(inp[0].shape[1:]), value=inp[0], version=inp[1],
-                                     of=rec["name"]))
-            return
-        rec["pre"] = producer["name"]
-        if not is_activation(producer["kind"]) and producer["kind"] not in ("input", "identity",
-                                                                           "dropout"):
-            if producer["post"] is None:
-                producer["post"] = rec["name"]
+                return rec
+            rec = replace(rec, pre=input_name(rec.name))
+            self._add(replace(rec, name=rec.pre, kind="input", op="input", pre=None, of=rec.name,
+                              shape=tuple(inp[0].shape[1:])), _Seen(inp[0], inp[1], -1))
+            return rec
+        producer = self.records[i]
+        if (not is_activation(producer.kind) and producer.post is None
+                and producer.kind not in ("input", "identity", "dropout")):
+            self.records[i] = replace(producer, post=rec.name)
+        return replace(rec, pre=producer.name)
 
-    def finish(self, bypassed: set[int]) -> tuple[list[dict], dict[str, str], set[str]]:
+    def finish(self, bypassed: set[int]) -> tuple[list[Record], dict[str, str], set[str]]:
         """Records, skipped points, and the points whose value a later op wrote into (or
         may have: ``bypassed`` holds the storages reached through ``.data`` or NumPy)."""
-        written = set()
-        for r in self.records:
-            value = r.pop("value")
-            if (r.pop("version") != _version(value) or value.is_inference()
-                    or _storage(value) in bypassed):
-                written.add(r["name"])
-            del r["reads"]
+        written = {r.name for r, (value, made, _) in zip(self.records, self.seen)
+                   if made != _version(value) or value.is_inference()
+                   or _storage(value) in bypassed}
         return self.records, self.skipped, written

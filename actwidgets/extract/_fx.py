@@ -13,16 +13,18 @@ again with a clone, so no request ever returns a value changed after its point.
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import replace
 
 import torch
 import torch.fx
 from torch import nn
 
-from ._base import ExtractionError, capturable, preserve_model_state
+from .._torch_compat import global_hooks, has_hooks, version
+from ._base import ExtractionError, Record, capturable, preserve_model_state
 from ._kinds import is_activation, module_kind, op_kind, op_name, passes_through
 from ._naming import INPUT_SUFFIX, function_call_name, input_name, module_call_name
 from ._rewrite import out_of_place
-from ._staleness import StateGuard, global_hooks, has_hooks
+from ._staleness import StateGuard
 from ._trace import Profiler, Tracer, unseen
 
 __all__ = ["FxBackend"]
@@ -37,10 +39,6 @@ def _fetch(model: nn.Module, target: str) -> object:
     for part in target.split("."):
         obj = getattr(obj, part)
     return obj
-
-
-def _version_of(t: torch.Tensor) -> int:
-    return t._version
 
 
 def _first_node(node: torch.fx.Node) -> torch.fx.Node | None:
@@ -83,7 +81,7 @@ class FxBackend:
         self._graph = graph
         self._nodes = [n for n in graph.nodes if n.op != "output"]
         self._pos = {n: i for i, n in enumerate(self._nodes)}
-        self._modules = set(dict(model.named_modules()))
+        self._module_names = set(dict(model.named_modules()))
         self._names = self._name_nodes(tracer)
         self._by_name = {v: k for k, v in self._names.items()}
         self.aliases = self._container_aliases(tracer)
@@ -106,15 +104,16 @@ class FxBackend:
         counts: dict[tuple[str, ...], int] = {}
         for n in self._nodes:
             if n.op == "placeholder":
-                name = n.name if n.name not in self._modules else f"{n.name}{INPUT_SUFFIX}"
+                name = n.name if n.name not in self._module_names else f"{n.name}{INPUT_SUFFIX}"
                 where = ("", "input", 0)
             elif n.op == "call_module":
                 k = counts[(n.target,)] = counts.get((n.target,), -1) + 1
-                name, where = module_call_name(n.target, k, self._modules), (n.target, "module", k)
+                name = module_call_name(n.target, k, self._module_names)
+                where = (n.target, "module", k)
             elif n.op in ("call_function", "call_method"):
                 scope, op = tracer.scope_of.get(n, ""), op_name(n.target)
                 k = counts[(scope, op)] = counts.get((scope, op), -1) + 1
-                name, where = function_call_name(scope, op, k, self._modules), (scope, op, k)
+                name, where = function_call_name(scope, op, k, self._module_names), (scope, op, k)
             else:
                 continue
             while name in used:  # a collision no rule foresaw: stay unique
@@ -128,7 +127,7 @@ class FxBackend:
         counts: dict[str, int] = {}
         for qualname, node in tracer.container_out:
             k = counts[qualname] = counts.get(qualname, -1) + 1
-            alias = module_call_name(qualname, k, self._modules)
+            alias = module_call_name(qualname, k, self._module_names)
             if node in self._names and alias not in self._by_name:
                 aliases[alias] = self._names[node]
         return aliases
@@ -170,7 +169,7 @@ class FxBackend:
                 return node
             node = prev
 
-    def _describe(self, values: dict, batch: int) -> tuple[list[dict], dict[str, str]]:
+    def _describe(self, values: dict, batch: int) -> tuple[list[Record], dict[str, str]]:
         """One record per capturable node (plus activation inputs), in forward order."""
         skipped: dict[str, str] = {}
         kinds: dict[torch.fx.Node, str] = {}
@@ -181,27 +180,27 @@ class FxBackend:
                     kinds[n] = self._kind(n)
                 else:
                     skipped[self._names[n]] = why
-        records: list[dict] = []
-        by_node: dict[torch.fx.Node, dict] = {}
+        records: list[Record] = []
+        at: dict[torch.fx.Node, int] = {}  # node -> its record's position in records
         for n, kind in kinds.items():
             module, op, call = self._where[n]
             src = _first_node(n)
-            rec = dict(name=self._names[n], kind=kind, op=op, module=module, call=call,
-                       shape=tuple(values[n].shape[1:]), pre=None, post=None,  # src: for layouts
-                       src=next((self._names[a] for a in n.all_input_nodes if a in kinds), None))
+            rec = Record(self._names[n], kind, op, module, call, tuple(values[n].shape[1:]),
+                         src=next((self._names[a] for a in n.all_input_nodes if a in kinds), None))
             if is_activation(kind) and src in kinds:
                 producer = self._producer(src, self._pos[n], kinds)
                 if producer is None:  # the input changed since it was made: capture it here
-                    rec["pre"] = input_name(rec["name"])
+                    rec = replace(rec, pre=input_name(rec.name))
                     self._src[n] = src
-                    records.append(dict(rec, name=rec["pre"], kind="input", op="input", of=rec["name"],
-                                        shape=tuple(values[src].shape[1:]), pre=None))
+                    records.append(replace(rec, name=rec.pre, kind="input", op="input", of=rec.name,
+                                           shape=tuple(values[src].shape[1:]), pre=None))
                 else:
-                    rec["pre"] = self._names[producer]
+                    rec = replace(rec, pre=self._names[producer])
                     if not is_activation(kinds[producer]) and producer.op != "placeholder":
-                        if by_node[producer]["post"] is None:
-                            by_node[producer]["post"] = rec["name"]
-            by_node[n] = rec
+                        i = at[producer]
+                        if records[i].post is None:
+                            records[i] = replace(records[i], post=rec.name)
+            at[n] = len(records)
             records.append(rec)
         return records, skipped
 
@@ -310,7 +309,7 @@ class FxBackend:
                     values[name] = graph.call_function(torch.clone, (env[node],))
                 else:
                     values[name] = env[node]
-                    versions[name] = graph.call_function(_version_of, (env[node],))
+                    versions[name] = graph.call_function(version, (env[node],))
             if i >= len(self._nodes) or self._nodes[i] not in needed:
                 continue
             node = self._nodes[i]
@@ -329,7 +328,7 @@ class FxBackend:
         """The values of ``names`` (known point names) for batch ``x``."""
         forced = frozenset(self._forced.intersection(names))
         values, versions = self._runner(names, forced)(x)
-        stale = {n for n, v in versions.items() if values[n]._version != v}
+        stale = {n for n, v in versions.items() if version(values[n]) != v}
         if stale:  # an op the profile did not see wrote into a value: take it again, cloned
             self._forced |= stale
             values, _ = self._runner(names, forced | stale)(x)

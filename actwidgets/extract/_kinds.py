@@ -14,20 +14,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._torch_compat import CONV, DROPOUT, NORM, POOL
 __all__ = ["module_kind", "op_kind", "op_name", "is_activation", "writes_input",
            "passes_through", "is_leaf_module", "ACTIVATION_OPS"]
 
 _MODULE_KINDS: tuple[tuple[tuple[type, ...], str], ...] = (
-    ((nn.modules.conv._ConvNd,), "conv"),
+    (CONV, "conv"),
     ((nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU), "relu"),
     ((nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish, nn.Hardswish, nn.Hardsigmoid,
       nn.Sigmoid, nn.Tanh, nn.Softplus), "activation"),
-    ((nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd,
-      nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd), "pool"),
-    ((nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm), "norm"),
+    (POOL, "pool"),
+    ((*NORM, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm), "norm"),
     ((nn.Linear, nn.Bilinear), "linear"),
     ((nn.Softmax, nn.LogSoftmax), "softmax"),
-    ((nn.modules.dropout._DropoutNd,), "dropout"),
+    (DROPOUT, "dropout"),
     ((nn.Identity,), "identity"),
     ((nn.Flatten, nn.Unflatten), "flatten"),
 )

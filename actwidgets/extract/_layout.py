@@ -39,11 +39,17 @@ attention) is ``stacked``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+
+from .._torch_compat import CONV, NORM, POOL
+
+if TYPE_CHECKING:  # _base imports Layout from here: the record type only for annotations
+    from ._base import Record
 
 __all__ = ["Layout", "Hint", "LayoutHints", "infer_layouts", "layout_hints", "MAX_EXTRA_TOKENS"]
 
@@ -168,9 +174,7 @@ class LayoutHints:
     default: str = "chw"
 
 
-_CHW_MODULES = (nn.modules.conv._ConvNd, nn.modules.batchnorm._NormBase, nn.GroupNorm,
-                nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd,
-                nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd)
+_CHW_MODULES = (*CONV, *NORM, nn.GroupNorm, *POOL)
 _CHW_OPS = {"conv2d", "batch_norm", "group_norm", "max_pool2d", "avg_pool2d",
             "adaptive_avg_pool2d", "adaptive_max_pool2d", "interpolate"}
 _LAST_AXIS_OPS = {"linear", "layer_norm"}
@@ -202,23 +206,23 @@ def _module_hint(m: nn.Module) -> str | None:
     return "chw" if isinstance(m, _CHW_MODULES) else None
 
 
-def layout_hints(model: nn.Module, records: list[dict]) -> LayoutHints:
-    """Hints from each record's module or op (``module``, ``op``, ``kind``, ``shape``,
-    optional ``src``: the point holding its first input), for :func:`infer_layouts`."""
+def layout_hints(model: nn.Module, records: Sequence[Record]) -> LayoutHints:
+    """Hints from each record's module or op (its ``module``, ``op``, ``kind``, ``shape``,
+    and ``src``: the point holding its first input), for :func:`infer_layouts`."""
     named = dict(model.named_modules())
     points, grids = {}, set()
     for r in records:
         fixed = None
-        if r["op"] == "module":
-            module = named.get(r["module"])
+        if r.op == "module":
+            module = named.get(r.module)
             fixed = _module_hint(module) if module is not None else None
-        elif r["op"] in _LAST_AXIS_OPS:
+        elif r.op in _LAST_AXIS_OPS:
             fixed = "hwc"
-        elif r["op"] in _CHW_OPS:
+        elif r.op in _CHW_OPS:
             fixed = "chw"
-        points[r["name"]] = Hint(fixed, r.get("src"), r["op"] in _PERMUTE_OPS)
-        if r["kind"] in ("conv", "pool") and fixed == "chw" and len(r["shape"]) == 3:
-            grids.add(tuple(r["shape"][1:]))
+        points[r.name] = Hint(fixed, r.src, r.op in _PERMUTE_OPS)
+        if r.kind in ("conv", "pool") and fixed == "chw" and len(r.shape) == 3:
+            grids.add(tuple(r.shape[1:]))
     return LayoutHints(points, frozenset(grids), _declared(model) or "chw")
 
 

@@ -27,25 +27,19 @@ from itertools import chain
 from typing import Any
 
 import torch
-import torch.nn.modules.module as _mm
 from torch import nn
 from torch.utils.weak import WeakIdKeyDictionary
 
-__all__ = ["HOOK_DICTS", "Fingerprint", "StateGuard", "has_hooks", "own_version", "walk"]
+from .._torch_compat import (HOOK_STORES, MODULE_STORES, global_hook_dicts, global_hooks,
+                             own_tensors, submodules, version)
 
-#: The hook dictionaries of a module that a forward pass calls.
-HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_forward_hooks_with_kwargs",
-              "_forward_pre_hooks_with_kwargs", "_forward_hooks_always_called")
-_GLOBAL = ("_global_forward_hooks", "_global_forward_pre_hooks",
-           "_global_forward_hooks_with_kwargs", "_global_forward_hooks_always_called")
+__all__ = ["Fingerprint", "StateGuard", "own_version", "walk"]
+
 # What a hook, a parameter, a buffer or a submodule goes into (the ``_with_kwargs`` and
 # ``_always_called`` dictionaries only flag entries of the hook dictionaries).
-_CONTENTS = ("_parameters", "_buffers", "_modules", "_forward_hooks", "_forward_pre_hooks")
-_WORDS = {"_parameters": "a parameter", "_buffers": "a buffer", "_modules": "a submodule",
-          "_forward_hooks": "a forward hook", "_forward_pre_hooks": "a forward pre-hook",
-          "_forward_hooks_with_kwargs": "a forward hook",
-          "_forward_pre_hooks_with_kwargs": "a forward pre-hook",
-          "_forward_hooks_always_called": "a forward hook"}
+_CONTENTS = (*MODULE_STORES, *HOOK_STORES)
+_WORDS = dict(zip(_CONTENTS, ("a parameter", "a buffer", "a submodule", "a forward hook",
+                              "a forward pre-hook")))
 _PLAIN = (int, float, complex, str, bytes, bool, type(None))
 
 #: Version-counter steps the package itself caused on a tensor (a buffer written by a
@@ -55,7 +49,7 @@ _BUMPS: WeakIdKeyDictionary = WeakIdKeyDictionary()
 
 def own_version(t: torch.Tensor) -> int:
     """``t._version`` less the steps the package's own passes caused (they left ``t`` as it was)."""
-    return t._version - _BUMPS.get(t, 0) if _BUMPS else t._version
+    return version(t) - _BUMPS.get(t, 0) if _BUMPS else version(t)
 
 
 def walk(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -68,18 +62,8 @@ def walk(model: nn.Module) -> list[tuple[str, nn.Module]]:
         seen.add(id(m))
         out.append((name, m))
         prefix = name + "." if name else ""
-        stack.extend((prefix + k, c) for k, c in reversed(m._modules.items()) if c is not None)
+        stack.extend((prefix + k, c) for k, c in reversed(submodules(m).items()) if c is not None)
     return out
-
-
-def has_hooks(m: nn.Module) -> bool:
-    """Whether ``m`` has any forward hook or pre-hook."""
-    return bool(m._forward_hooks or m._forward_pre_hooks)
-
-
-def global_hooks() -> bool:
-    """Whether a forward hook for every module (``register_module_forward_hook``) is set."""
-    return any(getattr(_mm, g, None) for g in _GLOBAL)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -93,7 +77,7 @@ def _explain(name: str, old: dict, new: dict, ignore: frozenset = frozenset(),
     for key in _CONTENTS:
         a, b = old.get(key) or {}, new.get(key) or {}
         if list(a) != list(b) or any(x is not y for x, y in zip(a.values(), b.values())):
-            if key in ("_parameters", "_buffers", "_modules"):
+            if key in MODULE_STORES:
                 return f"{_WORDS[key]} of {where} was replaced, added or removed"
             return f"{_WORDS[key]} was added to or removed from {where}"
     for key in (old.keys() | new.keys()) if attributes else ():
@@ -118,15 +102,14 @@ class Fingerprint:
         #: Whether plain attributes count (False: only hooks, submodules, parameters, buffers).
         self.attributes = attributes
         mods = walk(model)
-        self._dicts: list[dict] = [getattr(_mm, g) for g in _GLOBAL if hasattr(_mm, g)]
+        self._dicts: list[dict] = global_hook_dicts()
         for _, m in mods:
             d = m.__dict__
             if attributes:
                 self._dicts.append(d)
             self._dicts.extend(d[k] for k in _CONTENTS if isinstance(d.get(k), dict))
         self._values = self._read()
-        self.tensors = [t for _, m in mods for d in (m._parameters, m._buffers)
-                        for t in d.values() if t is not None]
+        self.tensors = [t for _, m in mods for t in own_tensors(m)]
         self._saved = {name: (m, dict(m.__dict__), {k: dict(m.__dict__.get(k) or {})
                                                      for k in _CONTENTS}) for name, m in mods}
 
@@ -162,12 +145,11 @@ class Fingerprint:
         """Each parameter's and buffer's version, less the package's own steps."""
         if _BUMPS:
             return tuple(map(own_version, self.tensors))
-        return tuple(t._version for t in self.tensors)
+        return tuple(map(version, self.tensors))
 
     def _reason(self, model: nn.Module) -> str | None:
-        for g in _GLOBAL:
-            if getattr(_mm, g, None):
-                return "a global forward hook (register_module_forward_hook) is set"
+        if global_hooks():
+            return "a global forward hook (register_module_forward_hook) is set"
         now = dict(walk(model))
         for name, (m, d, subs) in self._saved.items():
             if now.get(name) is not m:
@@ -211,8 +193,8 @@ class StateGuard:
                 keys = _restore(m, s)
                 if keys:
                     self.attributes.setdefault(id(m), set()).update(keys)
-            for b, version, own, copy in copies:
-                if b._version != version:
+            for b, before, own, copy in copies:
+                if version(b) != before:
                     _put_back(b, own, copy)
                     if not any(b is x for x in self.buffers):
                         self.buffers.append(b)
@@ -223,14 +205,14 @@ class StateGuard:
         try:
             yield
         finally:
-            for b, version, own, copy in copies:
-                if b._version != version:
+            for b, before, own, copy in copies:
+                if version(b) != before:
                     _put_back(b, own, copy)
 
 
 def _save(m: nn.Module) -> tuple[dict, dict]:
     d = m.__dict__
-    return dict(d), {k: dict(d[k]) for k in ("_parameters", "_buffers", "_modules") if k in d}
+    return dict(d), {k: dict(d[k]) for k in MODULE_STORES if k in d}
 
 
 def _restore(m: nn.Module, saved: tuple[dict, dict]) -> set[str]:
@@ -254,11 +236,11 @@ def _restore(m: nn.Module, saved: tuple[dict, dict]) -> set[str]:
 
 
 def _copy(b: torch.Tensor) -> tuple[torch.Tensor, int, int, torch.Tensor]:
-    return b, b._version, own_version(b), b.detach().clone()
+    return b, version(b), own_version(b), b.detach().clone()
 
 
 def _put_back(b: torch.Tensor, own: int, copy: torch.Tensor) -> None:
     """Write ``copy`` back into ``b``; ``own_version(b)`` becomes ``own`` again."""
     with torch.no_grad():
         b.copy_(copy)
-    _BUMPS[b] = b._version - own
+    _BUMPS[b] = version(b) - own

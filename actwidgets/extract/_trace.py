@@ -11,9 +11,10 @@ import torch
 import torch.fx
 from torch import nn
 
+from .._torch_compat import autocast_state, global_hooks, has_hooks, has_pre_hooks, version
 from ._base import tensors_in
 from ._kinds import is_activation, is_leaf_module, module_kind
-from ._staleness import global_hooks, has_hooks, walk
+from ._staleness import walk
 
 __all__ = ["Profiler", "Tracer", "unseen"]
 
@@ -63,14 +64,7 @@ class Tracer(torch.fx.Tracer):
 
 def _autocast_state() -> tuple:
     """Whether autocast is on, and its dtype, for the device types torch knows everywhere."""
-    state = []
-    for device in ("cpu", "cuda"):
-        try:
-            on = torch.is_autocast_enabled(device)
-            state.append((on, torch.get_autocast_dtype(device) if on else None))
-        except (RuntimeError, TypeError, AttributeError):  # pragma: no cover - older torch
-            state.append(None)
-    return tuple(state)
+    return tuple(autocast_state(device) for device in ("cpu", "cuda"))
 
 
 def unseen(model: nn.Module) -> str | None:
@@ -88,7 +82,7 @@ def unseen(model: nn.Module) -> str | None:
         where = repr(name) if name else "the model itself"
         if not is_leaf_module(m) or not name:
             return f"{where} has a forward hook or pre-hook, which the traced graph would not call"
-        if m._forward_pre_hooks and is_activation(module_kind(m)):
+        if has_pre_hooks(m) and is_activation(module_kind(m)):
             return (f"{where} has a forward pre-hook, which may change the activation's input "
                     "where the graph cannot see it")
     return None
@@ -113,9 +107,9 @@ class Profiler(torch.fx.Interpreter):
     def run_node(self, n: torch.fx.Node) -> Any:
         args, kwargs = self.fetch_args_kwargs_from_env(n)
         ins = tensors_in((args, kwargs))
-        before = [t._version for t in ins]
+        before = [version(t) for t in ins]
         out = getattr(self, n.op)(n.target, args, kwargs)
-        self.writes[n] = {_key(t) for t, v in zip(ins, before) if t._version != v} - {0}
+        self.writes[n] = {_key(t) for t, v in zip(ins, before) if version(t) != v} - {0}
         self.keys[n] = {_key(t) for t in tensors_in(out)} - {0}
         self.values[n] = out
         return out

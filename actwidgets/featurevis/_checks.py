@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..model.network import Network
-from ..pixels._checks import positive_int
+from ..pixels.checks import positive_int
 
 __all__ = ["ChannelIndexError", "resolve_point", "channel_list", "positive_int", "positive_float",
            "size_pair", "check_device", "seed_int", "check_callback"]

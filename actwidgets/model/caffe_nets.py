@@ -65,7 +65,7 @@ class Inception(nn.Module):
             self.add_module(name, module)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        m = self._modules
+        m = dict(self.named_children())  # names such as "1x1" are no Python attributes
         b1 = m["relu_1x1"](m["1x1"](x))
         b2 = m["relu_3x3"](m["3x3"](m["relu_3x3_reduce"](m["3x3_reduce"](x))))
         b3 = m["relu_5x5"](m["5x5"](m["relu_5x5_reduce"](m["5x5_reduce"](x))))

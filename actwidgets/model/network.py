@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._torch_compat import CONV, compiled_original
 from ..cache import CacheView
 from ..extract import ExtractionError, Extractor, preserve_model_state
 from .layers import LayerCatalogue, LayerInfo, NameTable
@@ -46,13 +47,13 @@ def _device_of(model: nn.Module) -> torch.device:
 
 def _uncompiled(model: nn.Module) -> nn.Module:
     """The module a ``torch.compile`` wrapper holds (with a warning saying so), else ``model``."""
-    if type(model).__name__ == "OptimizedModule" and isinstance(getattr(model, "_orig_mod", None),
-                                                                nn.Module):
+    original = compiled_original(model)
+    if original is not None:
         warnings.warn(
             "the model is compiled by torch.compile, whose generated code no hook or trace "
             "can look into: actwidgets uses the module you compiled (model._orig_mod) instead; "
             "its values are the same up to rounding.", UserWarning, stacklevel=3)
-        return model._orig_mod
+        return original
     return model
 
 
@@ -126,7 +127,7 @@ class Network:
 
         ``preprocess``: a :class:`Preprocess`, a torchvision ``weights.transforms()``, the
         ``Compose`` from your training script (v1 or v2; timm's too), any callable PIL image →
-        tensor (applied as it is; see :class:`~actwidgets.model.transforms.CustomPreprocess`),
+        tensor (applied as it is; see :class:`~actwidgets.model.preprocess.CustomPreprocess`),
         a dict of ``Preprocess`` arguments, or None: then a timm model's own ``pretrained_cfg``
         (input size, mean, std, interpolation, crop) or a torchvision model's weights'
         transforms (and class names) are used; for any other model, a resize to
@@ -152,7 +153,7 @@ class Network:
                 if categories is None:
                     categories = config.categories
             else:
-                first = next((m for m in model.modules() if isinstance(m, nn.modules.conv._ConvNd)), None)
+                first = next((m for m in model.modules() if isinstance(m, CONV)), None)
                 grey = first is not None and first.in_channels == 1
                 zeros, ones = ((0.0,), (1.0,)) if grey else ((0.0,) * 3, (1.0,) * 3)
                 preprocess = Preprocess(224 if input_size is None else input_size, None, zeros, ones)

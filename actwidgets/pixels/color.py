@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import numeric
+from .checks import numeric
 from .contrast import to_levels
 
 __all__ = ["colormap_lut", "apply_colormap", "palette", "diverging", "Indexed"]

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import activation_maps, number_pair, numeric
+from .checks import activation_maps, number_pair, numeric
 
 __all__ = [
     "CONTRASTS",

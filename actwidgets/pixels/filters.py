@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import numeric
+from .checks import numeric
 from .contrast import mat2gray
 from .tiles import imtile
 

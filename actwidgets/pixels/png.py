@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ._checks import as_array
+from .checks import as_array
 from .color import Indexed
 
 __all__ = ["to_png", "to_pil", "zlib_strategy", "COMPRESS_LEVEL", "REPEATED_ROWS_SHARE"]

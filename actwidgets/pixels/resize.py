@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from PIL import Image
 
-from ._checks import numeric, positive_int
+from .checks import numeric, positive_int
 from .color import Indexed
 
 __all__ = ["resize", "enlarge", "enlarge_to"]

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from skimage.util import montage
 
-from ._checks import numeric, padding_int, positive_int
+from .checks import numeric, padding_int, positive_int
 
 __all__ = ["tile_grid", "imtile", "tile_box", "GridLayout", "grid_layout", "outline", "MIN_GRID_SIDE"]
 

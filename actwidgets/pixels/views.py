@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import activation_maps, numeric, padding_int, rgb_triple
+from .checks import activation_maps, numeric, padding_int, rgb_triple
 from .color import Indexed, apply_colormap, colormap_lut, palette
 from .contrast import _quantize, mat2gray, normalize_channels
 from .resize import enlarge, resize
@@ -24,11 +24,12 @@ from .tiles import _montage, grid_layout
 from .tiles import outline as draw_outline
 
 __all__ = ["render_grid", "render_channel", "overlay", "PAD_RGB", "OUTLINE_RGB", "VIEWS", "CMAPS",
-           "CONTRAST_LABELS", "OVERLAY_ALPHA", "overlay_cmap", "fmt"]
+           "CONTRAST_LABELS", "OVERLAY_ALPHA", "overlay_cmap", "fmt", "GRID_LEVELS"]
 
 #: Colour of the padding between the tiles of a grid.
 PAD_RGB = (255, 255, 255)
-_GRID_LEVELS = 254  # colours of the colormap in a grid; two more for padding and outline
+#: Levels of the colormap in a grid picture: 0..253 (254 is the padding, 255 the outline).
+GRID_LEVELS = 254
 
 # The explorer's rules, shared by the widgets and the exported page (so the two cannot drift).
 #: The colour that marks the selected channel (the grid's outline).
@@ -86,17 +87,17 @@ def render_grid(
     arr = activation_maps(acts, allow_2d=True)
     c, h, w = arr.shape
     layout = grid_layout(c, (h, w), padding=padding_int(padding), max_side=max_side)
-    colours = palette(cmap, _GRID_LEVELS, [PAD_RGB, rgb_triple(outline, "outline")])
-    levels = _quantize(normalize_channels(arr, contrast), _GRID_LEVELS)
+    colours = palette(cmap, GRID_LEVELS, [PAD_RGB, rgb_triple(outline, "outline")])
+    levels = _quantize(normalize_channels(arr, contrast), GRID_LEVELS)
     tiles = enlarge(levels, layout.scale, axis=1)
-    canvas = _montage(tiles, (layout.rows, layout.cols), layout.padding, _GRID_LEVELS)
+    canvas = _montage(tiles, (layout.rows, layout.cols), layout.padding, GRID_LEVELS)
     if selected is not None:
         if isinstance(selected, bool) or not isinstance(selected, (int, np.integer)):
             raise TypeError(f"selected must be a channel index or None, got {selected!r}")
         if not -c <= selected < c:
             raise IndexError(f"selected channel {selected} out of range: valid 0..{c - 1}")
         box = layout.box(int(selected) % c)
-        draw_outline(canvas, box, _GRID_LEVELS + 1, width=2, outside=min(layout.padding, 2))
+        draw_outline(canvas, box, GRID_LEVELS + 1, width=2, outside=min(layout.padding, 2))
     return Indexed(canvas, colours)
 
 

@@ -1,4 +1,5 @@
-"""Argument checks shared by the pixel operations: arrays, numbers, pairs and colours.
+"""Argument checks shared by the pixel operations, the analysis and feature visualisation:
+arrays, numbers, pairs and colours.
 
 >>> positive_int(3, "n"), number_pair((0, 1), "limits")
 (3, (0.0, 1.0))
