@@ -50,6 +50,7 @@ __all__ = [
     # a layer's concepts by matrix factorisation (imported on first use)
     "layer_concepts", "Concepts",
     "ActivationExplorer", "CompareExplorer", "FilterExplorer", "FeatureVisualizer", "ChannelView",
+    "ConceptView",
     # pages without a server (imported on first use)
     "export_html", "static_explorer", "StaticExplorer", "ExportTooLargeError",
 ]
@@ -66,6 +67,7 @@ _LAZY = {
     "FilterExplorer": "widgets",
     "FeatureVisualizer": "widgets",
     "ChannelView": "widgets",
+    "ConceptView": "widgets",
     "export_html": "export",
     "static_explorer": "export",
     "StaticExplorer": "export",

@@ -27,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m actwidgets", description=__doc__.splitlines()[0])
     parser.add_argument("model", nargs="?", default="squeezenet", help="zoo or torchvision name")
     parser.add_argument("--weights", default="DEFAULT",
-                        help='"DEFAULT", a torchvision weights name, "caffe" (MATLAB\'s networks) or a .pth file')
+                        help='"DEFAULT", a torchvision weights name, "caffe" (MATLAB\'s networks) '
+                             'or a .pth file')
     parser.add_argument("--random-weights", action="store_true", help="use random weights (no download)")
     parser.add_argument("--layer", default="conv1",
                         help="layer to save as a grid: a name, or an index (3, -1) as in Python")

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -26,7 +26,7 @@ FACE_EYES: dict[str, tuple[int, int, int, int]] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _skimage(name: str) -> np.ndarray:
     from skimage import data  # imported lazily: it is slow to import
 
@@ -58,7 +58,7 @@ def _paint_over(img: np.ndarray, box: tuple[int, int, int, int], blur: float = 2
     return np.asarray(Image.composite(below, pil, mask.filter(ImageFilter.GaussianBlur(blur))))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _sample(name: str) -> np.ndarray:
     if name == "face":
         arr = np.ascontiguousarray(_face())

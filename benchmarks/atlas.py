@@ -97,7 +97,8 @@ def plain_inference(net: aw.Network, folder: Path, batch_size: int, workers: int
     return time.perf_counter() - start
 
 
-def scan(net: aw.Network, folder: Path, batch_size: int, workers: int, **kwargs) -> tuple[float, aw.ChannelAtlas]:
+def scan(net: aw.Network, folder: Path, batch_size: int, workers: int,
+         **kwargs) -> tuple[float, aw.ChannelAtlas]:
     start = time.perf_counter()
     atlas = aw.channel_atlas(net, folder, LAYERS, score=("max", "mean"), batch_size=batch_size,
                              num_workers=workers, progress=False, **kwargs)

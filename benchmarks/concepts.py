@@ -11,7 +11,8 @@ layer ``fire6-relu_squeeze1x1`` (48 channels, 14×14), six concepts, it prints o
     folder of ``--images`` JPEG files (benchmarks/atlas.py's pictures), its top cells'
     receptive fields included, against ``channel_atlas`` of the same layer over the same
     folder (stage post, top 9), ``--repeats`` (2) pairs interleaved, the median pair shown.
-    Target: concepts <= 1.5x the scan's time. With 1,000 images
+    Target: concepts <= 1.5x the scan's time (scikit-learn's solvers run on one BLAS
+    thread, ``concepts.work.one_blas_thread``: with two beside torch's, 2.80x). With 1,000 images
     the concepts fit on 50,000 cells from 256 images, then project all 1,000;
 (b) peak memory of ``layer_concepts(..., keep_maps=False)`` over a quarter of the images and
     over all of them (generated on the fly, nothing kept): it should be flat;

@@ -74,8 +74,8 @@ def jobs(net: aw.Network, x: torch.Tensor) -> dict[str, Callable[[], object]]:
     ext, model = net.extractor, net.model
     picture = (x[0].permute(1, 2, 0).clamp(0, 1) * 255).to(torch.uint8).numpy()
     names = net.layers.names
-    both = list(dict.fromkeys(p for l in net.layers for p in (l.pre, l.post)))
-    one = list(dict.fromkeys(l.point() for l in net.layers))
+    both = list(dict.fromkeys(p for layer in net.layers for p in (layer.pre, layer.post)))
+    one = list(dict.fromkeys(layer.point() for layer in net.layers))
     first = [net.layers[0].point()]
 
     def forward() -> object:
@@ -108,7 +108,7 @@ def measure(name: str, size: int, repeats: int, clock: Callable[[], float] = tim
             times[key].append(clock() - start)
     result = {k: statistics.median(v) for k, v in times.items()}
     result["layers"] = len(net.layers)
-    result["values"] = len({p for l in net.layers for p in (l.pre, l.post)})
+    result["values"] = len({p for layer in net.layers for p in (layer.pre, layer.post)})
     return result
 
 
@@ -122,7 +122,8 @@ def torchlens_time(name: str, size: int, repeats: int) -> float | None:
         "tl.trace(net.model, x, capture=opts)\n"
         "t = []\n"
         f"for _ in range({repeats}):\n"
-        "    s = time.perf_counter(); tl.trace(net.model, x, capture=opts); t.append(time.perf_counter() - s)\n"
+        "    s = time.perf_counter(); tl.trace(net.model, x, capture=opts)\n"
+        "    t.append(time.perf_counter() - s)\n"
         "print(statistics.median(t))\n"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

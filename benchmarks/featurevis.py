@@ -40,8 +40,8 @@ if "TORCH_HOME" not in os.environ and _SHARED_HOME.is_dir():
     os.environ["TORCH_HOME"] = str(_SHARED_HOME)
 
 import actwidgets as aw  # noqa: E402
-from actwidgets.widgets._channels import CPU_PIXELS  # noqa: E402
 from actwidgets.featurevis import visualize_channels  # noqa: E402
+from actwidgets.widgets._channels import CPU_PIXELS  # noqa: E402
 
 
 def sync(device: torch.device) -> None:
@@ -112,6 +112,79 @@ def timed(fn) -> float:
     return time.perf_counter() - t
 
 
+def batched_vs_loop(net, layer, chans, size, steps, repeats, device) -> None:
+    """(a) batched vs one channel at a time, alternating."""
+    kw = dict(method="basic", size=size, steps=steps, progress=False)
+
+    def batched() -> None:
+        visualize_channels(net, layer, chans, **kw)
+        sync(device)
+
+    def one_by_one() -> None:
+        for c in chans:
+            visualize_channels(net, layer, [c], **kw)
+        sync(device)
+
+    tb, t_loop = [], []
+    for _ in range(repeats):
+        tb.append(timed(batched))
+        t_loop.append(timed(one_by_one))
+    b, loop = statistics.median(tb), statistics.median(t_loop)
+    print(f"(a) basic, {len(chans)} channels x {steps} steps: batched {b:.2f} s, one channel at a "
+          f"time {loop:.2f} s -> batched is {loop / b:.1f}x faster")
+
+
+def step_vs_bare(net, layer, chans, size, steps, repeats, bare, device) -> None:
+    """(b) one step against a bare forward + backward, paired step by step."""
+    for method, target in (("basic", 1.1), ("regularized", 1.5)):
+        st, bt = [], []
+        for _ in range(repeats):
+            s_, b_ = paired_steps(net, layer, chans, method, size, steps + 1, bare, device)
+            st += s_
+            bt += b_
+        ratio = statistics.median([x / y for x, y in zip(st, bt, strict=True)])
+        verdict = "ok" if ratio <= target else "over target"
+        print(f"(b) {method:<11}: step {statistics.median(st) * 1e3:.1f} ms, bare forward+backward "
+              f"{statistics.median(bt) * 1e3:.1f} ms -> {ratio:.2f}x, median of {len(st)} pairs "
+              f"(target <= {target}x: {verdict})")
+
+
+def regularized_224(net, layer, point, chans, repeats, device) -> None:
+    """(c) regularized at 224 px."""
+    bare224 = make_bare(net, point, chans, 224, device)
+    bare224()
+    st, bt = paired_steps(net, layer, chans, "regularized", 224, 2 * repeats + 1, bare224, device)
+    ratio = statistics.median([x / y for x, y in zip(st, bt, strict=True)])
+    s_ = statistics.median(st)
+    print(f"(c) regularized at 224 px, {len(chans)} channels: {s_:.3f} s per step (bare forward+"
+          f"backward {statistics.median(bt):.3f} s, {ratio:.2f}x); 256 steps ~ {256 * s_:.0f} s")
+
+
+def step_times(net, layer, chans, method, size, steps, device) -> list[float]:
+    """Seconds of each optimisation step (from one callback to the next)."""
+    times: list[float] = []
+    last = [time.perf_counter()]
+
+    def tick(done: int, total: int) -> None:
+        sync(device)
+        times.append(time.perf_counter() - last[0])
+        last[0] = time.perf_counter()
+
+    visualize_channels(net, layer, chans, method=method, size=size, steps=steps,
+                       progress=False, callback=tick)
+    return times
+
+
+def step_at_cap(net, repeats, device) -> None:
+    """(d) one step at the widget's CPU cap, on the deepest layer: how long Stop can wait."""
+    cap_layer, cap_size = "fire9-relu_expand3x3", 256
+    cap_chans = list(range(CPU_PIXELS // cap_size**2))
+    for method in ("basic", "regularized"):
+        times = step_times(net, cap_layer, cap_chans, method, cap_size, repeats + 1, device)
+        print(f"(d) {method:<11} at the CPU cap ({len(cap_chans)} channels x {cap_size} px, "
+              f"{cap_layer}): {statistics.median(times[1:]):.2f} s per step")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cpu", help="cpu or cuda (skipped where CUDA is absent)")
@@ -139,65 +212,10 @@ def main() -> None:
         visualize_channels(net, layer, chans, method=method, size=size, steps=2, progress=False)
     bare()
 
-    # (a) batched vs one channel at a time, alternating
-    kw = dict(method="basic", size=size, steps=steps, progress=False)
-
-    def batched() -> None:
-        visualize_channels(net, layer, chans, **kw)
-        sync(device)
-
-    def one_by_one() -> None:
-        for c in chans:
-            visualize_channels(net, layer, [c], **kw)
-        sync(device)
-
-    tb, tl = [], []
-    for _ in range(args.repeats):
-        tb.append(timed(batched))
-        tl.append(timed(one_by_one))
-    b, l = statistics.median(tb), statistics.median(tl)
-    print(f"(a) basic, {len(chans)} channels x {steps} steps: batched {b:.2f} s, one channel at a "
-          f"time {l:.2f} s -> batched is {l / b:.1f}x faster")
-
-    # (b) one step against a bare forward + backward, paired step by step
-    for method, target in (("basic", 1.1), ("regularized", 1.5)):
-        st, bt = [], []
-        for _ in range(args.repeats):
-            s_, b_ = paired_steps(net, layer, chans, method, size, steps + 1, bare, device)
-            st += s_
-            bt += b_
-        ratio = statistics.median([x / y for x, y in zip(st, bt)])
-        verdict = "ok" if ratio <= target else "over target"
-        print(f"(b) {method:<11}: step {statistics.median(st) * 1e3:.1f} ms, bare forward+backward "
-              f"{statistics.median(bt) * 1e3:.1f} ms -> {ratio:.2f}x, median of {len(st)} pairs "
-              f"(target <= {target}x: {verdict})")
-
-    # (c) regularized at 224 px
-    bare224 = make_bare(net, point, chans, 224, device)
-    bare224()
-    st, bt = paired_steps(net, layer, chans, "regularized", 224, 2 * args.repeats + 1, bare224, device)
-    ratio = statistics.median([x / y for x, y in zip(st, bt)])
-    s_ = statistics.median(st)
-    print(f"(c) regularized at 224 px, {len(chans)} channels: {s_:.3f} s per step (bare forward+"
-          f"backward {statistics.median(bt):.3f} s, {ratio:.2f}x); 256 steps ~ {256 * s_:.0f} s")
-
-    # (d) one step at the widget's CPU cap, on the deepest layer: how long Stop can wait
-    cap_layer, cap_size = "fire9-relu_expand3x3", 256
-    cap_chans = list(range(CPU_PIXELS // cap_size**2))
-    for method in ("basic", "regularized"):
-        times: list[float] = []
-        last = [time.perf_counter()]
-
-        def tick(done: int, total: int) -> None:
-            sync(device)
-            times.append(time.perf_counter() - last[0])
-            last[0] = time.perf_counter()
-
-        visualize_channels(net, cap_layer, cap_chans, method=method, size=cap_size,
-                           steps=args.repeats + 1, progress=False, callback=tick)
-        print(f"(d) {method:<11} at the CPU cap ({len(cap_chans)} channels x {cap_size} px, "
-              f"{cap_layer}): {statistics.median(times[1:]):.2f} s per step")
-
+    batched_vs_loop(net, layer, chans, size, steps, args.repeats, device)
+    step_vs_bare(net, layer, chans, size, steps, args.repeats, bare, device)
+    regularized_224(net, layer, point, chans, args.repeats, device)
+    step_at_cap(net, args.repeats, device)
 
 if __name__ == "__main__":
     main()

@@ -60,15 +60,16 @@ def _flips(page, view, frames: list[int]) -> tuple[list[float], int]:
 def _pick_group(view, prefix: str) -> None:
     """Pick the layer group whose label starts with ``prefix`` (``"conv1 ("``)."""
     group = view.locator(".aw-group")
-    group.select_option(group.evaluate("(s, p) => [...s.options].find(o => o.text.startsWith(p)).value", prefix))
+    find = "(s, p) => [...s.options].find(o => o.text.startsWith(p)).value"
+    group.select_option(group.evaluate(find, prefix))
 
 
 def _layer_change(page, view, frames: list[int], at: int = 1) -> tuple[float, int]:
     """fire2-squeeze1x1 -> conv1 through the pickers: ms to the frame with conv1, bytes sent
     (``at``: where data-shown holds the layer)."""
     _pick_group(view, "fire2 (")
-    page.wait_for_function(f"v => v.dataset.shown.split('|')[{at}] === 'fire2-squeeze1x1' && !v.classList.contains('aw-busy')",
-                           arg=view.element_handle())
+    page.wait_for_function(f"v => v.dataset.shown.split('|')[{at}] === 'fire2-squeeze1x1'"
+                           " && !v.classList.contains('aw-busy')", arg=view.element_handle())
     page.evaluate(_INSTALL, view.element_handle())
     before = sum(frames)
     _pick_group(view, "conv1 (")
@@ -103,7 +104,8 @@ def _fire6_bytes() -> list[str]:
         c.layer = f.layer = layer
         lines.append(f"  {layer:<18} CompareExplorer {len(c._levels) / 1e3:7.1f} KB "
                      f"({'×'.join(map(str, c._layer['shape']))} ×2 images, 16 bits), "
-                     f"FilterExplorer {len(f._data) / 1e3:7.1f} KB ({'×'.join(map(str, f._layer['shape']))} float32)")
+                     f"FilterExplorer {len(f._data) / 1e3:7.1f} KB "
+                     f"({'×'.join(map(str, f._layer['shape']))} float32)")
     return lines
 
 

@@ -143,7 +143,8 @@ def measure(notebook: Path, timeout: int = 900) -> dict[str, object]:
     tail = b"".join(output).decode(errors="replace").strip().splitlines()[-5:]
     return {
         "notebook": notebook.name, "ok": ok, "wall_s": wall, "wait4_mb": wait4_mb,
-        "hwm_mb": hwm_mb, "anon_mb": anon_mb, "peak_mb": max(wait4_mb, hwm_mb), "log": "" if ok else "\n".join(tail),
+        "hwm_mb": hwm_mb, "anon_mb": anon_mb, "peak_mb": max(wait4_mb, hwm_mb),
+        "log": "" if ok else "\n".join(tail),
     }
 
 

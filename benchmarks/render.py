@@ -28,15 +28,15 @@ import io
 import math
 import os
 import statistics
-import sys
 import struct
+import sys
 import time
 import warnings
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple
 from pathlib import Path
+from typing import NamedTuple
 
 _REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(_REPO))
@@ -118,7 +118,7 @@ def mpl_channel(channel: np.ndarray, size: tuple[int, int]) -> bytes:
 
 def mpl_grid(acts: np.ndarray) -> bytes:
     fig, axes = plt.subplots(8, 8, figsize=(9, 9), dpi=100)
-    for ax, ch in zip(axes.flat, acts[:64]):
+    for ax, ch in zip(axes.flat, acts[:64], strict=False):  # fewer than 64 channels: empty cells
         ax.imshow(ch, cmap="gray")
         ax.axis("off")
     return _savefig(fig)
@@ -203,7 +203,8 @@ def png_comparison(pictures: dict[str, pixels.Indexed | np.ndarray], repeat: int
             expected = np.asarray(picture)
             for encode in encoders.values():
                 with Image.open(io.BytesIO(encode(picture))) as im:
-                    np.testing.assert_array_equal(np.asarray(im.convert(im.mode.replace("P", "RGB"))), expected)
+                    decoded = np.asarray(im.convert(im.mode.replace("P", "RGB")))
+                    np.testing.assert_array_equal(decoded, expected)
             times: dict[str, list[float]] = {name: [] for name in encoders}
             for _ in range(repeat + 3):
                 for name, encode in encoders.items():
@@ -212,7 +213,8 @@ def png_comparison(pictures: dict[str, pixels.Indexed | np.ndarray], repeat: int
                     times[name].append(time.perf_counter() - t0)
             stats = {name: _timing(ts[3:]) for name, ts in times.items()}
             sizes = {name: len(encode(picture)) for name, encode in encoders.items()}
-            cells = [f"{stats[k].median:6.2f}/{stats[k].best:5.2f} ms {sizes[k] / 1024:4.0f} KiB" for k in encoders]
+            cells = [f"{stats[k].median:6.2f}/{stats[k].best:5.2f} ms {sizes[k] / 1024:4.0f} KiB"
+                     for k in encoders]
             ratio = stats["Pillow: to_png"].median / stats["own (replaced)"].median
             worst = min(worst, ratio) if row < 2 else worst
             print(f"{label:<36}" + "".join(f"{c:>27}" for c in cells) + f"{ratio:10.2f}×")
@@ -232,7 +234,8 @@ class Row(NamedTuple):
     mpl: Timing | None  # the matplotlib equivalent
 
 
-def measure(squeeze: aw.Network, vgg: aw.Network, face: np.ndarray, n: int, n_mpl: int) -> tuple[list[Row], dict]:
+def measure(squeeze: aw.Network, vgg: aw.Network, face: np.ndarray, n: int,
+            n_mpl: int) -> tuple[list[Row], dict]:
     """Time every interaction, bare and through the widget, beside matplotlib."""
     # Explorers, activations cached by their first render.
     sq_grid = aw.ActivationExplorer(squeeze, {"face": face}, layer="conv1", view="grid")
@@ -279,9 +282,10 @@ def print_rows(rows: list[Row], pretrained: bool, n: int, n_mpl: int) -> None:
         print(f"{name:<58} {b.median:6.2f}ms {w.median:6.2f}ms {w.best:6.2f}ms {mtext} {ratio}")
     print()
     print("render: numpy → PNG bytes alone; widget: from `explorer.channel = k` until")
-    print("`explorer.png` holds the new picture; (best): the widget path's fastest run. matplotlib: imshow of")
-    print("one channel into a new figure saved as PNG; an 8×8 plt.subplots grid of the 64 channels")
-    print("saved as PNG; imshow of the image and the channel (jet, alpha 0.5) saved as PNG.")
+    print("`explorer.png` holds the new picture; (best): the widget path's fastest run.")
+    print("matplotlib: imshow of one channel into a new figure saved as PNG; an 8×8 plt.subplots")
+    print("grid of the 64 channels saved as PNG; imshow of the image and the channel (jet, alpha 0.5)")
+    print("saved as PNG.")
     print("'× faster' = matplotlib / widget path (medians).")
     if load[0] > (os.cpu_count() or 1):
         print(f"NOTE: the load average ({load[0]:.1f}) exceeds the CPU count: other processes "

@@ -77,7 +77,8 @@ def _explorer_cell(stem: str, entry: dict) -> nbformat.NotebookNode:
             f"{entry['network']} with {weights}. Pick an image, a layer and a channel; the "
             f"arrow keys move the channel.\n```\n\n"
             f'<iframe class="aw-static-page" src="../_static/explorers/{stem}.html" '
-            f'title="static activation explorer: {stem}" style="width:100%;height:{entry["height"]}px;border:0" '
+            f'title="static activation explorer: {stem}" '
+            f'style="width:100%;height:{entry["height"]}px;border:0" '
             f'loading="lazy"></iframe>\n')
     return nbformat.v4.new_markdown_cell(text)
 

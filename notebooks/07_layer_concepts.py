@@ -271,6 +271,22 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
+# ## The concepts in a widget
+#
+# `aw.ConceptView` shows the concepts live: each concept a colour over the image, a legend
+# with their top channels. Click a concept in the legend to see it alone, with its best cells
+# over the collection, its loadings as bars, and a button for its feature visualisation (it
+# runs in the background and can be stopped); a concept's box hides it from the picture of
+# all. `view.png` is the picture shown, drawn in Python (what a notebook without its widgets
+# shows), and `view.export_html("concepts.html")` writes the view as one page that works
+# offline, with no kernel.
+
+# %%
+view = aw.ConceptView(over, names=names, image="face", concept=eye)
+assert (view.picture == over.picture(names.index("face"), eye)).all()
+view
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. Open `aw.ActivationExplorer(net, layer="fire6-relu_squeeze1x1")` and flip between the

@@ -27,7 +27,9 @@ def load_calls(source: str, where: str) -> set[tuple[str, str]]:
     """The (network, weights) of every ``load_model(...)`` call in Python ``source``."""
     pairs = set()
     for node in ast.walk(ast.parse(source)):
-        if not (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "load_model"):
+        if not isinstance(node, ast.Call):
+            continue
+        if getattr(node.func, "attr", getattr(node.func, "id", None)) != "load_model":
             continue
         args = {kw.arg: kw.value for kw in node.keywords}
         name = node.args[0] if node.args else args.get("name")
@@ -48,7 +50,8 @@ def postbuild_python() -> str:
 
 
 def test_the_parser_reads_literal_calls_and_refuses_others():
-    src = 'import actwidgets as aw\na = aw.load_model("squeezenet", weights="caffe")\nb = aw.load_model("vgg16", head=False)\n'
+    src = ('import actwidgets as aw\na = aw.load_model("squeezenet", weights="caffe")\n'
+           'b = aw.load_model("vgg16", head=False)\n')
     assert load_calls(src, "x") == {("squeezenet", "caffe"), ("vgg16", "DEFAULT")}
     with pytest.raises(pytest.fail.Exception, match="not a literal"):
         load_calls("w = 'caffe'\naw.load_model('squeezenet', weights=w)\n", "x")
@@ -68,7 +71,8 @@ def test_caffe_downloads_are_sha1_checked():
     for name, weights in load_calls(postbuild_python(), "binder/postBuild"):
         if weights == "caffe":
             sha1 = ZOO[name].caffe.sha1
-            assert sha1 and re.fullmatch(r"[0-9a-f]{40}", sha1), f"{name}'s .caffemodel has no SHA-1 in the zoo"
+            assert sha1 and re.fullmatch(r"[0-9a-f]{40}", sha1), (
+                f"{name}'s .caffemodel has no SHA-1 in the zoo")
 
 
 def test_postbuild_refuses_random_weights():

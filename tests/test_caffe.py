@@ -49,7 +49,8 @@ def blob_new(a: np.ndarray) -> bytes:
 def blob_old(a: np.ndarray) -> bytes:
     """BlobProto with num/channels/height/width (fields 1-4), an InnerProduct as 1×1×out×in."""
     dims = (1, 1, *a.shape) if a.ndim == 2 else (1, 1, 1, a.shape[0]) if a.ndim == 1 else a.shape
-    return b"".join(field(i + 1, int(d)) for i, d in enumerate(dims)) + field(5, np.asarray(a, "<f4").tobytes())
+    shape = b"".join(field(i + 1, int(d)) for i, d in enumerate(dims))
+    return shape + field(5, np.asarray(a, "<f4").tobytes())
 
 
 def caffemodel(state: dict[str, torch.Tensor], encoding: str) -> bytes:
@@ -62,7 +63,8 @@ def caffemodel(state: dict[str, torch.Tensor], encoding: str) -> bytes:
     out = field(1, b"a net")  # NetParameter.name
     for name, blobs in layers.items():
         if encoding == "layer":
-            body = field(1, name.encode()) + field(2, b"Convolution") + b"".join(field(7, blob_new(b)) for b in blobs)
+            body = (field(1, name.encode()) + field(2, b"Convolution")
+                    + b"".join(field(7, blob_new(b)) for b in blobs))
             out += field(100, body)
         else:
             body = field(4, name.encode()) + field(5, 4) + b"".join(field(6, blob_old(b)) for b in blobs)
@@ -229,7 +231,7 @@ def test_classifications_match_the_figures_measured_on_the_weights(name, image, 
         pytest.skip("the Caffe weights are not here (../shared)")
     net = _caffe_net(name)
     top = aw.classify(net, aw.sample_image(image), top=len(expected))
-    for (category, p), (want, q) in zip(top, expected):
+    for (category, p), (want, q) in zip(top, expected, strict=True):
         assert category.split(",")[0] == want and abs(p - q) < 0.01, (top, expected)
 
 
@@ -254,7 +256,8 @@ def test_matlab_s_googlenet_names_mean_the_real_convolution_output():
     x = net.tensor(face)
     conv = net.model.conv1[0]
     np.testing.assert_allclose(pre, conv(x)[0].detach().numpy(), rtol=1e-5, atol=1e-3)
-    out = aw.activations(net, face, ["inception_3a-1x1", "inception_3a-relu_pool_proj", "inception_3a-output"])
+    out = aw.activations(net, face,
+                         ["inception_3a-1x1", "inception_3a-relu_pool_proj", "inception_3a-output"])
     assert out["inception_3a-output"].shape == (256, 28, 28)
     np.testing.assert_array_equal(out["inception_3a-output"][:64], np.maximum(out["inception_3a-1x1"], 0))
     np.testing.assert_array_equal(out["inception_3a-output"][-32:], out["inception_3a-relu_pool_proj"])

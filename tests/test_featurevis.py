@@ -3,7 +3,6 @@ hand-built models where the answer can be computed by hand. Offline and quick.""
 
 from __future__ import annotations
 
-
 import threading
 
 import numpy as np
@@ -13,6 +12,7 @@ from torch import nn
 
 import actwidgets as aw
 from actwidgets.featurevis import ChannelIndexError, deep_dream, visualize_channels
+
 
 # --------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")

@@ -183,13 +183,13 @@ def test_stage_none_is_each_layer_s_default_everywhere(squeezenet):
         np.testing.assert_array_equal(aw.activations(net, "face", n), aw.activations(net, "face", n, defaults[n]))
     images = [aw.sample_image("face"), aw.sample_image("cat")]
     atlas = aw.channel_atlas(net, images, names, top=2, stage=None, progress=False)
-    assert [list(s["points"]) for s in atlas.meta["layers"]] == [["pre"], ["post"], ["post"]]
+    assert [list(s.points) for s in atlas.meta.layers] == [["pre"], ["post"], ["post"]]
     for n in names:
         assert {e.stage for e in atlas.top(n, 0)} == {defaults[n]}
         assert atlas.top(n, 0) == atlas.top(n, 0, stage=defaults[n])
     with pytest.raises(ValueError, match="'pre' was not scanned for 'relu_conv1'"):
         atlas.top("relu_conv1", 0, stage="pre")
-    assert atlas.resume(net, images).meta["layers"] == atlas.meta["layers"]  # the stage argument inverted
+    assert atlas.resume(net, images).meta.layers == atlas.meta.layers  # the stage argument inverted
     both = aw.channel_atlas(net, images, names, top=2, progress=False)
     with pytest.raises(ValueError, match="'pool1' has no activation right after it"):
         both.top("pool1", 0, stage="pre")

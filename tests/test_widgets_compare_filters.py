@@ -174,7 +174,8 @@ def test_filter_explorer_on_squeezenet_conv1(random_squeezenet):
     np.testing.assert_array_equal(w, f.weights)
     np.testing.assert_array_equal(bias, f.conv.bias.detach().numpy())
     k = f._layer["tiles"][2]
-    np.testing.assert_array_equal(pixels.enlarge(rgb, k), pixels.to_uint8(pixels.filter_tiles(f.weights)).repeat(k, 0).repeat(k, 1))
+    sheet = pixels.to_uint8(pixels.filter_tiles(f.weights))
+    np.testing.assert_array_equal(pixels.enlarge(rgb, k), sheet.repeat(k, 0).repeat(k, 1))
     pngs = f.pngs
     tiles = np.asarray(png_of(pngs["tiles"]).convert("RGB")).astype(int)
     # First-layer filters are colour pictures: the channels differ.
@@ -209,8 +210,8 @@ def test_filter_layer_change_clamps_the_filter_and_input(random_squeezenet):
     f = FilterExplorer(random_squeezenet, "fire9-expand3x3", filter=200, input_channel=40)
     page_sets(f, layer="conv1")
     assert (f.filter, f.input_channel) == (63, -1)
-    assert [l["name"] for l in f._meta["layers"]][:2] == ["conv1", "fire2-squeeze1x1"]
-    assert "pool1" not in [l["name"] for l in f._meta["layers"]]  # only conv layers are offered
+    assert [layer["name"] for layer in f._meta["layers"]][:2] == ["conv1", "fire2-squeeze1x1"]
+    assert "pool1" not in [layer["name"] for layer in f._meta["layers"]]  # only conv layers are offered
 
 
 def test_filter_explorer_refuses_a_pool_layer(random_squeezenet):
@@ -259,7 +260,7 @@ def test_filter_explorer_on_googlenets_matlab_names():
     f = FilterExplorer(net, "conv1-7x7_s2", filter=33, input_channel=1)
     assert conv_module(net, "conv1-7x7_s2")[0] == "conv1.conv" == f._layer["conv"]
     assert f.weights.shape == (64, 3, 7, 7) and f.error == ""
-    assert "conv1-7x7_s2" in [l["name"] for l in f._meta["layers"]]
+    assert "conv1-7x7_s2" in [layer["name"] for layer in f._meta["layers"]]
     assert not f._layer["bias"] and filters_sent(f)[2] is None  # the conv before a batch norm has none
 
 

@@ -12,6 +12,7 @@ from torch import nn
 
 import actwidgets as aw
 from actwidgets.model.zoo import RANDOM_WEIGHTS_ENV
+
 from conftest import squeezenet_weights_path
 
 
@@ -114,7 +115,7 @@ def test_weights_from_a_local_state_dict(tmp_path):
     torch.save(source.model.state_dict(), path)
     net = aw.load_model("squeezenet", weights=str(path))
     assert net.pretrained
-    for a, b in zip(source.model.state_dict().values(), net.model.state_dict().values()):
+    for a, b in zip(source.model.state_dict().values(), net.model.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     torch.save({"nope": torch.zeros(1)}, tmp_path / "bad.pth")
     with pytest.raises(ValueError, match="does not fit"):

@@ -15,6 +15,8 @@ module                role
 ``ray_pass``          the passes on Ray Data (imported only for ``engine="ray"``)
 ``record``            :class:`Concepts`: loadings, maps, top channels, directions, top cells
 ``pictures``          concepts as colours over the image
+``store``             :meth:`Concepts.save` / :meth:`Concepts.load`: one ``.npz``, checked
+``payload``           what the concept view's page module reads (:class:`~actwidgets.ConceptView`)
 ====================  =====================================================================
 
 >>> import actwidgets as aw

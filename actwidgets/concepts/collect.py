@@ -40,7 +40,7 @@ from ..atlas.topk import candidates, empty, merge, to_numpy
 from ..model.network import Network, check_network
 from . import factor
 from .record import Concepts, Sample
-from .work import Plan, Work, compute
+from .work import Plan, Work, compute, one_blas_thread
 
 __all__ = ["layer_concepts", "POSITIONS", "FIT_IMAGES"]
 
@@ -175,7 +175,8 @@ def _fit(plan: Plan, got: _Pass, stopped: bool, max_iter: int) -> factor.Fit:
     if stopped and rows < plan.n:
         raise KeyboardInterrupt
     x = np.concatenate(got.rows) if got.rows else np.zeros((0, plan.channels), np.float32)
-    return factor.fit(x, plan.n, seed=plan.seed, max_iter=max_iter)
+    with one_blas_thread():
+        return factor.fit(x, plan.n, seed=plan.seed, max_iter=max_iter)
 
 
 def _every_position(net: Network, images: Collection, plan: Plan, how: dict[str, Any],
@@ -240,7 +241,8 @@ def _sample_then_project(net: Network, images: Collection, plan: Plan, fit_image
 def _kept_part(got: _Pass, plan: Plan, loadings: np.ndarray) -> dict[str, Any]:
     """The sampled images' part, projected from the sample (which holds all their cells)."""
     x, ld = torch.from_numpy(np.concatenate(got.rows)), torch.from_numpy(loadings)
-    coef = factor.project(x, ld)
+    with one_blas_thread():
+        coef = factor.project(x, ld)
     err2, norm2 = factor.residual(x, coef, ld)
     h, w = plan.size
     return {"count": 0, "errors": [], "index": np.asarray(got.index, np.int64),

@@ -9,7 +9,9 @@ For a view: :meth:`Concepts.strength` gives an image's maps in [0, 1], :attr:`co
 colour per concept, :meth:`picture` / :meth:`png` the concepts as colours over the image,
 :meth:`project` the maps of any other image, :meth:`top` the best map cells over the
 collection (with their receptive-field boxes), :meth:`direction` a concept as a direction in
-channel space for the feature visualisation (:meth:`visualize`).
+channel space for the feature visualisation (:meth:`visualize`). :meth:`save` writes them
+to one ``.npz`` file and :meth:`Concepts.load` reads it back for the same network (:mod:`.store`);
+:class:`~actwidgets.ConceptView` shows them.
 """
 
 from __future__ import annotations
@@ -139,11 +141,13 @@ class Concepts:
         """(n, h, w): the maps of any image (a path, array, sample name...) on these loadings."""
         from ..capture import activations
         from . import factor
+        from .work import one_blas_thread
 
         acts = activations(self.net, image, self.layer, self.stage)
         factor.check_values(acts, self.layer)
         c, h, w = acts.shape
-        coef = factor.project(acts.reshape(c, -1).T, self.loadings)
+        with one_blas_thread():
+            coef = factor.project(acts.reshape(c, -1).T, self.loadings)
         return coef.T.reshape(self.n, h, w).astype(np.float32)
 
     def picture(self, image: Any = 0, which: Any = None, *, alpha: float = 0.8) -> np.ndarray:
@@ -156,7 +160,7 @@ class Concepts:
 
         maps = self._maps(image)
         if isinstance(image, (int, np.integer)) and not isinstance(image, bool):
-            image = load_image(read_source(self.source.item(int(image))))
+            image = load_image(read_source(self._images().item(int(image))))
         which = [which] if np.isscalar(which) else which
         return concept_picture(self.net.image(image), maps, self.scale, which=which, alpha=alpha)
 
@@ -186,6 +190,7 @@ class Concepts:
         i = self._check(i)
         if self.table is None:
             raise ValueError("these concepts kept no top cells: call layer_concepts with top > 0")
+        source = self._images()
         t, field_, geometry = self.table, self.field, Geometry.of(self.net.preprocess)
         out = []
         for r in range(t["index"].shape[1] if k is None else min(int(k), t["index"].shape[1])):
@@ -200,12 +205,40 @@ class Concepts:
                 score=float(t["max"][i, r]), max=float(t["max"][i, r]),
                 mean=float(t["mean"][i, r]), cell=cell, xy=(float(xy[0]), float(xy[1])),
                 box=geometry.to_image(field_.box(cell), (lh, lw), (oh, ow)),
-                image_size=(oh, ow), loaded_size=(lh, lw), path=self.source.path(index)))
+                image_size=(oh, ow), loaded_size=(lh, lw), path=source.path(index)))
         return out
 
     def patches(self, i: int, k: int | None = None) -> list[np.ndarray]:
         """The pixels of :meth:`top`'s boxes, best first."""
-        return [e.patch(self.source) for e in self.top(i, k)]
+        return [e.patch(self._images()) for e in self.top(i, k)]
+
+    def _images(self) -> Any:
+        if self.source is None:
+            raise ValueError("these concepts were loaded without their images (moved, changed, "
+                             "or not files): load them with Concepts.load(path, net, images=...)")
+        return self.source
+
+    def _fingerprint(self) -> str | None:
+        return self.source.fingerprint() if self.source is not None else None
+
+    # ------------------------------------------------------------------ saving
+    def save(self, path: Any) -> Any:
+        """Write these concepts to one ``.npz`` file (see :mod:`.store`); returns the path.
+        :meth:`load` reads it back for the same network."""
+        from . import store
+
+        return store.save(self, path)
+
+    @classmethod
+    def load(cls, path: Any, net: Any, images: Any = None) -> "Concepts":
+        """Concepts saved by :meth:`save`, for ``net``: refused (a
+        :class:`~.store.ConceptsFileError` naming the way out) when ``net`` is not the network
+        they were computed on (name, weights' values, preprocessing, the layer). ``images``:
+        the collection again, checked by its fingerprint (default: the saved folder or files,
+        where unchanged; else the concepts come without their pictures)."""
+        from . import store
+
+        return store.load(cls, path, net, images)
 
     # ------------------------------------------------------------------ feature visualisation
     def visualize(self, which: Any = None, **kwargs: Any) -> np.ndarray:

@@ -15,7 +15,23 @@ import torch
 
 from . import factor
 
-__all__ = ["Plan", "Work", "compute"]
+__all__ = ["Plan", "Work", "compute", "one_blas_thread"]
+
+_BLAS: list[Any] = []
+
+
+def one_blas_thread() -> Any:
+    """A context in which BLAS (the matrix products of scikit-learn's solvers) runs on one
+    thread. Those products are small ((cells × C) by (C × n)); BLAS threads beside torch's
+    own spin and wait on each other: on a busy 2-core machine one product took 70× longer
+    with two BLAS threads than with one, and the forward passes slowed too
+    (``benchmarks/concepts.py``)."""
+    if not _BLAS:
+        import sklearn.decomposition  # noqa: F401 - its BLAS loaded before the controller looks
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0].limit(limits=1, user_api="blas")
 
 
 @dataclass(frozen=True)
@@ -72,7 +88,8 @@ def compute(net: Any, plan: Plan, work: Work, batch: dict[str, Any]) -> dict[str
     else:
         x = acts.permute(0, 2, 3, 1).reshape(-1, plan.channels)
         loadings = torch.as_tensor(work.loadings, device=x.device)
-        coef = factor.project(x, loadings)
+        with one_blas_thread():
+            coef = factor.project(x, loadings)
         part["err2"], part["norm2"] = factor.residual(x, coef, loadings)
         h, w = plan.size
         part["maps"] = coef.reshape(len(index), h, w, plan.n).permute(0, 3, 1, 2).contiguous()

@@ -13,8 +13,8 @@ either (progress, stop, Ctrl-C), :mod:`._checks` checks their arguments and
 
 from __future__ import annotations
 
-from .dream import deep_dream
 from ._checks import ChannelIndexError
+from .dream import deep_dream
 from .optimize import DEFAULTS, METHODS, visualize_channels
 
 __all__ = ["visualize_channels", "deep_dream", "METHODS", "DEFAULTS", "ChannelIndexError"]

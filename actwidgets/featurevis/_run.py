@@ -17,8 +17,6 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-import torch
-
 from ..model.network import Network
 
 __all__ = ["run_steps", "ProgressCallback", "Stop", "sized"]

@@ -58,7 +58,8 @@ class _Dream:
 
     def __init__(self, net: Network, point: str, photo: torch.Tensor, sizes: list, steps: int,
                  step_size: float, chans: list[int] | None, max_loss: float | None, seed: int) -> None:
-        self.net, self.point, self.steps, self.step_size, self.max_loss = net, point, steps, step_size, max_loss
+        self.net, self.point, self.steps = net, point, steps
+        self.step_size, self.max_loss = step_size, max_loss
         dev = photo.device
         self.bases = [resize(photo, s) for s in sizes]
         self.a, self.b = input_affine(net, dev)
@@ -143,8 +144,8 @@ def deep_dream(
     dream = _Dream(net, point, resize(photo, hw).to(net.device), sizes, steps, step_size, chans,
                    max_loss, seed)
     with preserve_model_state(net.model, eval_mode=True, freeze=True), torch.enable_grad():
-        run_steps(sized(dream.step, net, sizes[0], layer_name), len(sizes) * steps, what="deep_dream", progress=progress,
-                  callback=callback, stop=stop, desc=f"deep dream {layer_name}")
+        run_steps(sized(dream.step, net, sizes[0], layer_name), len(sizes) * steps, what="deep_dream",
+                  progress=progress, callback=callback, stop=stop, desc=f"deep dream {layer_name}")
     out = dream.img.detach()
     if tuple(out.shape[-2:]) != hw:  # stopped before the last octave
         out = resize(out, hw)

@@ -44,8 +44,14 @@ from ..extract import preserve_model_state
 from ..model.network import Network, check_network
 from . import objectives
 from ._checks import (
-    ChannelIndexError, check_callback, check_device, positive_float, positive_int,
-    resolve_point, seed_int, size_pair,
+    ChannelIndexError,
+    check_callback,
+    check_device,
+    positive_float,
+    positive_int,
+    resolve_point,
+    seed_int,
+    size_pair,
 )
 from ._pictures import capped_size, input_affine, match_channels, picture_tensor, resize
 from ._run import ProgressCallback, Stop, run_steps, sized
@@ -123,7 +129,9 @@ class _Job:
 
         return step, image.picture
 
-    def regularized(self, lr: float, seed: int, steps: int) -> tuple[Callable[[int], None], Callable[[], torch.Tensor]]:
+    def regularized(
+        self, lr: float, seed: int, steps: int,
+    ) -> tuple[Callable[[int], None], Callable[[], torch.Tensor]]:
         """lucid's step: Fourier parameterisation, robustness transforms, Adam."""
         gen = torch.Generator().manual_seed(seed)
         image = FourierImage(self.n, self.net.preprocess.channels, self.hw, generator=gen,
@@ -179,7 +187,8 @@ def visualize_channels(
     """The pictures that make each channel of ``layer`` respond most, (N, H, W, 3) float32 in [0, 1].
 
     One picture per entry of ``channels``, all optimised as one batch (picture i maximises
-    the mean of channel i; of Σ_c w[i, c]·channel c for float directions w). ``stage`` as in :func:`activations`; ``method``: ``"regularized"``
+    the mean of channel i; of Σ_c w[i, c]·channel c for float directions w). ``stage`` as in
+    :func:`activations`; ``method``: ``"regularized"``
     (lucid's, default: 256 Adam steps of ``lr`` 0.05 at the network's input size) or
     ``"basic"`` (the Keras walkthrough's: 20 steps of 1.0 in 0..255 units, 128×128); ``size``
     an int or (h, w) (default as said, or ``start``'s own size, at most 512); ``start`` a

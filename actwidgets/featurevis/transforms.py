@@ -67,7 +67,7 @@ class RobustnessTransform:
         jitter: float | None = None,
         scales: Sequence[float] = SCALES,
         angles: Sequence[float] = ANGLES,
-    ) -> "RobustnessTransform":
+    ) -> RobustnessTransform:
         """Draw every step's transform for every image; ``seeds[i]`` seeds image i.
 
         ``pad`` and ``jitter`` (the largest total shift) default to lucid's 12 and 8 + 4 px

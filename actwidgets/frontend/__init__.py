@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -49,7 +49,7 @@ def _asset(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=None)
+@cache
 def module_text(*parts: str) -> str:
     """An ES module: the files ``parts`` of this package joined, in order (default
     :data:`PARTS`, the explorer's). Another widget's module is, for example,
@@ -58,7 +58,7 @@ def module_text(*parts: str) -> str:
     return "\n".join(_asset(name).strip() + "\n" for name in parts or PARTS)
 
 
-@lru_cache(maxsize=None)
+@cache
 def stylesheet(*names: str) -> str:
     """CSS files of this package joined (default: the explorer's, ``explorer.css``)."""
     return "\n".join(_asset(name) for name in names or ("explorer.css",))
@@ -96,9 +96,10 @@ def network_meta(net: Any, layers: Sequence[LayerInfo], images: Sequence[str], *
         "net": {"name": net.name, "weights": net.weights, "pretrained": bool(net.pretrained),
                 "input": list(net.input_size)},
         "images": list(images),
-        "layers": [{"name": l.name, "label": l.label, "kind": l.kind, "channels": l.channels,
-                    "stages": l.has_stages, "default": l.default_stage,
-                    "home": blocks.get(l.group, everything)} for l in layers],
+        "layers": [{"name": layer.name, "label": layer.label, "kind": layer.kind,
+                    "channels": layer.channels, "stages": layer.has_stages,
+                    "default": layer.default_stage, "home": blocks.get(layer.group, everything)}
+                   for layer in layers],
         "groups": [{"label": g["label"], "layers": g["layers"]} for g in groups],
         "contrasts": list(contrasts), "cmaps": cmap_tables(cmaps, extra_cmaps),
         "outline": list(OUTLINE_RGB), "alpha": OVERLAY_ALPHA, "display": DISPLAY_PX, "upload": upload,

@@ -135,10 +135,10 @@ class LayerCatalogue:
                 self._lookup[info.name] = info
         # Re-number: hidden points leave gaps.
         self._layers = [
-            LayerInfo(**{**l.__dict__, "index": i}) for i, l in enumerate(layers)
+            LayerInfo(**{**layer.__dict__, "index": i}) for i, layer in enumerate(layers)
         ]
-        for l in self._layers:
-            self._lookup[l.name] = l
+        for layer in self._layers:
+            self._lookup[layer.name] = layer
         self._aliases: dict[str, LayerInfo] = {}
         if table is not None:
             for alias, (native, stage, group) in table.names.items():
@@ -186,7 +186,7 @@ class LayerCatalogue:
     @property
     def names(self) -> list[str]:
         """The listed layer names, in forward order."""
-        return [l.name for l in self._layers]
+        return [layer.name for layer in self._layers]
 
     def _find(self, name: str) -> LayerInfo | None:
         if name in self._aliases:
@@ -240,7 +240,7 @@ class LayerCatalogue:
         """(name as asked, layer) pairs for one item of a layer argument."""
         if isinstance(item, str):
             if self._is_block(item):
-                return [(l.name, l) for l in self.groups()[item]]
+                return [(layer.name, layer) for layer in self.groups()[item]]
             return [(item, self.get(item))]  # LayerNameError with the closest names
         if isinstance(item, LayerInfo):
             return [(item.name, self.get(item.name))]
@@ -254,8 +254,8 @@ class LayerCatalogue:
     def listed(self, info: LayerInfo) -> LayerInfo:
         """The listed layer that ``info`` (an alias, a node name) shows; a ValueError for a
         point the catalogue hides (folded into another layer)."""
-        same = [l for l in self._layers if l.name == info.name]
-        same = same or [l for l in self._layers if l.native == info.native]
+        same = [layer for layer in self._layers if layer.name == info.name]
+        same = same or [layer for layer in self._layers if layer.native == info.native]
         if not same:
             raise ValueError(f"{info.name!r} is a point the layer catalogue hides (it is folded "
                              "into another layer); pick one of net.layers.names")
@@ -264,23 +264,23 @@ class LayerCatalogue:
     def groups(self) -> dict[str, list[LayerInfo]]:
         """Layers by group (a block such as ``fire6``), in forward order."""
         out: dict[str, list[LayerInfo]] = {}
-        for l in self._layers:
-            out.setdefault(l.group, []).append(l)
+        for layer in self._layers:
+            out.setdefault(layer.group, []).append(layer)
         return out
 
     def by_kind(self) -> dict[str, list[LayerInfo]]:
         """Layers by kind ("conv", "relu", ...), in forward order."""
         out: dict[str, list[LayerInfo]] = {}
-        for l in self._layers:
-            out.setdefault(l.kind, []).append(l)
+        for layer in self._layers:
+            out.setdefault(layer.kind, []).append(layer)
         return out
 
     def summary(self) -> str:
         """A text table: index, name, kind, channels, size, stages."""
         rows = [f"{'#':>3}  {'layer':<32} {'kind':<8} {'channels':>8}  {'size':<9} stages"]
-        for l in self._layers:
+        for layer in self._layers:
             rows.append(
-                f"{l.index:>3}  {l.name:<32} {l.kind:<8} {l.channels:>8}  "
-                f"{f'{l.size[0]}×{l.size[1]}':<9} {'pre/post' if l.has_stages else '-'}"
+                f"{layer.index:>3}  {layer.name:<32} {layer.kind:<8} {layer.channels:>8}  "
+                f"{f'{layer.size[0]}×{layer.size[1]}':<9} {'pre/post' if layer.has_stages else '-'}"
             )
         return "\n".join(rows)

@@ -29,8 +29,13 @@ from .layers import NameTable
 from .network import Network, classify
 from .preprocess import Preprocess
 from .weights import (
-    RANDOM_WEIGHTS_ENV, WeightsFileError, WeightsUnavailableError, build_headless, fetch,
-    load_into, read_state_dict,
+    RANDOM_WEIGHTS_ENV,
+    WeightsFileError,
+    WeightsUnavailableError,
+    build_headless,
+    fetch,
+    load_into,
+    read_state_dict,
 )
 
 __all__ = ["Network", "load_model", "classify", "ZOO", "ZooEntry", "WeightsUnavailableError",

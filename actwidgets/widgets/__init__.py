@@ -17,14 +17,17 @@ widget, which goes back to the state on screen).
 - :class:`ChannelView`: one channel three ways: the top patches of an image collection (a
   channel atlas), its feature visualisation and its activation on a picture; it can follow an
   explorer (a click on a grid tile shows that channel).
+- :class:`ConceptView`: a layer's concepts (:func:`actwidgets.layer_concepts`) as colours over
+  an image, each with its top channels, top patches and feature visualisation.
 """
 
 from __future__ import annotations
 
 from .compare import CompareExplorer
 from .channel import ChannelView
+from .concepts import ConceptView
 from .explorer import ActivationExplorer
 from .featurevis import FeatureVisualizer
 from .filters import FilterExplorer
 
-__all__ = ["ActivationExplorer", "ChannelView", "CompareExplorer", "FilterExplorer", "FeatureVisualizer"]
+__all__ = ["ActivationExplorer", "ChannelView", "ConceptView", "CompareExplorer", "FilterExplorer", "FeatureVisualizer"]

@@ -26,8 +26,9 @@ _WEIGHTS_SIDE, _FREQ_SIDE, _FREQ_ONE_SIDE = 300, 400, 256  # about this many pix
 _WEIGHTS_PAD, _FREQ_PAD = 0.25, 1.0  # grey between kernels, white between responses
 
 #: The sizes the page draws with (sent once, in the widget's ``_meta``).
-PAGE_SIZES = {"gap": _GAP, "weightsSide": _WEIGHTS_SIDE, "freqSide": _FREQ_SIDE, "freqOneSide": _FREQ_ONE_SIDE,
-              "weightsPad": round(_WEIGHTS_PAD * 255), "freqPad": round(_FREQ_PAD * 255)}
+PAGE_SIZES = {"gap": _GAP, "weightsSide": _WEIGHTS_SIDE, "freqSide": _FREQ_SIDE,
+              "freqOneSide": _FREQ_ONE_SIDE, "weightsPad": round(_WEIGHTS_PAD * 255),
+              "freqPad": round(_FREQ_PAD * 255)}
 
 
 class NotAConvError(traitlets.TraitError, ValueError):
@@ -47,7 +48,7 @@ def conv_module(net: Any, layer: str | LayerInfo) -> tuple[str, nn.Conv2d]:
         module = net.model.get_submodule(info.filters)
         if isinstance(module, nn.Conv2d):
             return info.filters, module
-    convs = [l.name for l in conv_layers(net)]
+    convs = [conv.name for conv in conv_layers(net)]
     shown = ", ".join(convs[:12]) + (f", … ({len(convs)} in all)" if len(convs) > 12 else "")
     raise NotAConvError(
         f"{info.name!r} is a {info.kind} layer, not a convolution: it has no filters to show. "
@@ -58,8 +59,8 @@ def conv_module(net: Any, layer: str | LayerInfo) -> tuple[str, nn.Conv2d]:
 def conv_layers(net: Any) -> list[LayerInfo]:
     """The layers of ``net`` whose filters are a ``Conv2d``'s, in forward order."""
     model = net.model
-    return [l for l in net.layers
-            if l.filters and isinstance(model.get_submodule(l.filters), nn.Conv2d)]
+    return [layer for layer in net.layers
+            if layer.filters and isinstance(model.get_submodule(layer.filters), nn.Conv2d)]
 
 
 class Weights:

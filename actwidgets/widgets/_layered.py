@@ -29,18 +29,19 @@ class LayerState(StateMachine):
     cmap = Unicode("gray", help="Matplotlib colormap name for the activation maps")
     contrast = Enum(
         ("minmax", "stretch"), "minmax",
-        help='"minmax": min to black, max to white (mat2gray); "stretch": clip the 1% tails first (stretchlim)',
+        help='"minmax": min to black, max to white (mat2gray); '
+             '"stretch": clip the 1% tails first (stretchlim)',
     )
 
     def __init__(self, net: Any, **kwargs: Any) -> None:
         super().__init__(net, **kwargs)
         self.add_class("aw-explorer")  # a stable handle for pages and browser tests
-        self._infos: dict[str, LayerInfo] = {l.name: l for l in self._net.layers}
+        self._infos: dict[str, LayerInfo] = {info.name: info for info in self._net.layers}
         self._last_acts: tuple[Any, list[dict[str, np.ndarray]], list[np.ndarray]] | None = None
 
     def _default_layer(self) -> str:
         layers = self._net.layers
-        return (next((l for l in layers if l.kind == "conv"), None) or layers[0]).name
+        return (next((layer for layer in layers if layer.kind == "conv"), None) or layers[0]).name
 
     def _set_layer_state(self, layer: str | None, stage: str | None, channel: int, cmap: str,
                          contrast: str) -> None:

@@ -115,8 +115,10 @@ class CompareExplorer(LayerState, PageWidget):
     contrast = synced(LayerState.contrast)
     _meta = Dict(help="The network, its layers and groups, the two labels, colour tables").tag(sync=True)
     _layer = Dict(help="The shown layer: layer, stage, shape, the stats line's numbers").tag(sync=True)
-    _levels = Bytes(help="Both images' 16-bit levels of the layer, then float32 limits per channel").tag(sync=True)
-    _pictures = Bytes(help="The two images' (H, W, 3) uint8 pixels at the input size, A then B").tag(sync=True)
+    _levels = Bytes(
+        help="Both images' 16-bit levels of the layer, then float32 limits per channel").tag(sync=True)
+    _pictures = Bytes(
+        help="The two images' (H, W, 3) uint8 pixels at the input size, A then B").tag(sync=True)
 
     _state_names = ("layer", "stage", "channel", "cmap", "contrast")
     _repr_names = ("layer", "stage", "channel")
@@ -229,7 +231,8 @@ class CompareExplorer(LayerState, PageWidget):
         a, b = self._layer_acts()
         t, c, size = self._tables(), self.channel, self._net.input_size
         limits = t.scale(c, self.contrast)
-        maps = [np.asarray(pixels.render_channel(x[c], size=size, cmap=self.cmap, limits=limits)) for x in (a, b)]
+        maps = [np.asarray(pixels.render_channel(x[c], size=size, cmap=self.cmap, limits=limits))
+                for x in (a, b)]
         big = pixels.resize(np.subtract(b[c], a[c], dtype=np.float32), size, method="bilinear")
         maps.append(pixels.diverging(big, DIFF_CMAP, vmax=float(t.peak[c])))
         return maps

@@ -75,7 +75,7 @@ class FilterExplorer(PageWidget):
         super().__init__(net)
         self.add_class("aw-explorer")
         self._convs = views.conv_layers(self._net)
-        self._infos = {l.name: l for l in self._convs}
+        self._infos = {conv.name: conv for conv in self._convs}
         self._weights_of = views.Weights()
         self._tiles_cache: dict[tuple[str, int], tuple[np.ndarray, int]] = {}
         self._sent: tuple[str, int] | None = None

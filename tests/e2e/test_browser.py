@@ -93,14 +93,17 @@ def _state(widget: Any, names: list[str]) -> dict[str, Any]:
     out = {}
     for name in names:
         value = getattr(widget, name)
-        out[name] = {"$bytes": base64.b64encode(bytes(value)).decode()} if isinstance(value, (bytes, memoryview)) else value
+        if isinstance(value, (bytes, memoryview)):
+            value = {"$bytes": base64.b64encode(bytes(value)).decode()}
+        out[name] = value
     return out
 
 
 def module_page(widget: Any, path: Path) -> Path:
     """A page that runs ``widget``'s module over its synced state (a file, no server)."""
     esm = re.sub(r"export default (\w+);\s*$", r"window.awModule = \1;", widget._esm.rstrip())
-    names = [n for n in widget.keys if not n.startswith("_") or n in ("_meta", "_layer", "_levels", "_pictures", "_data", "_message")]
+    private = ("_meta", "_layer", "_levels", "_pictures", "_data", "_message")
+    names = [n for n in widget.keys if not n.startswith("_") or n in private]
     names = [n for n in names if n not in ("layout", "tabbable", "tooltip", "comm")]
     state = json.dumps(_state(widget, names)).replace("</", "<\\/")
     path.write_text(_HARNESS % {"css": widget._css, "state": state, "esm": esm}, encoding="utf-8")
@@ -206,7 +209,7 @@ def test_compare_page_draws_pythons_pictures(browser, squeezenet, tmp_path, arti
         w.wait_drawn(0)
 
         def check(step: str) -> None:
-            state = dict(zip(COMPARE_KEYS, w.shown()))
+            state = dict(zip(COMPARE_KEYS, w.shown(), strict=True))
             c.channel, c.contrast, c.cmap = int(state["channel"]), state["contrast"], state["cmap"]
             for k, name in enumerate(("picture-a", "picture-b", "picture-diff")):
                 _close(w.rgb(name), _png_rgb(c.pngs[k]), "RdBu_r" if k == 2 else c.cmap, f"{step} {name}")
@@ -218,7 +221,8 @@ def test_compare_page_draws_pythons_pictures(browser, squeezenet, tmp_path, arti
         check("key")
         w.act(lambda: w.part("largest").click(), "largest", channel=c.select_largest_difference())
         check("largest")
-        w.act(lambda: w.part("contrast").locator("button[data-value=stretch]").click(), "stretch", contrast="stretch")
+        w.act(lambda: w.part("contrast").locator("button[data-value=stretch]").click(), "stretch",
+              contrast="stretch")
         w.act(lambda: w.part("cmap").select_option("viridis"), "viridis", cmap="viridis")
         check("stretch-viridis")
         w.assert_clean()
@@ -240,7 +244,8 @@ def test_filter_page_draws_pythons_pictures(browser, squeezenet, tmp_path, artif
         def check(step: str) -> None:
             layer, filt, inp, cmap = w.shown()
             assert (layer, int(filt), int(inp), cmap) == (f.layer, f.filter, f.input_channel, f.cmap)
-            for name, key, table in (("filter-tiles", "tiles", "gray"), ("filter-weights", "weights", "RdBu_r"),
+            for name, key, table in (("filter-tiles", "tiles", "gray"),
+                                     ("filter-weights", "weights", "RdBu_r"),
                                      ("filter-frequency", "frequency", f.cmap)):
                 _close(w.rgb(name), _png_rgb(f.pngs[key]), table, f"{step} {key}")
             captions = f.captions
@@ -260,7 +265,8 @@ def test_filter_page_draws_pythons_pictures(browser, squeezenet, tmp_path, artif
         check("input")
         f.layer, f.filter, f.input_channel, f.cmap = "fire9-expand3x3", 200, 7, "inferno"
         state = _state(f, ["layer", "filter", "input_channel", "cmap", "_meta", "_layer", "_data"])
-        w.act(lambda: page.evaluate("s => window.awPut(s)", state), "fire9", layer="fire9-expand3x3", filter=200)
+        w.act(lambda: page.evaluate("s => window.awPut(s)", state), "fire9", layer="fire9-expand3x3",
+              filter=200)
         check("fire9")
         w.assert_clean()
     finally:
@@ -298,10 +304,12 @@ def drive_compare(w: View, frames: list[int]) -> None:
     w.page.get_by_text(f"python channel {largest}").first.wait_for(timeout=CHANGE_TIMEOUT * 1000)
     # Another block: the kernel sends that layer once; the page is busy until it is in.
     big = sum(1 for n in frames if n > BIG_FRAME)
-    shown = w.act(lambda: w.part("group").select_option(label="fire6 (7)"), "03-layer", layer="fire6-squeeze1x1")
+    shown = w.act(lambda: w.part("group").select_option(label="fire6 (7)"), "03-layer",
+                  layer="fire6-squeeze1x1")
     assert shown[:2] == ["fire6-squeeze1x1", "pre"]
     layer_frames = [n for n in frames if n > BIG_FRAME][big:]
-    assert len(layer_frames) == 1 and layer_frames[0] > 2 * 2 * 48 * 14 * 14, layer_frames  # both maps, 16 bits
+    # both maps, 16 bits
+    assert len(layer_frames) == 1 and layer_frames[0] > 2 * 2 * 48 * 14 * 14, layer_frames
     assert w.text("stats").startswith("fire6-squeeze1x1 (pre-ReLU)")
     w.act(lambda: w.part("stage").locator("button[data-value=post]").click(), "04-stage", stage="post")
     w.act(lambda: w.part("cmap").select_option("viridis"), "05-cmap", cmap="viridis")
@@ -321,7 +329,8 @@ def test_compare_explorer_in_voila(browser, e2e_home, artifacts):
         try:
             frames = _count_frames(page)
             page.goto(server.url + "/", wait_until="commit", timeout=RENDER_TIMEOUT * 1000)
-            drive_compare(View(page, ".aw-compare-view", COMPARE_KEYS, artifacts, "voila-compare", console), frames)
+            view = View(page, ".aw-compare-view", COMPARE_KEYS, artifacts, "voila-compare", console)
+            drive_compare(view, frames)
         finally:
             context.close()
             server.remember_children()
@@ -336,9 +345,11 @@ def lab(browser, e2e_home, artifacts):
 #: Run All is asked again (at most this many times in all) when JupyterLab dropped it: every
 #: prompt back to ``[ ]`` and no widget (seen when the kernel's websocket reconnects meanwhile).
 RUN_ALL_TRIES = 3
-_DROPPED = """() => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent);
+_DROPPED = """() => {
+  const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent);
   return p.length > 0 && p.every(t => /\\[\\s*\\]/.test(t)); }"""
-_STARTED = "() => [...document.querySelectorAll('.jp-InputPrompt')].some(p => /\\[[*0-9]/.test(p.textContent))"
+_STARTED = ("() => [...document.querySelectorAll('.jp-InputPrompt')]"
+            ".some(p => /\\[[*0-9]/.test(p.textContent))")
 
 
 def _accept_dialogs(page: Any, seen: list[str]) -> None:
@@ -351,7 +362,8 @@ def _accept_dialogs(page: Any, seen: list[str]) -> None:
         seen.append(dialogs.first.inner_text()[:200].replace("\n", " "))
         buttons = dialogs.first.locator("button.jp-mod-accept")
         (buttons.last if buttons.count() else dialogs.first.locator("button").last).click(force=True)
-        page.wait_for_function(f"() => document.querySelectorAll('.jp-Dialog').length < {n}", timeout=CHANGE_TIMEOUT * 1000)
+        page.wait_for_function(f"() => document.querySelectorAll('.jp-Dialog').length < {n}",
+                               timeout=CHANGE_TIMEOUT * 1000)
 
 
 def _run_until_shown(page: Any, selector: str) -> None:

@@ -18,7 +18,6 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -140,7 +139,8 @@ def test_the_explorer_on_a_tutorial_page_flips_channels(browser, site):
                                 timeout=60_000)
         start = int(frame.evaluate(_STATE)["shown"].split("|")[3])
         channels = []
-        for key, target in (("ArrowRight", ".aw-channel"), ("ArrowRight", ".aw-picture"), ("ArrowLeft", ".aw-picture")):
+        steps = (("ArrowRight", ".aw-channel"), ("ArrowRight", ".aw-picture"), ("ArrowLeft", ".aw-picture"))
+        for key, target in steps:
             before = frame.evaluate(_STATE)
             frame.locator(target).first.focus()
             page.keyboard.press(key)

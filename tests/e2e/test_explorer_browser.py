@@ -48,7 +48,8 @@ class Explorer:
 
     def shown(self) -> dict[str, str]:
         keys = ("image", "layer", "stage", "channel", "view", "cmap", "contrast")
-        return dict(zip(keys, (self.view.evaluate("el => el.dataset.shown || ''")).split("|")))
+        shown = self.view.evaluate("el => el.dataset.shown || ''").split("|")
+        return dict(zip(keys, shown, strict=True))  # data-shown lists exactly these fields
 
     def wait_drawn(self, after: int, timeout: float = CHANGE_TIMEOUT) -> None:
         self.page.wait_for_function(
@@ -108,7 +109,8 @@ def drive(w: Explorer, echo: Any | None) -> None:
     # Keys: each press a new picture, drawn in the page; Python gets the last channel.
     w.part("picture").focus()
     for k in (1, 2, 3):
-        assert w.act(lambda: w.page.keyboard.press("ArrowRight"), f"02-key-{k}", channel=k)["channel"] == str(k)
+        shown = w.act(lambda: w.page.keyboard.press("ArrowRight"), f"02-key-{k}", channel=k)
+        assert shown["channel"] == str(k)
     if echo is not None:
         echo.wait_for(state="visible", timeout=CHANGE_TIMEOUT * 1000)
     # A click on a grid tile.
@@ -116,11 +118,15 @@ def drive(w: Explorer, echo: Any | None) -> None:
     if echo is not None:
         w.page.get_by_text("python channel 10").first.wait_for(timeout=CHANGE_TIMEOUT * 1000)
     # Another block: the kernel sends that layer once.
-    shown = w.act(lambda: w.part("group").select_option(label="fire2 (7)"), "04-layer", layer="fire2-squeeze1x1")
+    shown = w.act(lambda: w.part("group").select_option(label="fire2 (7)"), "04-layer",
+                  layer="fire2-squeeze1x1")
     assert shown["layer"] == "fire2-squeeze1x1" and shown["channel"] == "10"
     assert w.part("stats").inner_text().startswith("fire2-squeeze1x1 (pre-ReLU) · 16×56×56")
-    assert w.act(lambda: w.part("view").locator("button[data-value=channel]").click(), "05-view", view="channel")["view"] == "channel"
-    assert w.act(lambda: w.part("cmap").select_option("viridis"), "06-cmap", cmap="viridis")["cmap"] == "viridis"
+    shown = w.act(lambda: w.part("view").locator("button[data-value=channel]").click(), "05-view",
+                  view="channel")
+    assert shown["view"] == "channel"
+    assert w.act(lambda: w.part("cmap").select_option("viridis"), "06-cmap",
+                 cmap="viridis")["cmap"] == "viridis"
     assert w.error() == "", w.error()
     assert not ERROR_TEXT.search(w.page.locator("body").inner_text())
     errors = [c for c in w.console if c.startswith("pageerror") and c not in KNOWN_PAGE_ERRORS]
@@ -146,7 +152,8 @@ def _run_all(page: Any) -> None:
     kernel dialog if a slow server shows it late."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    started = "() => [...document.querySelectorAll('.jp-InputPrompt')].some(p => /\\[[*0-9]/.test(p.textContent))"
+    started = ("() => [...document.querySelectorAll('.jp-InputPrompt')]"
+               ".some(p => /\\[[*0-9]/.test(p.textContent))")
     for _ in range(8):
         dialog = page.locator(".jp-Dialog")  # "Select Kernel", if it comes late
         if dialog.count() and dialog.first.is_visible():
@@ -174,7 +181,8 @@ def test_explorer_in_voila(browser, e2e_home, artifacts):
             w = Explorer(page, artifacts, "voila", console)
             drive(w, page.get_by_text("python channel 3"))
             # An upload: the photo is offered, picked and shown.
-            shown = w.act(lambda: w.part("upload-input").set_input_files(str(FIXTURES / "tiny_photo.png")), "07-upload",
+            photo = str(FIXTURES / "tiny_photo.png")
+            shown = w.act(lambda: w.part("upload-input").set_input_files(photo), "07-upload",
                           image="tiny_photo.png")
             assert shown["image"] == "tiny_photo.png" and w.error() == ""
             # A file that is not a picture: a message, the state kept, still working.
@@ -183,7 +191,8 @@ def test_explorer_in_voila(browser, e2e_home, artifacts):
             assert "not_an_image.txt" in w.error() and "not an image" in w.error()
             assert w.shown()["image"] == "tiny_photo.png"
             w.part("picture").focus()
-            assert w.act(lambda: w.page.keyboard.press("ArrowRight"), "08-after-error", channel=11)["channel"] == "11"
+            shown = w.act(lambda: w.page.keyboard.press("ArrowRight"), "08-after-error", channel=11)
+            assert shown["channel"] == "11"
         finally:
             context.close()
             server.remember_children()
@@ -250,9 +259,11 @@ def test_exported_page_runs_the_same_module(browser, tmp_path, artifacts):
         assert w.shown()["layer"] == "conv1"
         w.part("picture").focus()
         for k in (1, 2, 3):
-            assert w.act(lambda: page.keyboard.press("ArrowRight"), f"key-{k}", channel=k)["channel"] == str(k)
+            shown = w.act(lambda: page.keyboard.press("ArrowRight"), f"key-{k}", channel=k)
+            assert shown["channel"] == str(k)
         assert w.act(lambda: w.click_tile(10), "click", channel=10)["channel"] == "10"
-        shown = w.act(lambda: w.part("group").select_option(label="fire2 (7)"), "layer", layer="fire2-squeeze1x1")
+        shown = w.act(lambda: w.part("group").select_option(label="fire2 (7)"), "layer",
+                      layer="fire2-squeeze1x1")
         assert shown["layer"] == "fire2-squeeze1x1" and w.error() == ""
         assert console == [], console  # nothing fetched, no error
     finally:

@@ -58,7 +58,8 @@ class Page:
         return self.part("error").inner_text() if self.part("error").is_visible() else ""
 
     def screenshot(self, step: str) -> None:
-        self.page.screenshot(path=str(self.artifacts / f"{self.prefix}-featurevis-{step}.png"), full_page=True)
+        path = self.artifacts / f"{self.prefix}-featurevis-{step}.png"
+        self.page.screenshot(path=str(path), full_page=True)
 
 
 def _loaded(w: Page, log_tail: Any) -> Page:
@@ -102,7 +103,8 @@ def drive(w: Page, where: str) -> None:
     run, stop = w.part("fv-run"), w.part("fv-stop")
     assert run.is_enabled() and stop.is_disabled() and w.error() == ""
     assert w.part("fv-layer").input_value() == "fire8-relu_expand3x3"
-    assert w.part("fv-channels").input_value() == "0-7" and w.part("fv-range").inner_text().startswith("of 0..")
+    assert w.part("fv-channels").input_value() == "0-7"
+    assert w.part("fv-range").inner_text().startswith("of 0..")
     assert w.part("banner").is_visible()  # random weights
     w.screenshot("01-loaded")
 
@@ -110,7 +112,8 @@ def drive(w: Page, where: str) -> None:
     w.when("el => el.dataset.run === 'running' && +el.dataset.progress >= 3", RUN_TIMEOUT)
     assert run.is_disabled() and stop.is_enabled()  # a second Run is not offered
     assert re.match(r"^\d+/2048$", w.part("fv-count").inner_text())
-    w.when("el => el.querySelectorAll('.aw-fv-item canvas').length === 8 && +el.dataset.version > 0", RUN_TIMEOUT)
+    w.when("el => el.querySelectorAll('.aw-fv-item canvas').length === 8 && +el.dataset.version > 0",
+           RUN_TIMEOUT)
     assert w.part("fv-big").is_visible()  # the pictures so far, while the run goes on
     assert w.root.locator(".aw-fv-item canvas").first.evaluate("c => [c.width, c.height]") == [128, 128]
     w.screenshot("02-running")
@@ -124,7 +127,8 @@ def drive(w: Page, where: str) -> None:
     assert channels.input_value() == "0-x"
     t0 = w.now()
     channels.press("Enter")
-    refuse_ms = w.when("el => el.querySelector('.aw-error').innerText.includes('cannot read channels')", 30.0) - t0
+    refused = w.when("el => el.querySelector('.aw-error').innerText.includes('cannot read channels')", 30.0)
+    refuse_ms = refused - t0
     assert w.root.evaluate("el => el.dataset.run") == "running"
     t0 = w.now()
     channels.fill("0-6")
@@ -135,7 +139,8 @@ def drive(w: Page, where: str) -> None:
     t0 = w.now()
     stop.click()
     try:
-        ended = w.when("el => el.querySelector('.aw-fv-status').innerText.includes('stopped after')", STOP_TIMEOUT)
+        ended = w.when("el => el.querySelector('.aw-fv-status').innerText.includes('stopped after')",
+                       STOP_TIMEOUT)
     except Exception:
         w.screenshot("03-stop-FAILED")
         raise AssertionError(f"the run did not stop within {STOP_TIMEOUT:.0f} s of the Stop click") from None
