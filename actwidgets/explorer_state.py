@@ -97,11 +97,11 @@ class ExplorerState:
         if image not in images:
             raise ValueError(f"image {image!r} is not among the {what} {list(images)}")
         chosen = list(net.layers) if layers is None else list(layers)
-        first = next((l for l in chosen if l.kind == "conv"), chosen[0]).name
+        first = next((lay for lay in chosen if lay.kind == "conv"), chosen[0]).name
         asked = net.layers.select(first if self.layer is None else self.layer, self.stage)
         info, stage = asked.one(owner)
         info = net.layers.listed(info)
-        if info.name not in {l.name for l in chosen}:
+        if info.name not in {lay.name for lay in chosen}:
             raise ValueError(f"layer {info.name!r} is not among the exported layers; add it to layers")
         if self.channel >= info.channels:
             raise ValueError(f"channel {self.channel} is out of range: {info.name!r} has channels "

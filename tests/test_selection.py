@@ -55,7 +55,7 @@ def test_every_form_of_a_layer_names_the_same_layer(tiny):
         assert layers.select(form).layers == (pool,), form
     assert layers.select("block").layers == (layers[1],)  # a container: its output, the ReLU
     sel = layers.select(["block.0", -1, "pool", 2])       # each layer once, in the order asked
-    assert [l.name for l in sel.layers] == ["block.0", "pool"] and not sel.single
+    assert [info.name for info in sel.layers] == ["block.0", "pool"] and not sel.single
     assert layers.select("pool").single and not layers.select(["pool"]).single
     assert layers.select(layers).layers == tuple(layers)  # any iterable: the catalogue itself
 
@@ -81,9 +81,9 @@ def test_squeezenet_names_nodes_containers_and_blocks(squeezenet):
     assert layers.select(squeeze.native).layers == (squeeze,)           # torchvision's node name
     assert layers.select("features.9").layers[0].name == "fire6-concat"  # the Fire module's output
     block = layers.select("fire6")
-    assert [l.name for l in block.layers] == [l.name for l in layers if l.group == "fire6"]
+    assert [info.name for info in block.layers] == [info.name for info in layers if info.group == "fire6"]
     assert len(block.layers) == 7 and not block.single
-    assert [l.name for l in layers.select("conv1").layers] == ["conv1"]  # a layer wins over its block
+    assert [info.name for info in layers.select("conv1").layers] == ["conv1"]  # a layer wins over its block
     acts = aw.activations(squeezenet, "face", "fire6")
     assert list(acts) == list(block.keys)
     assert chosen_layers(squeezenet, "fire6") == list(block.layers)
@@ -145,7 +145,8 @@ def test_the_same_bad_argument_gets_the_same_sentence_everywhere(squeezenet, cap
     assert start in expected
     got = {
         "activations": _sentence(lambda: aw.activations(net, "face", layer, stage)),
-        "channel_atlas": _sentence(lambda: aw.channel_atlas(net, ["face"], layer, stage=stage, progress=False)),
+        "channel_atlas": _sentence(
+            lambda: aw.channel_atlas(net, ["face"], layer, stage=stage, progress=False)),
         "visualize_channels": _sentence(lambda: aw.visualize_channels(net, layer, 0, stage=stage, steps=1)),
         "deep_dream": _sentence(lambda: aw.deep_dream(net, "face", layer, stage=stage, steps=1)),
         "resolve": _sentence(lambda: net.layers.resolve(layer, stage)),
@@ -180,7 +181,8 @@ def test_stage_none_is_each_layer_s_default_everywhere(squeezenet):
     defaults = {n: net.layers.get(n).default_stage for n in names}
     assert defaults == {"conv1": "pre", "relu_conv1": "post", "pool1": "post"}  # MATLAB's names
     for n in names:
-        np.testing.assert_array_equal(aw.activations(net, "face", n), aw.activations(net, "face", n, defaults[n]))
+        np.testing.assert_array_equal(aw.activations(net, "face", n),
+                                      aw.activations(net, "face", n, defaults[n]))
     images = [aw.sample_image("face"), aw.sample_image("cat")]
     atlas = aw.channel_atlas(net, images, names, top=2, stage=None, progress=False)
     assert [list(s.points) for s in atlas.meta.layers] == [["pre"], ["post"], ["post"]]

@@ -76,8 +76,8 @@ def chosen_layers(net: Any, layers: Any) -> list[LayerInfo]:
     too, read by ``net.layers.select``; None: all), in forward order, each once."""
     if layers is None:
         return list(net.layers)
-    chosen = {l.name: l for l in map(net.layers.listed, net.layers.select(layers).layers)}
-    return sorted(chosen.values(), key=lambda l: l.index)
+    chosen = {info.name: info for info in map(net.layers.listed, net.layers.select(layers).layers)}
+    return sorted(chosen.values(), key=lambda info: info.index)
 
 
 def select(net: Any, images: Any = None, layers: Any = None,
@@ -96,7 +96,7 @@ def select(net: Any, images: Any = None, layers: Any = None,
     if bad or not chosen:
         raise ValueError(f"contrasts must be some of {pixels.CONTRASTS}, got {contrasts!r}")
     infos = chosen_layers(net, layers)
-    points = list(dict.fromkeys(p for l in infos for p in (l.pre, l.post)))
+    points = list(dict.fromkeys(p for info in infos for p in (info.pre, info.post)))
     return Selection(net, _pictures(net, images), infos, points, chosen)
 
 
@@ -139,12 +139,12 @@ def layer_groups(layers: Sequence[LayerInfo]) -> list[dict[str, Any]]:
     >>> [g["label"] for g in layer_groups(list(net.layers)[:4])]
     ['conv1 (3)', 'fire2 (1)', 'all layers (4)', 'every conv (2)', 'every relu (1)', 'every pool (1)']
     """
-    index = {l.name: i for i, l in enumerate(layers)}
+    index = {info.name: i for i, info in enumerate(layers)}
     by_block: dict[str, list[int]] = {}
     by_kind: dict[str, list[int]] = {}
-    for l in layers:
-        by_block.setdefault(l.group, []).append(index[l.name])
-        by_kind.setdefault(l.kind, []).append(index[l.name])
+    for info in layers:
+        by_block.setdefault(info.group, []).append(index[info.name])
+        by_kind.setdefault(info.kind, []).append(index[info.name])
     groups = []
     if len(by_block) < len(layers):
         groups += [{"label": f"{g} ({len(m)})", "block": g, "layers": m} for g, m in by_block.items()]

@@ -75,7 +75,7 @@ def _payload(sel: Selection, data: dict[str, dict[str, Any]], initial: dict[str,
                                       cmaps=cmaps),
         "initial": initial,
         "images": [_size.data_uri(_size.png_bytes(p)) for p in sel.images.values()],
-        "layerPoints": [[index[l.pre], index[l.post]] for l in sel.layers],
+        "layerPoints": [[index[info.pre], index[info.post]] for info in sel.layers],
         "points": [frontend.point_meta(shapes[p], sel.contrasts) for p in sel.points],
         "stats": [[data[n][p].stats for p in sel.points] for n in sel.images],
         "values": [[base64.b64encode(np.asarray(data[n][p].values, "<f4").tobytes()).decode("ascii")
@@ -111,7 +111,8 @@ class _Plan:
         top = sorted(self.by_layer.items(), key=lambda kv: -kv[1])[:3]
         costly = ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in top)
         return (f"{sel.net.name}, {n_img} image{'s' * (n_img != 1)} × {len(sel.layers)} layers, both "
-                f"stages, {' and '.join(CONTRAST_LABELS[c] for c in sel.contrasts)} contrast: about {self.estimated_bytes / 1e6:.1f} MB"
+                f"stages, {' and '.join(CONTRAST_LABELS[c] for c in sel.contrasts)} contrast: about "
+                f"{self.estimated_bytes / 1e6:.1f} MB"
                 f" (most: {costly})")
 
 
@@ -126,7 +127,7 @@ def _plan(net: Any, images: Any, layers: Any, state: ExplorerState, contrasts: A
     fixed = len(_page(payload).encode("utf-8"))
     per_point = {p: sum(_size.uri_length(_size.estimate_png(d[p].levels[c]))
                         for d in data.values() for c in sel.contrasts) for p in sel.points}
-    by_layer = _size.share_by_layer(per_point, [(l.name, (l.pre, l.post)) for l in sel.layers])
+    by_layer = _size.share_by_layer(per_point, [(info.name, (info.pre, info.post)) for info in sel.layers])
     return _Plan(sel, data, payload, int(round(fixed + sum(per_point.values()))), by_layer)
 
 
@@ -151,11 +152,11 @@ def _check(plan: _Plan, max_mb: float | None) -> None:
         return
     owner: dict[tuple[str, str], str] = {}
     shared = {}
-    for l in plan.sel.layers:
-        key = (l.pre, l.post)
+    for info in plan.sel.layers:
+        key = (info.pre, info.post)
         if key in owner:
-            shared[l.name] = owner[key]
-        owner.setdefault(key, l.name)
+            shared[info.name] = owner[key]
+        owner.setdefault(key, info.name)
     raise _size.refusal(plan.estimated_bytes, max_mb, plan.by_layer, shared)
 
 
@@ -192,7 +193,8 @@ class StaticExplorer:
         """Write the page to ``path`` (``.html``); returns the path."""
         out = Path(path)
         if out.suffix.lower() not in (".html", ".htm"):
-            raise ValueError(f"an explorer page is written as .html; give a path ending in .html, got {out.name!r}")
+            raise ValueError("an explorer page is written as .html; give a path ending in .html, got "
+                             f"{out.name!r}")
         with open(out, "w", encoding="utf-8", newline="") as f:
             f.write(self.html)
         return out
@@ -201,9 +203,10 @@ class StaticExplorer:
         uid = f"aw-static-{next(_ids)}-{abs(hash(self.html)) % 10**8}"
         title = _html.escape(f"{self.name}: static activation explorer", quote=True)
         listen = (
-            "<script>(function(){var f=document.getElementById('%s');window.addEventListener('message',"
+            "<script>(function(){var f=document.getElementById('" + uid + "');"
+            "window.addEventListener('message',"
             "function(e){if(f&&e.source===f.contentWindow&&e.data&&e.data.awStaticHeight){"
-            "f.style.height=e.data.awStaticHeight+'px';}});})();</script>" % uid
+            "f.style.height=e.data.awStaticHeight+'px';}});})();</script>"
         )
         return (
             f'<iframe class="aw-static" title="{title}" id="{uid}" sandbox="allow-scripts" '
@@ -215,7 +218,7 @@ class StaticExplorer:
 def _height(plan: _Plan) -> int:
     """About how tall the page is on a wide screen: controls, the tallest picture, stats."""
     payload = plan.payload
-    li = [l["name"] for l in payload["meta"]["layers"]].index(payload["initial"]["layer"])
+    li = [entry["name"] for entry in payload["meta"]["layers"]].index(payload["initial"]["layer"])
     point = payload["points"][payload["layerPoints"][li][1]]
     h, w = point["grid"][4], point["grid"][5]
     ih, iw = payload["meta"]["net"]["input"]

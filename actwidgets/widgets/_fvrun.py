@@ -39,7 +39,7 @@ _PREVIEW_EVERY_S = 0.4
 clock = time.perf_counter
 #: Seconds the exit hook waits for a stopped run's current step.
 _EXIT_JOIN_S = 60.0
-_LIVE: "weakref.WeakSet[Run]" = weakref.WeakSet()
+_LIVE: weakref.WeakSet[Run] = weakref.WeakSet()
 _EXIT_HOOK: list[bool] = []
 
 
@@ -52,7 +52,7 @@ def stop_all_runs() -> None:
         run.thread.join(_EXIT_JOIN_S)
 
 
-def _watch(run: "Run") -> None:
+def _watch(run: Run) -> None:
     with _REGISTRY:
         _LIVE.add(run)
         if not _EXIT_HOOK:  # registered on the first run, not at import

@@ -22,7 +22,8 @@ from ..model.selection import parse_stage, stages_of
 from ..pixels.views import CMAPS, CONTRAST_LABELS, OUTLINE_RGB, fmt
 
 __all__ = [
-    "ErrorLine", "describe_error", "fmt", "plain_text", "png_image", "set_png", "labelled", "random_weights_banner",
+    "ErrorLine", "describe_error", "fmt", "plain_text", "png_image", "set_png", "labelled",
+    "random_weights_banner",
     "check_layer_name", "check_stage", "LayerTrait", "StageTrait", "check_index", "Index",
     "check_cmap", "cmap_dropdown",
     "show_cmap", "contrast_toggle", "stage_toggle", "update_stage_toggle", "limits_of",
@@ -33,7 +34,8 @@ __all__ = [
 MIN_DISPLAY_SIDE = 200
 
 #: Contrast choices (label, value) and their tooltips.
-CONTRAST_OPTIONS: tuple[tuple[str, str], ...] = tuple((label, value) for value, label in CONTRAST_LABELS.items())
+CONTRAST_OPTIONS: tuple[tuple[str, str], ...] = tuple(
+    (label, value) for value, label in CONTRAST_LABELS.items())
 CONTRAST_TOOLTIPS = (
     "Scale the lowest value to black and the highest to white (MATLAB's mat2gray)",
     "Clip the lowest and highest 1% first, then scale (MATLAB's stretchlim + imadjust)",
@@ -244,7 +246,7 @@ class Index(traitlets.Int):
     ...     channel = Index(0)
     >>> W().channel = "7"
     Traceback (most recent call last):
-    traitlets.traitlets.TraitError: W.channel must be a whole number (an int), got the text '7': write W.channel = 7
+    traitlets.traitlets.TraitError: W.channel must be a whole number (an int), got the text '7': ...
     """
 
     def validate(self, obj: Any, value: Any) -> int:

@@ -94,10 +94,14 @@ class ChannelView(PageWidget):
     _meta = Dict(help="The network and the overlay's colour table (sent once)").tag(sync=True)
     _panel = Dict(help="What is shown: layer, stage, channel, image; the patches' sizes and "
                   "notes; the activation's size and numbers; the feature visualisation's").tag(sync=True)
-    _patches = Bytes(help="The top patches' uint8 RGB pixels one after another (sizes in _panel)").tag(sync=True)
+    _patches = Bytes(
+        help="The top patches' uint8 RGB pixels one after another (sizes in _panel)",
+    ).tag(sync=True)
     _act = Bytes(help="The channel's 8-bit levels on the image, (h, w) at the layer's size").tag(sync=True)
     _picture = Bytes(help="The image's (H, W, 3) uint8 pixels at the input size").tag(sync=True)
-    _fv_picture = Bytes(help="The feature visualisation's (s, s, 3) uint8 pixels (empty: none)").tag(sync=True)
+    _fv_picture = Bytes(
+        help="The feature visualisation's (s, s, 3) uint8 pixels (empty: none)",
+    ).tag(sync=True)
     _fv_run = Dict(help="The drawing under way: running, stopping, steps done and in all").tag(sync=True)
 
     _state_names = ("layer", "stage", "channel", "image")
@@ -211,8 +215,8 @@ class ChannelView(PageWidget):
         panel = {
             "layer": self.layer, "stage": self.stage, "channel": self.channel, "image": self.image,
             "stages": info.has_stages, "atlas": list(self.atlas.layers),
-            "patches": [{"h": p.shape[0], "w": p.shape[1], "index": int(e.index), "score": _parts.fmt(e.score)}
-                        for p, e in zip(patches, entries)],
+            "patches": [{"h": p.shape[0], "w": p.shape[1], "index": int(e.index),
+                         "score": _parts.fmt(e.score)} for p, e in zip(patches, entries, strict=True)],
             "act": {"h": int(ch.shape[0]), "w": int(ch.shape[1]), "max": _parts.fmt(float(ch.max())),
                     "mean": _parts.fmt(float(ch.mean()))},
             "fv": None if fv is None else {"side": int(fv[0].shape[0]), "done": fv[1], "steps": fv[2]},

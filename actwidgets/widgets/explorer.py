@@ -58,7 +58,10 @@ class ActivationExplorer(LayerState, PageWidget):
     _css = frontend.stylesheet()
 
     image = Unicode(help="Name of the picked image: a sample, one passed in, or an upload").tag(sync=True)
-    view = Enum(VIEWS, "grid", help='"grid": all channels; "channel": one at image size; "overlay": one over the image').tag(sync=True)
+    view = Enum(
+        VIEWS, "grid",
+        help='"grid": all channels; "channel": one at image size; "overlay": one over the image',
+    ).tag(sync=True)
     layer = _parts.LayerTrait(help="Name of the layer shown (net.layers.names; an alias or an index is "
                               "read as activations reads it)").tag(sync=True)
     stage = _parts.StageTrait("post", help='"pre": before the activation (ReLU); "post": after it'
@@ -68,7 +71,9 @@ class ActivationExplorer(LayerState, PageWidget):
     contrast = synced(LayerState.contrast)
     _meta = Dict(help="The network, its layers and groups, the images' names, colour tables").tag(sync=True)
     _layer = Dict(help="The shown layer: image, layer, stage, geometry, stats line numbers").tag(sync=True)
-    _levels = Bytes(help="The shown layer's 8-bit levels (a sheet per contrast) and float32 maxima").tag(sync=True)
+    _levels = Bytes(
+        help="The shown layer's 8-bit levels (a sheet per contrast) and float32 maxima",
+    ).tag(sync=True)
     _picture = Bytes(help="The image's (H, W, 3) uint8 pixels at the input size").tag(sync=True)
 
     _state_names = ("image", "layer", "stage", "channel", "view", "cmap", "contrast")
