@@ -206,10 +206,12 @@ def test_stage_none_is_each_layer_s_default_everywhere(squeezenet):
 
 @pytest.fixture(scope="module")
 def widgets_of(squeezenet):
-    """An ActivationExplorer, a ChannelView and a FeatureVisualizer of SqueezeNet."""
+    """An ActivationExplorer, a CompareExplorer, a ChannelView and a FeatureVisualizer of
+    SqueezeNet."""
     pytest.importorskip("anywidget")
     atlas = aw.channel_atlas(squeezenet, ["face"], ["conv1", "pool1"], top=1, progress=False)
     return {"ActivationExplorer": aw.ActivationExplorer(squeezenet),
+            "CompareExplorer": aw.CompareExplorer(squeezenet, "face", "cat", layer="conv1"),
             "ChannelView": aw.ChannelView(squeezenet, atlas, layer="conv1"),
             "FeatureVisualizer": aw.FeatureVisualizer(squeezenet, layer="conv1")}
 

@@ -62,10 +62,8 @@ class ActivationExplorer(LayerState, PageWidget):
         VIEWS, "grid",
         help='"grid": all channels; "channel": one at image size; "overlay": one over the image',
     ).tag(sync=True)
-    layer = _parts.LayerTrait(help="Name of the layer shown (net.layers.names; an alias or an index is "
-                              "read as activations reads it)").tag(sync=True)
-    stage = _parts.StageTrait("post", help='"pre": before the activation (ReLU); "post": after it'
-                              ).tag(sync=True)
+    layer = synced(LayerState.layer)
+    stage = synced(LayerState.stage)
     channel = synced(LayerState.channel)
     cmap = synced(LayerState.cmap)
     contrast = synced(LayerState.contrast)
@@ -162,10 +160,6 @@ class ActivationExplorer(LayerState, PageWidget):
         with self.batch():
             for name in self._state_names:  # image, layer, then its stage, ...
                 setattr(self, name, getattr(done, name))
-
-    @validate("stage")
-    def _valid_stage(self, proposal: Any) -> str:
-        return _parts.check_stage(self._infos.get(self.layer), proposal["value"], "ActivationExplorer")
 
     @validate("image")
     def _valid_image(self, proposal: Any) -> str:
