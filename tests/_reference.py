@@ -155,7 +155,7 @@ def _eval_copy(model: nn.Module) -> nn.Module:
 class _ActivationMode(TorchFunctionMode):
     """Clones the input and output of activation functions called in a non-leaf module."""
 
-    def __init__(self, owner: "HookCapture") -> None:
+    def __init__(self, owner: HookCapture) -> None:
         super().__init__()
         self.owner = owner
 

@@ -14,8 +14,7 @@ from skimage import data
 from torch import nn
 
 import actwidgets as aw
-from actwidgets.atlas import receptive_field
-from actwidgets.atlas import topk
+from actwidgets.atlas import receptive_field, topk
 from actwidgets.atlas.topk import FIELDS
 
 LAYERS = ["0", "3", "5"]  # conv (pre/post), conv in place (pre/post), pool after the ReLU

@@ -38,7 +38,7 @@ from ..model.network import Network
 __all__ = ["spans"]
 
 #: Spans per model and input size: {model: {(H, W): {node: (rows, cols) | None}}}.
-_CACHE: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
+_CACHE: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
 _CONST = "const"  # a value that depends on no input pixel (weights, sizes)
 
 _POINTWISE_MODULES = (

@@ -33,7 +33,7 @@ ENGINES = ("local", "ray")
 #: How many unreadable images an atlas names.
 _NAMED_SKIPS = 10
 #: Measured receptive fields per model: {model: {(layer, input size): Field}}.
-_FIELDS: "weakref.WeakKeyDictionary[torch.nn.Module, dict]" = weakref.WeakKeyDictionary()
+_FIELDS: weakref.WeakKeyDictionary[torch.nn.Module, dict] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class ScanState:
     skipped_names: list[str] = field(default_factory=list)  #: the first few, with the reason
 
     def advanced(self, tables: dict[tuple[str, str], Table], n: int,
-                 errors: Sequence[str]) -> "ScanState":
+                 errors: Sequence[str]) -> ScanState:
         names = (self.skipped_names + list(errors))[:_NAMED_SKIPS]
         return replace(self, tables=tables, scanned=self.scanned + n,
                        skipped=self.skipped + len(errors), skipped_names=names)

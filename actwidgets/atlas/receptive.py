@@ -232,7 +232,7 @@ class Geometry:
     known: bool = True
 
     @classmethod
-    def of(cls, preprocess: Any) -> "Geometry":
+    def of(cls, preprocess: Any) -> Geometry:
         known = bool(getattr(preprocess, "geometry_known", True))
         resize = getattr(preprocess, "resize", None) if known else None
         return cls(tuple(preprocess.size), resize, known)

@@ -19,8 +19,15 @@ import torch
 
 from .. import __version__
 from ..model.network import Network, check_network
-from .engine import (ScanState, batch_tables, check_top_engine, interrupted, layer_fields,
-                     loader_defaults, progress_bar)
+from .engine import (
+    ScanState,
+    batch_tables,
+    check_top_engine,
+    interrupted,
+    layer_fields,
+    loader_defaults,
+    progress_bar,
+)
 from .meta import AtlasMeta, ImagesInfo, LayerSpec, ScanPlan, Skipped
 from .ray_engine import scan_ray
 from .receptive import Field, Geometry

@@ -76,7 +76,7 @@ class Record:
 
 
 #: The models inside :func:`preserve_model_state` now: id -> their state before the first use.
-_HELD: dict[int, "_Held"] = {}
+_HELD: dict[int, _Held] = {}
 _HELD_LOCK = threading.Lock()
 
 

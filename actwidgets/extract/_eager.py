@@ -96,7 +96,7 @@ class _Session:
     ``modules``: the qualified names to hook (all of them when ops are tracked).
     """
 
-    def __init__(self, owner: "EagerBackend", modules: set[str], track_ops: bool,
+    def __init__(self, owner: EagerBackend, modules: set[str], track_ops: bool,
                  on_value: Any) -> None:
         self.owner = owner
         self.modules = modules

@@ -30,8 +30,15 @@ import torch
 from torch import nn
 from torch.utils.weak import WeakIdKeyDictionary
 
-from .._torch_compat import (HOOK_STORES, MODULE_STORES, global_hook_dicts, global_hooks,
-                             own_tensors, submodules, version)
+from .._torch_compat import (
+    HOOK_STORES,
+    MODULE_STORES,
+    global_hook_dicts,
+    global_hooks,
+    own_tensors,
+    submodules,
+    version,
+)
 
 __all__ = ["Fingerprint", "StateGuard", "own_version", "walk"]
 

@@ -96,7 +96,7 @@ class Preprocess:
         pre = read_transforms(transforms)
         return pre if size is None else pre.resized(size)
 
-    def resized(self, size: int | Sequence[int]) -> "Preprocess":
+    def resized(self, size: int | Sequence[int]) -> Preprocess:
         """The same preprocessing for another input size, the resize scaled in proportion.
 
         >>> Preprocess(224, 256).resized(112)
@@ -242,7 +242,7 @@ def _normalisation(steps: Sequence[Any]) -> tuple[tuple[float, ...], tuple[float
     return None
 
 
-def read_transforms(transforms: Any) -> Preprocess | "CustomPreprocess":
+def read_transforms(transforms: Any) -> Preprocess | CustomPreprocess:
     """An exact :class:`Preprocess` for a transform whose steps it reads, else a
     :class:`CustomPreprocess` around it (any callable PIL image → (C, H, W) tensor).
 
@@ -299,7 +299,7 @@ class CustomPreprocess:
                 f"{type(out).__name__}{' of shape ' + str(tuple(out.shape)) if hasattr(out, 'shape') else ''}")
         return out.float()
 
-    def resized(self, size: int | Sequence[int]) -> "CustomPreprocess":
+    def resized(self, size: int | Sequence[int]) -> CustomPreprocess:
         if _pair(size) != self.size:
             raise ValueError(f"this preprocessing makes {self.size[0]}×{self.size[1]} inputs; "
                              "it cannot be resized (pass a Preprocess to choose the size)")
