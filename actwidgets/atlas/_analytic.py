@@ -165,7 +165,8 @@ class _Follower(torch.fx.Interpreter):
     def _spans_of(self, n: torch.fx.Node, value: Any) -> Any:
         if n.op == "placeholder":
             h, w = value.shape[-2:]
-            return np.stack([np.arange(h), np.arange(h) + 1], 1), np.stack([np.arange(w), np.arange(w) + 1], 1)
+            return (np.stack([np.arange(h), np.arange(h) + 1], 1),
+                    np.stack([np.arange(w), np.arange(w) + 1], 1))
         if n.op in ("get_attr", "output"):
             return _CONST
         inputs = [self.spans[a] for a in n.all_input_nodes]

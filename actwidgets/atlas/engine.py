@@ -76,7 +76,7 @@ def batch_tables(net: Network, points: Sequence[str], scores: Sequence[str], k: 
     out = dict(tables)
     for score in scores:
         stacked = torch.cat([tables[(point, score)] for point in points])
-        for point, part in zip(points, merge(stacked, cand, k, score).split(sizes)):
+        for point, part in zip(points, merge(stacked, cand, k, score).split(sizes), strict=True):
             out[(point, score)] = part
     return out
 
@@ -155,11 +155,13 @@ def layer_fields(net: Network, layers: Sequence[str], known: dict[str, Field],
             cache[key] = receptive_field(net, name, "pre")  # read from the graph
         out[name] = cache[key]
     with progress_bar(len(todo), 0, progress and bool(todo), "receptive fields", "layer") as bar:
+        done = 0  # layers measured, for the warning below
         try:
-            for done, (name, key) in enumerate(todo):
+            for name, key in todo:
                 if key not in cache:
                     cache[key] = receptive_field(net, name, "pre")
                 out[name] = cache[key]
+                done += 1
                 bar.update(1)
         except KeyboardInterrupt:
             warnings.warn(

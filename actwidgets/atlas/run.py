@@ -52,7 +52,8 @@ def _score_list(score: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(scores)
 
 
-def _layer_specs(net: Network, layers: Any, stage: str | None) -> tuple[tuple[LayerSpec, ...], tuple[str, ...]]:
+def _layer_specs(net: Network, layers: Any,
+                 stage: str | None) -> tuple[tuple[LayerSpec, ...], tuple[str, ...]]:
     """Each layer's spec (its points per stage scanned, as :meth:`LayerCatalogue.select`
     reads ``layers`` and ``stage``) and the stages scanned over all."""
     specs = []

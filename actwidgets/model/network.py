@@ -303,5 +303,5 @@ def classify(net: Network, image: Any, top: int = 5) -> list[tuple[str, float]]:
     names = net.categories
     return [
         (names[i] if names is not None and i < len(names) else f"class {i}", float(v))
-        for v, i in zip(values.tolist(), indices.tolist())
+        for v, i in zip(values.tolist(), indices.tolist(), strict=True)
     ]

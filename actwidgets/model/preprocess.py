@@ -100,7 +100,8 @@ class Preprocess:
         """The same preprocessing for another input size, the resize scaled in proportion.
 
         >>> Preprocess(224, 256).resized(112)
-        Preprocess(size=(112, 112), resize=128, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), interpolation='bilinear')
+        Preprocess(size=(112, 112), resize=128, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
+                   interpolation='bilinear')
         """
         new = _pair(size)
         if self.resize is None:
@@ -249,7 +250,8 @@ def read_transforms(transforms: Any) -> Preprocess | CustomPreprocess:
     >>> from torchvision import transforms as T
     >>> read_transforms(T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(),
     ...                            T.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))]))
-    Preprocess(size=(224, 224), resize=256, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), interpolation='bilinear')
+    Preprocess(size=(224, 224), resize=256, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
+               interpolation='bilinear')
     """
     if isinstance(transforms, Preprocess):
         return transforms
@@ -294,9 +296,10 @@ class CustomPreprocess:
     def _apply(self, picture: np.ndarray) -> torch.Tensor:
         out = self.fn(Image.fromarray(picture))
         if not isinstance(out, torch.Tensor) or out.dim() != 3:
+            shape = f" of shape {tuple(out.shape)}" if hasattr(out, "shape") else ""
             raise TypeError(
                 f"the preprocessing callable must return a (C, H, W) tensor for a PIL image, got "
-                f"{type(out).__name__}{' of shape ' + str(tuple(out.shape)) if hasattr(out, 'shape') else ''}")
+                f"{type(out).__name__}{shape}")
         return out.float()
 
     def resized(self, size: int | Sequence[int]) -> CustomPreprocess:

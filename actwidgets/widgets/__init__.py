@@ -30,4 +30,5 @@ from .explorer import ActivationExplorer
 from .featurevis import FeatureVisualizer
 from .filters import FilterExplorer
 
-__all__ = ["ActivationExplorer", "ChannelView", "ConceptView", "CompareExplorer", "FilterExplorer", "FeatureVisualizer"]
+__all__ = ["ActivationExplorer", "ChannelView", "ConceptView", "CompareExplorer", "FilterExplorer",
+           "FeatureVisualizer"]
