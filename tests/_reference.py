@@ -344,7 +344,7 @@ def layout_from_sizes(a: tuple[int, ...], b: tuple[int, ...]) -> str | None:
     """
     if len(a) != len(b) or len(a) not in (2, 3) or min(a) < 4:
         return None
-    ratios = [y / x for x, y in zip(a, b)]
+    ratios = [y / x for x, y in zip(a, b, strict=True)]  # lengths checked above
     same = [abs(r - 1) < 1e-9 for r in ratios]
     tall = [abs(r - WIDE[0]) <= 0.2 for r in ratios]
     narrow = [abs(r - WIDE[1]) <= 0.15 for r in ratios]
