@@ -9,7 +9,6 @@ which :class:`~actwidgets.atlas.ChannelAtlas` is made of.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -65,20 +64,11 @@ def _layer_specs(net: Network, layers: Any,
     return tuple(specs), scanned
 
 
-def _weights_digest(net: Network) -> str:
-    h = hashlib.blake2b(digest_size=16)
-    for name, t in net.model.state_dict().items():
-        h.update(name.encode())
-        data = t.detach().reshape(-1).contiguous().cpu()
-        h.update(data.view(torch.uint8).numpy().tobytes() if data.numel() else b"")
-    return h.hexdigest()
-
-
 def _meta(net: Network, images: Collection, specs: tuple[LayerSpec, ...],
           stages: tuple[str, ...], scores: tuple[str, ...], k: int) -> AtlasMeta:
     info = ImagesInfo(images.kind, str(images.root) if images.root else None, len(images),
                       images.fingerprint())
-    return AtlasMeta(model=net.name, weights=net.weights, weights_digest=_weights_digest(net),
+    return AtlasMeta(model=net.name, weights=net.weights, weights_digest=net.weights_digest(),
                      preprocess=repr(net.preprocess), geometry=Geometry.of(net.preprocess),
                      input_size=tuple(net.input_size), layers=specs, stages=stages,
                      scores=scores, k=k, images=info)

@@ -19,14 +19,12 @@ come back where they can (a folder, a list of files, or ``images=`` given again,
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 __all__ = ["save", "load", "ConceptsFileError", "FORMAT", "network_fingerprint"]
 
@@ -39,21 +37,12 @@ class ConceptsFileError(ValueError):
     """A concepts file that cannot be used: missing, damaged, or made on another network."""
 
 
-def _digest(net: Any) -> str:
-    h = hashlib.blake2b(digest_size=16)
-    for name, t in net.model.state_dict().items():
-        h.update(name.encode())
-        data = t.detach().reshape(-1).contiguous().cpu()
-        h.update(data.view(torch.uint8).numpy().tobytes() if data.numel() else b"")
-    return h.hexdigest()
-
-
 def network_fingerprint(net: Any, layer: str, stage: str) -> dict[str, Any]:
     """What concepts of ``layer`` depend on: the model, its weights' values, its
     preprocessing, the layer's channels and map size."""
     info = net.layers.get(layer)
     p = net.extractor.point(info.point(stage))
-    return {"model": net.name, "weights": net.weights, "weights_digest": _digest(net),
+    return {"model": net.name, "weights": net.weights, "weights_digest": net.weights_digest(),
             "preprocess": repr(net.preprocess), "input_size": list(net.input_size),
             "layer": info.name, "stage": stage, "channels": int(p.channels), "map_size": list(p.size)}
 

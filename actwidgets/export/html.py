@@ -226,6 +226,16 @@ def _height(plan: _Plan) -> int:
     return int(tall) + 330
 
 
+def _checked_plan(what: str, net: Any, images: Any, layers: Any, first: ExplorerState, contrasts: Any,
+                  cmaps: Any, max_mb: float | None, verbose: bool) -> Any:
+    """The page's plan, its size estimate printed (``verbose``) and checked against ``max_mb``."""
+    plan = _plan(net, images, layers, first, contrasts, cmaps)
+    if verbose:
+        print(f"{what}: {plan.summary()}")
+    _check(plan, max_mb)
+    return plan
+
+
 def static_explorer(net: Any, images: Any = None, layers: Any = None, *, image: str | None = None,
                     layer: Any = None, stage: str | None = None, channel: int = 0, view: str = "grid",
                     cmap: str = "gray", contrast: str = "minmax", contrasts: Any = None,
@@ -243,10 +253,7 @@ def static_explorer(net: Any, images: Any = None, layers: Any = None, *, image: 
     _check_max_mb(max_mb)
     first = ExplorerState.of(state, image=image, layer=layer, stage=stage, channel=channel, view=view,
                              cmap=cmap, contrast=contrast)
-    plan = _plan(net, images, layers, first, contrasts, cmaps)
-    if verbose:
-        print(f"static_explorer: {plan.summary()}")
-    _check(plan, max_mb)
+    plan = _checked_plan("static_explorer", net, images, layers, first, contrasts, cmaps, max_mb, verbose)
     return StaticExplorer(_build(plan), name=net.name, images=len(plan.sel.images),
                           layers=len(plan.sel.layers), estimated_bytes=plan.estimated_bytes,
                           height=_height(plan))
@@ -298,10 +305,7 @@ def export_html(net: Any, images: Any, layers: Any, path: str | os.PathLike, *, 
     _check_folder(path)
     first = ExplorerState.of(state, image=image, layer=layer, stage=stage, channel=channel, view=view,
                              cmap=cmap, contrast=contrast)
-    plan = _plan(net, images, layers, first, contrasts, cmaps)
-    if verbose:
-        print(f"export_html: {plan.summary()}")
-    _check(plan, max_mb)
+    plan = _checked_plan("export_html", net, images, layers, first, contrasts, cmaps, max_mb, verbose)
     page = StaticExplorer(_build(plan), name=net.name)
     out = page.save(path)
     if verbose:

@@ -10,6 +10,7 @@ Network('Sequential', own weights, input 32×32, device=cpu)
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
@@ -227,6 +228,16 @@ class Network:
         none of them: call ``net.cache.clear()`` after one."""
         ext = self.extractor
         return hash((self._generation, ext.refreshed, id(self.preprocess), ext.versions()))
+
+    def weights_digest(self) -> str:
+        """A digest of every parameter's and buffer's values (BLAKE2b, 16 bytes, hex): what a
+        saved atlas or concepts file checks a network against."""
+        h = hashlib.blake2b(digest_size=16)
+        for name, t in self.model.state_dict().items():
+            h.update(name.encode())
+            data = t.detach().reshape(-1).contiguous().cpu()
+            h.update(data.view(torch.uint8).numpy().tobytes() if data.numel() else b"")
+        return h.hexdigest()
 
     def _build(self) -> Extractor:
         example = torch.randn(
