@@ -20,21 +20,22 @@ __all__ = ["LayerState"]
 
 
 class LayerState(StateMachine):
-    """The state shared by the activation explorers: the traits, their checks, a new layer
-    setting its default stage and clamping the channel, and the shown layer's activations."""
+    """The state shared by the activation explorers: the traits (tagged to sync with a page,
+    where the class is also a widget), their checks, a new layer setting its default stage and
+    clamping the channel, and the shown layer's activations."""
 
     layer = _parts.LayerTrait(help="Name of the layer shown (net.layers.names; an alias or an index is "
-                              "read as activations reads it)")
+                              "read as activations reads it)").tag(sync=True)
     stage = _parts.StageTrait("post", help='"pre": before the activation (ReLU); "post": after it; '
                               "None: the layer's default (a layer without an activation has only "
-                              '"post")')
-    channel = _parts.Index(0, help="The selected channel, 0..channels-1 of the layer")
-    cmap = Unicode("gray", help="Matplotlib colormap name for the activation maps")
+                              '"post")').tag(sync=True)
+    channel = _parts.Index(0, help="The selected channel, 0..channels-1 of the layer").tag(sync=True)
+    cmap = Unicode("gray", help="Matplotlib colormap name for the activation maps").tag(sync=True)
     contrast = Enum(
         ("minmax", "stretch"), "minmax",
         help='"minmax": min to black, max to white (mat2gray); '
              '"stretch": clip the 1% tails first (stretchlim)',
-    )
+    ).tag(sync=True)
 
     def __init__(self, net: Any, **kwargs: Any) -> None:
         super().__init__(net, **kwargs)

@@ -5,7 +5,7 @@ back), custom messages from the page dispatched by event name, and a PNG beside 
 view for static renderers (nbconvert, a notebook saved without widget state).
 
 A subclass sets ``_esm = frontend.module_text(...)`` and ``_css``, declares its state traits
-with ``.tag(sync=True)`` (:func:`synced` copies a trait of a mixin such as ``LayerState``),
+with ``.tag(sync=True)`` (a mixin's traits too, as ``LayerState``'s are),
 implements ``_compute``/``_apply`` as for any :class:`~._state.StateMachine`, ``png`` (the
 picture now shown, drawn in Python on demand) and ``_on_<event>(content, buffers)`` for the
 page's custom messages.
@@ -27,27 +27,18 @@ True
 from __future__ import annotations
 
 import base64
-import copy
 from typing import Any
 
 import anywidget
-import traitlets
 from traitlets import Unicode
 
 from . import _parts
 from ._state import StateMachine
 
-__all__ = ["PageWidget", "MessageLine", "synced"]
+__all__ = ["PageWidget", "MessageLine"]
 
 #: Longest error message the page shows (the rest is cut, with an ellipsis).
 MAX_MESSAGE = 1200
-
-
-def synced(trait: traitlets.TraitType) -> traitlets.TraitType:
-    """A copy of ``trait`` (of a mixin such as ``LayerState``), synced with the page."""
-    out = copy.copy(trait)
-    out.metadata = {**trait.metadata, "sync": True}
-    return out
 
 
 class MessageLine:

@@ -25,7 +25,7 @@ from ..pixels.contrast import STRETCH_TOL
 from ..pixels.views import CMAPS, fmt
 from . import _parts
 from ._layered import LayerState
-from ._page import PageWidget, synced
+from ._page import PageWidget
 
 __all__ = ["CompareExplorer", "CompareTables", "compare_tables"]
 
@@ -108,11 +108,6 @@ class CompareExplorer(LayerState, PageWidget):
     _esm = frontend.module_text("draw.js", "controls.js", "compare.js")
     _css = frontend.stylesheet("explorer.css", "compare.css")
 
-    layer = synced(LayerState.layer)
-    stage = synced(LayerState.stage)
-    channel = synced(LayerState.channel)
-    cmap = synced(LayerState.cmap)
-    contrast = synced(LayerState.contrast)
     _meta = Dict(help="The network, its layers and groups, the two labels, colour tables").tag(sync=True)
     _layer = Dict(help="The shown layer: layer, stage, shape, the stats line's numbers").tag(sync=True)
     _levels = Bytes(

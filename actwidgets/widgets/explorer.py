@@ -27,7 +27,7 @@ from ..explorer_state import ExplorerState
 from ..pixels.views import CMAPS, OVERLAY_ALPHA, VIEWS, overlay_cmap
 from . import _parts
 from ._layered import LayerState
-from ._page import PageWidget, synced
+from ._page import PageWidget
 from ._shelf import MAX_UPLOAD_BYTES, ImageShelf, read_upload
 
 __all__ = ["ActivationExplorer", "VIEWS", "MAX_UPLOAD_BYTES"]
@@ -62,11 +62,6 @@ class ActivationExplorer(LayerState, PageWidget):
         VIEWS, "grid",
         help='"grid": all channels; "channel": one at image size; "overlay": one over the image',
     ).tag(sync=True)
-    layer = synced(LayerState.layer)
-    stage = synced(LayerState.stage)
-    channel = synced(LayerState.channel)
-    cmap = synced(LayerState.cmap)
-    contrast = synced(LayerState.contrast)
     _meta = Dict(help="The network, its layers and groups, the images' names, colour tables").tag(sync=True)
     _layer = Dict(help="The shown layer: image, layer, stage, geometry, stats line numbers").tag(sync=True)
     _levels = Bytes(
