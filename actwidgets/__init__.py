@@ -15,17 +15,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from .analysis import ChannelRanking, channel_stats, freqz2, rank_channels, strongest_channel
 from .cache import ByteLRU, set_cache_budget
 from .capture import activations
 from .extract import ExtractionError, Extractor, preserve_model_state
-from .analysis import ChannelRanking, channel_stats, freqz2, rank_channels, strongest_channel
 from .images import ImageError, ImageNotFoundError, load_image
-from .pixels import filter_tiles, imadjust, imtile, mat2gray, overlay, resize, stretchlim
 from .model.layers import LayerCatalogue, LayerInfo, LayerNameError
-from .model.preprocess import Preprocess
 from .model.network import Network, classify
+from .model.preprocess import Preprocess
 from .model.weights import WeightsFileError, WeightsUnavailableError
 from .model.zoo import ZOO, load_model
+from .pixels import filter_tiles, imadjust, imtile, mat2gray, overlay, resize, stretchlim
 from .samples import SAMPLE_IMAGES, eye_mask, sample_image
 
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""How fast are a layer's concepts over a collection, and is their memory flat? A script that prints; not a test.
+"""How fast are a layer's concepts over a collection, and is their memory flat? A script that prints, no test.
 
     PYTHONPATH=. python benchmarks/concepts.py [--images 1000] [--batch-size 32] [--workers 1]
                                                [--device cpu] [--no-solvers] [--only-solvers]
@@ -107,7 +107,7 @@ def torch_hals(x: np.ndarray, n: int, seed: int = 0, max_iter: int = factor.MAX_
     w0, h0 = _initialize_nmf(x, n, init="nndsvda", random_state=seed)
     X, W, H = torch.from_numpy(x), torch.from_numpy(w0).float(), torch.from_numpy(h0).float()
     first = None
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 - returned after the loop: the sweeps run
         moved = 0.0
         hht, xht = H @ H.T, X @ H.T
         for j in range(n):

@@ -12,7 +12,6 @@ from torch import nn
 
 from _reference import Capture, expected_name, layout_from_sizes, point_key  # tests/ is on sys.path
 
-
 # ---------------------------------------------------------------------- model state
 _HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
                "_backward_pre_hooks", "_forward_hooks_with_kwargs",

@@ -155,7 +155,7 @@ def _eval_copy(model: nn.Module) -> nn.Module:
 class _ActivationMode(TorchFunctionMode):
     """Clones the input and output of activation functions called in a non-leaf module."""
 
-    def __init__(self, owner: "HookCapture") -> None:
+    def __init__(self, owner: HookCapture) -> None:
         super().__init__()
         self.owner = owner
 
@@ -344,7 +344,7 @@ def layout_from_sizes(a: tuple[int, ...], b: tuple[int, ...]) -> str | None:
     """
     if len(a) != len(b) or len(a) not in (2, 3) or min(a) < 4:
         return None
-    ratios = [y / x for x, y in zip(a, b)]
+    ratios = [y / x for x, y in zip(a, b, strict=True)]  # lengths checked above
     same = [abs(r - 1) < 1e-9 for r in ratios]
     tall = [abs(r - WIDE[0]) <= 0.2 for r in ratios]
     narrow = [abs(r - WIDE[1]) <= 0.15 for r in ratios]

@@ -14,8 +14,7 @@ from skimage import data
 from torch import nn
 
 import actwidgets as aw
-from actwidgets.atlas import receptive_field
-from actwidgets.atlas import topk
+from actwidgets.atlas import receptive_field, topk
 from actwidgets.atlas.topk import FIELDS
 
 LAYERS = ["0", "3", "5"]  # conv (pre/post), conv in place (pre/post), pool after the ReLU
@@ -127,22 +126,23 @@ def test_merging_in_any_grouping_gives_the_same_table():
     rng = np.random.default_rng(3)
     maps = torch.from_numpy(rng.integers(0, 4, (40, 3, 2, 2)).astype(np.float32))  # many ties
     index, size = torch.arange(40), torch.zeros(40, 4, dtype=torch.int32)
-    for by in ("max", "mean"):
-        def best(table, g):
-            cand = topk.candidates(maps[g], index[g], size[g])
-            return topk.merge(table, cand, 5, by)
 
-        whole = best(topk.empty(3, 5), slice(0, 40))
+    def best(table, g, by):
+        cand = topk.candidates(maps[g], index[g], size[g])
+        return topk.merge(table, cand, 5, by)
+
+    for by in ("max", "mean"):
+        whole = best(topk.empty(3, 5), slice(0, 40), by)
         for groups in ([slice(0, 40)], [slice(0, 7), slice(7, 40)], [slice(30, 40), slice(0, 30)],
                        [slice(i, i + 3) for i in range(39, -1, -3)],          # last first
                        [slice(i, i + 3) for i in range(0, 40, 3)]):         # in order
             table = topk.empty(3, 5)
             for g in groups:
-                table = topk.merge(table, best(topk.empty(3, 5), g), 5, by)   # as Ray's parts
+                table = topk.merge(table, best(topk.empty(3, 5), g, by), 5, by)   # as Ray's parts
             assert torch.equal(table, whole), by
             table = topk.empty(3, 5)
             for g in groups:
-                table = best(table, g)                                         # as a local scan
+                table = best(table, g, by)                                     # as a local scan
             assert torch.equal(table, whole), by
         scores = topk.to_numpy(whole)[by]
         assert (np.diff(scores, axis=1) <= 0).all()
@@ -297,7 +297,8 @@ def test_save_and_load_round_trip(net, pictures, tmp_path):
     assert_same_tables(back, atlas)
     assert repr(back) == repr(atlas)
     for layer in LAYERS:
-        assert back.top(layer, 1, stage="post", score="mean") == atlas.top(layer, 1, stage="post", score="mean")
+        mean_post = {"stage": "post", "score": "mean"}
+        assert back.top(layer, 1, **mean_post) == atlas.top(layer, 1, **mean_post)
         np.testing.assert_array_equal(back.field(layer).rows, atlas.field(layer).rows)
     assert (back.model, back.weights, back.layers, back.stages, back.n_images) == (
         "Sequential", "own weights", LAYERS, ["pre", "post"], 5)
@@ -311,7 +312,7 @@ def test_save_and_load_round_trip(net, pictures, tmp_path):
 def _write_folder(root: Path, pictures) -> list[Path]:
     (root / "b" / "deeper").mkdir(parents=True)
     files = [root / "a.png", root / "b" / "c.jpg", root / "b" / "deeper" / "d.png", root / "e.webp"]
-    for f, p in zip(files, pictures):
+    for f, p in zip(files, pictures, strict=True):
         Image.fromarray(p).save(f, quality=95) if f.suffix == ".jpg" else Image.fromarray(p).save(f)
     (root / "b" / "broken.jpg").write_bytes(b"not a jpeg at all")
     good = (root / "a.png").read_bytes()

@@ -85,7 +85,8 @@ def damaged(src, tmp_path):
         "other version": (_rewrite(src, tmp_path / "version.npz",
                                    _edit_meta(lambda m: m.update(format="x/9"))), "version"),
         "table of the wrong shape": (_rewrite(src, tmp_path / "shape.npz", lambda a: a.update(
-            {"table0/index": a["table0/index"][:, :1]})), "'table0/index' is int64 (4, 1), where the header says (4, 2)"),
+            {"table0/index": a["table0/index"][:, :1]})),
+            "'table0/index' is int64 (4, 1), where the header says (4, 2)"),
         "table missing": (_rewrite(src, tmp_path / "missing.npz", lambda a: a.pop("table1/max")),
                           "lacks its array 'table1/max'"),
         "field of the wrong shape": (_rewrite(src, tmp_path / "field.npz", lambda a: a.update(
@@ -145,7 +146,8 @@ def test_file_names_that_are_no_utf8_are_read(net, tmp_path):
 def test_a_scan_that_reads_no_image_says_so(net, tmp_path):
     (tmp_path / "a.png").write_bytes(b"not a picture")
     (tmp_path / "b.jpg").write_bytes(b"")
-    with pytest.warns(RuntimeWarning, match=r"none of the 2 images scanned could be read, so the atlas is empty"):
+    with pytest.warns(RuntimeWarning,
+                      match=r"none of the 2 images scanned could be read, so the atlas is empty"):
         atlas = aw.channel_atlas(net, tmp_path, "1", progress=False)
     assert atlas.skipped.count == 2
     (tmp_path / "a.png").unlink(), (tmp_path / "b.jpg").unlink()
@@ -215,7 +217,8 @@ def _geometry_cases():
         "pools and concatenation": nn.Sequential(
             nn.Conv2d(3, 4, 3, padding=1), nn.AvgPool2d(2), nn.ReLU6(), _Concat(),
             nn.MaxPool2d(2, stride=1, padding=1), nn.AdaptiveMaxPool2d(5)),
-        "broadcast of a pooled map": nn.Sequential(nn.Conv2d(3, 4, 3), _SqueezeExcite(), nn.Conv2d(4, 2, 2, stride=2)),
+        "broadcast of a pooled map": nn.Sequential(
+            nn.Conv2d(3, 4, 3), _SqueezeExcite(), nn.Conv2d(4, 2, 2, stride=2)),
     }
 
 
@@ -280,7 +283,8 @@ def test_ctrl_c_while_fields_are_measured_returns_an_atlas_to_resume(monkeypatch
         part = aw.channel_atlas(net, pictures, ["0", "2"], top=2, progress=False)
     assert part.scanned == 0 and not part.complete and part.top("0", 1) == []
     monkeypatch.setattr(engine, "receptive_field", measure)
-    resumed = aw.ChannelAtlas.load(part.save(Path(tempfile.mkdtemp()) / "p.npz")).resume(net, pictures, progress=False)
+    saved = part.save(Path(tempfile.mkdtemp()) / "p.npz")
+    resumed = aw.ChannelAtlas.load(saved).resume(net, pictures, progress=False)
     whole = aw.channel_atlas(net, pictures, ["0", "2"], top=2, progress=False)
     assert resumed.complete and np.array_equal(resumed.field("2").rows, whole.field("2").rows)
     assert [e.index for e in resumed.top("2", 0)] == [e.index for e in whole.top("2", 0)]

@@ -16,9 +16,10 @@ ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Ray Data's own
 pytest.importorskip("ray.data")
 
+from test_atlas import LAYERS, _write_folder, photos, tiny_net  # noqa: E402  (tests/ is on sys.path)
+
 import actwidgets as aw  # noqa: E402
 from actwidgets.atlas.topk import FIELDS  # noqa: E402
-from test_atlas import LAYERS, _write_folder, photos, tiny_net  # noqa: E402  (tests/ is on sys.path)
 
 
 @pytest.fixture(scope="module")

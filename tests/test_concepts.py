@@ -78,7 +78,7 @@ def test_two_known_parts_mixed_into_channels_are_recovered_up_to_order_and_scale
     c = aw.layer_concepts(net, pictures, "1", n=2, progress=False)
     assert c.explained > 0.999 and c.sample.positions == 12 * 64 and c.complete
     match = sorted(range(2), key=lambda i: -c.loadings[i, 0] / c.loadings[i].sum())  # R first
-    for got, want in zip(c.loadings[match], PARTS):
+    for got, want in zip(c.loadings[match], PARTS, strict=True):
         assert cosine(got, want) > 0.999
     # each concept's maps are its part: the red and green of the pictures, up to a scale
     acts_r = np.stack([p[..., 0] for p in pictures]).astype(np.float64)
@@ -122,7 +122,7 @@ def test_projection_is_non_negative_least_squares_per_position():
     x = rng.random((40, 16)).astype(np.float32)
     w = factor.project(x, loadings)
     assert w.shape == (40, 5) and (w >= 0).all()
-    for row, got in zip(x, w):
+    for row, got in zip(x, w, strict=True):
         want, _ = nnls(loadings.T.astype(np.float64), row.astype(np.float64))
         best = np.linalg.norm(row - want @ loadings.astype(np.float64))
         ours = np.linalg.norm(row - got.astype(np.float64) @ loadings.astype(np.float64))
@@ -141,7 +141,7 @@ def test_a_sample_then_a_projection_bounds_the_sample_and_keeps_every_map(net, p
     assert c.explained > 0.999                  # the parts are the same in every picture
     whole = aw.layer_concepts(net, pictures, "1", n=2, progress=False)   # every position
     order = [int(np.argmax([cosine(a, b) for b in whole.loadings])) for a in c.loadings]
-    for a, b in zip(c.loadings, whole.loadings[order]):
+    for a, b in zip(c.loadings, whole.loadings[order], strict=True):
         assert cosine(a, b) > 0.999
     bare = aw.layer_concepts(net, pictures, "1", n=2, positions=100, fit_images=5, top=3,
                              keep_maps=False, progress=False)
@@ -206,7 +206,8 @@ def test_ctrl_c_gives_the_concepts_of_what_is_done(net, pictures):
     with pytest.warns(RuntimeWarning, match="while projecting"):
         p = aw.layer_concepts(net, Photos(pictures, trap=trap), "1", **run)
     assert (p.projected, p.sample.indices) == (trap // 2 * 2, sampled)
-    assert np.array_equal(p.maps[:p.projected], aw.layer_concepts(net, pictures, "1", **run).maps[:p.projected])
+    whole = aw.layer_concepts(net, pictures, "1", **run)
+    assert np.array_equal(p.maps[:p.projected], whole.maps[:p.projected])
     with pytest.warns(RuntimeWarning, match="while sampling"):
         s = aw.layer_concepts(net, Photos(pictures, trap=sampled[2]), "1", **run)
     assert (s.projected, s.sample.indices, s.maps.any()) == (0, sampled[:2], False)
@@ -325,7 +326,7 @@ def test_the_ray_worker_in_process_gives_the_local_parts(net, pictures):
                                                   for i in (3, 7, 8)]))
         assert part["index"].tolist() == local["index"].tolist() == [3, 7, 8]
         if work.kind == "sample":
-            assert all(np.array_equal(a, b) for a, b in zip(part["rows"], local["rows"]))
+            assert all(np.array_equal(a, b) for a, b in zip(part["rows"], local["rows"], strict=True))
         else:
             assert np.allclose(part["maps"], local["maps"].numpy()) and part["first"] == 3
 

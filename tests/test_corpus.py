@@ -26,15 +26,31 @@ import pytest
 import torch
 from torch import nn
 
-import _corpus_checks as checks  # tests/ is on sys.path (pytest's rootdir import, or python tests/...)
-import _reference as ref
-from _corpus_models import (AttentionRelu, BatchFree, DataWrite, DigitNames, EarlyFlag,
-                            FrozenPart, Functional, GainBetween, PooledTokens, Reused,
-                            ScriptedPart, SkippedBlock, SquareChannelsLast, TalkingHeads,
-                            Unassigned, Untraceable, pre_hooked, sequential)
-
 import actwidgets as aw
 from actwidgets.extract import ExtractionError, Extractor
+
+import _corpus_checks as checks  # tests/ is on sys.path (pytest's rootdir import, or python tests/...)
+import _reference as ref
+from _corpus_models import (
+    AttentionRelu,
+    BatchFree,
+    DataWrite,
+    DigitNames,
+    EarlyFlag,
+    FrozenPart,
+    Functional,
+    GainBetween,
+    PooledTokens,
+    Reused,
+    ScriptedPart,
+    SkippedBlock,
+    SquareChannelsLast,
+    TalkingHeads,
+    Unassigned,
+    Untraceable,
+    pre_hooked,
+    sequential,
+)
 
 pytestmark = pytest.mark.corpus
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
-import numpy as np
 import torch.fx
+import torch.nn.functional as F
 from torch import nn
 
 from actwidgets.extract import ExtractionError, Extractor, preserve_model_state

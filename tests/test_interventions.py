@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import warnings
 
-import _corpus_checks as checks  # tests/ is on sys.path
-import _reference as ref
 import numpy as np
 import pytest
 import torch
@@ -21,6 +19,9 @@ from torch import nn
 
 import actwidgets as aw
 from actwidgets.extract import ExtractionError, Extractor
+
+import _corpus_checks as checks  # tests/ is on sys.path
+import _reference as ref
 
 BACKENDS = ("fx", "hooks")
 

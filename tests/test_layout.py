@@ -15,8 +15,9 @@ from actwidgets.extract._layout import infer_layouts
 def test_shapes_are_read_by_the_input_grid():
     hw = (224, 224)
     lay = infer_layouts({
-        "conv": (64, 56, 56), "patches": (768, 14, 14), "nhwc": (56, 56, 96), "vit": (197, 768), "deit": (198, 192),
-        "reg": (201, 384), "swin": (3136, 96), "flat": (768, 196), "fc": (1000,), "odd": (7, 5),
+        "conv": (64, 56, 56), "patches": (768, 14, 14), "nhwc": (56, 56, 96), "vit": (197, 768),
+        "deit": (198, 192), "reg": (201, 384), "swin": (3136, 96), "flat": (768, 196), "fc": (1000,),
+        "odd": (7, 5),
     }, hw)
     assert lay["conv"] == Layout("chw") and lay["nhwc"] == Layout("hwc")
     assert lay["vit"] == Layout("tokens", 1) and lay["deit"] == Layout("tokens", 2)
@@ -119,7 +120,8 @@ def test_torchvision_vit_swin_and_convnext_layers_match_the_catalogue():
     import torchvision
 
     cases = [
-        (torchvision.models.vit_b_16(image_size=64).eval(), 64, "encoder.layers.encoder_layer_0.mlp.0", (3072, 4, 4)),
+        (torchvision.models.vit_b_16(image_size=64).eval(), 64, "encoder.layers.encoder_layer_0.mlp.0",
+         (3072, 4, 4)),
         (torchvision.models.swin_t().eval(), 64, "features.1.0.mlp.0", (384, 16, 16)),
         (torchvision.models.convnext_tiny().eval(), 64, "features.1.0.block.3", (384, 16, 16)),
     ]

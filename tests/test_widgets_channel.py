@@ -43,7 +43,7 @@ def test_the_patches_are_the_atlas_top_entries_sent_as_rgb_bytes(setup):
     expected = atlas.top("fire2-squeeze1x1", 7, view.stage)
     assert [e.index for e in view.entries] == [e.index for e in expected]
     assert [p["index"] for p in view._panel["patches"]] == [e.index for e in expected]
-    for sent, entry in zip(patches_sent(view), expected):  # the pixels of each patch
+    for sent, entry in zip(patches_sent(view), expected, strict=True):  # the pixels of each patch
         np.testing.assert_array_equal(sent, atlas.patch(entry, photos))
     assert view.png[:4] == b"\x89PNG" and view.error == ""
     import io
@@ -100,9 +100,25 @@ def test_it_follows_an_explorer_and_its_clicks(setup):
     assert (view.layer, view.channel) == ("conv1", 12) and view._panel["channel"] == 12
     explorer.set_state({"channel": 30})  # a click on tile 30 in the explorer's page
     assert view.channel == 30 and view._panel["channel"] == 30
-    assert [p["index"] for p in view._panel["patches"]] == [e.index for e in atlas.top("conv1", 30, view.stage)]
+    top = atlas.top("conv1", 30, view.stage)
+    assert [p["index"] for p in view._panel["patches"]] == [e.index for e in top]
     explorer.layer = "fire2-squeeze1x1"
     assert view.layer == "fire2-squeeze1x1" and view._panel["layer"] == "fire2-squeeze1x1"
+
+
+def test_following_a_layer_without_stages_and_back(setup):
+    """A stage is checked with its layer: the view takes layer and stage together, so a
+    stage-less pool and back to a conv at "pre" never meet a stage the layer lacks."""
+    net, photos, atlas = setup
+    explorer = aw.ActivationExplorer(net, layer="conv1", stage="pre")
+    view = aw.ChannelView(net, atlas, photos).follow(explorer)
+    for layer, stage in [("pool1", "post"), ("conv1", "pre"), ("pool1", "post"), ("relu_conv1", "post")]:
+        explorer.layer = layer
+        assert (explorer.stage, view.layer, view.stage) == (stage, layer, stage) and view.error == ""
+    explorer.layer, explorer.stage = "conv1", "post"
+    assert (view.layer, view.stage) == ("conv1", "post") and view.error == ""
+    with pytest.raises(traitlets.TraitError, match="ChannelView.stage: 'pool1' has no activation"):
+        view.layer, view.stage = "pool1", "pre"
 
 
 def test_the_activation_is_sent_as_levels_at_the_layers_size(setup):
@@ -172,7 +188,8 @@ def test_the_page_starts_and_stops_a_background_drawing(gated_view, monkeypatch)
     view.observe(lambda change: runs.append(dict(change.new)), "_fv_run")
     view._handle_custom_msg({"event": "visualise"}, [])  # the page's visualise button
     wait_for(gate.paused, "the drawing's 6th step")
-    assert view._fv_run["running"] and view._fv_run["total"] == 2048 and view._fv_run["key"] == ["2", "post", 1]
+    assert view._fv_run["running"] and view._fv_run["total"] == 2048
+    assert view._fv_run["key"] == ["2", "post", 1]
     view._handle_custom_msg({"event": "visualise"}, [])  # a second press: refused, said
     assert "being drawn" in view.error and view._fv_run["running"]
     view._handle_custom_msg({"event": "stop"}, [])  # the page's stop button

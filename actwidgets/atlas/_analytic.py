@@ -38,7 +38,7 @@ from ..model.network import Network
 __all__ = ["spans"]
 
 #: Spans per model and input size: {model: {(H, W): {node: (rows, cols) | None}}}.
-_CACHE: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
+_CACHE: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
 _CONST = "const"  # a value that depends on no input pixel (weights, sizes)
 
 _POINTWISE_MODULES = (
@@ -165,7 +165,8 @@ class _Follower(torch.fx.Interpreter):
     def _spans_of(self, n: torch.fx.Node, value: Any) -> Any:
         if n.op == "placeholder":
             h, w = value.shape[-2:]
-            return np.stack([np.arange(h), np.arange(h) + 1], 1), np.stack([np.arange(w), np.arange(w) + 1], 1)
+            return (np.stack([np.arange(h), np.arange(h) + 1], 1),
+                    np.stack([np.arange(w), np.arange(w) + 1], 1))
         if n.op in ("get_attr", "output"):
             return _CONST
         inputs = [self.spans[a] for a in n.all_input_nodes]

@@ -33,7 +33,7 @@ ENGINES = ("local", "ray")
 #: How many unreadable images an atlas names.
 _NAMED_SKIPS = 10
 #: Measured receptive fields per model: {model: {(layer, input size): Field}}.
-_FIELDS: "weakref.WeakKeyDictionary[torch.nn.Module, dict]" = weakref.WeakKeyDictionary()
+_FIELDS: weakref.WeakKeyDictionary[torch.nn.Module, dict] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class ScanState:
     skipped_names: list[str] = field(default_factory=list)  #: the first few, with the reason
 
     def advanced(self, tables: dict[tuple[str, str], Table], n: int,
-                 errors: Sequence[str]) -> "ScanState":
+                 errors: Sequence[str]) -> ScanState:
         names = (self.skipped_names + list(errors))[:_NAMED_SKIPS]
         return replace(self, tables=tables, scanned=self.scanned + n,
                        skipped=self.skipped + len(errors), skipped_names=names)
@@ -76,7 +76,7 @@ def batch_tables(net: Network, points: Sequence[str], scores: Sequence[str], k: 
     out = dict(tables)
     for score in scores:
         stacked = torch.cat([tables[(point, score)] for point in points])
-        for point, part in zip(points, merge(stacked, cand, k, score).split(sizes)):
+        for point, part in zip(points, merge(stacked, cand, k, score).split(sizes), strict=True):
             out[(point, score)] = part
     return out
 
@@ -155,11 +155,13 @@ def layer_fields(net: Network, layers: Sequence[str], known: dict[str, Field],
             cache[key] = receptive_field(net, name, "pre")  # read from the graph
         out[name] = cache[key]
     with progress_bar(len(todo), 0, progress and bool(todo), "receptive fields", "layer") as bar:
+        done = 0  # layers measured, for the warning below
         try:
-            for done, (name, key) in enumerate(todo):
+            for name, key in todo:
                 if key not in cache:
                     cache[key] = receptive_field(net, name, "pre")
                 out[name] = cache[key]
+                done += 1
                 bar.update(1)
         except KeyboardInterrupt:
             warnings.warn(

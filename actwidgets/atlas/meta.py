@@ -48,7 +48,7 @@ class LayerSpec:
         return dict(asdict(self), map_size=list(self.map_size))
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "LayerSpec":
+    def from_json(cls, d: dict[str, Any]) -> LayerSpec:
         h, w = d["map_size"]
         return cls(str(d["name"]), str(d["native"]), int(d["channels"]), (int(h), int(w)),
                    str(d["default_stage"]), dict(d["points"]))
@@ -88,11 +88,11 @@ class AtlasMeta:
     actwidgets: str = ""  #: the package's version that made it
     format: str = FORMAT  #: the header's format
 
-    def differs(self, other: "AtlasMeta") -> list[str]:
+    def differs(self, other: AtlasMeta) -> list[str]:
         """The fields a resumed scan must share with the atlas it continues, where they differ."""
         return [key for key in _SAME if getattr(self, key) != getattr(other, key)]
 
-    def finished(self, **changes: Any) -> "AtlasMeta":
+    def finished(self, **changes: Any) -> AtlasMeta:
         """This header with how far the scan got (``scanned``, ``engine``, ...)."""
         return replace(self, **changes)
 
@@ -113,7 +113,7 @@ class AtlasMeta:
         }
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "AtlasMeta":
+    def from_json(cls, d: dict[str, Any]) -> AtlasMeta:
         """The header of a file; KeyError, TypeError or ValueError where a part is missing or
         of the wrong kind."""
         g, im, sk = d["geometry"], d["images"], d["skipped"]

@@ -3,13 +3,14 @@
 The receptive field of a cell of a layer's (C, h, w) map is the box of input pixels that can
 change it. Where the network is a chain of known convolutions, poolings and point-wise ops
 (traced by torch.fx), :func:`receptive_field` reads it from the graph (:mod:`._analytic`,
-a fraction of a second for all layers); otherwise it measures it by back-propagation: it runs a batch of copies of
-a random input, takes the sum over channels at one cell per copy, and keeps the box of input
-pixels whose gradient is not zero. Nothing is typed in per model: padding, strides, dilation,
-pooling, concatenations and residual sums are all in the gradient; a layer after global
-pooling or attention gets the whole input. Boxes are taken for the cells of the diagonal
-(row t and column t together) and stored per row and per column, which is exact for any
-network whose geometry is separable in y and x (every CNN; a ViT's whole-input fields).
+a fraction of a second for all layers); otherwise it measures it by back-propagation: it
+runs a batch of copies of a random input, takes the sum over channels at one cell per copy,
+and keeps the box of input pixels whose gradient is not zero. Nothing is typed in per model:
+padding, strides, dilation, pooling, concatenations and residual sums are all in the
+gradient; a layer after global pooling or attention gets the whole input. Boxes are taken
+for the cells of the diagonal (row t and column t together) and stored per row and per
+column, which is exact for any network whose geometry is separable in y and x (every CNN; a
+ViT's whole-input fields).
 
 On a large map, a sample of 16 diagonal cells (both ends and a spread between) is measured
 first; where their box edges lie on lines (clipped at the input's borders), as a network of
@@ -106,7 +107,7 @@ def _spans(mask: torch.Tensor) -> np.ndarray:
 
 
 def _unite(into: np.ndarray, where: Sequence[int], spans: np.ndarray) -> None:
-    for i, (a, b) in zip(where, spans):
+    for i, (a, b) in zip(where, spans, strict=True):
         if a < 0:
             continue
         lo, hi = into[i]
@@ -232,7 +233,7 @@ class Geometry:
     known: bool = True
 
     @classmethod
-    def of(cls, preprocess: Any) -> "Geometry":
+    def of(cls, preprocess: Any) -> Geometry:
         known = bool(getattr(preprocess, "geometry_known", True))
         resize = getattr(preprocess, "resize", None) if known else None
         return cls(tuple(preprocess.size), resize, known)

@@ -19,8 +19,15 @@ import torch
 
 from .. import __version__
 from ..model.network import Network, check_network
-from .engine import (ScanState, batch_tables, check_top_engine, interrupted, layer_fields,
-                     loader_defaults, progress_bar)
+from .engine import (
+    ScanState,
+    batch_tables,
+    check_top_engine,
+    interrupted,
+    layer_fields,
+    loader_defaults,
+    progress_bar,
+)
 from .meta import AtlasMeta, ImagesInfo, LayerSpec, ScanPlan, Skipped
 from .ray_engine import scan_ray
 from .receptive import Field, Geometry
@@ -45,7 +52,8 @@ def _score_list(score: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(scores)
 
 
-def _layer_specs(net: Network, layers: Any, stage: str | None) -> tuple[tuple[LayerSpec, ...], tuple[str, ...]]:
+def _layer_specs(net: Network, layers: Any,
+                 stage: str | None) -> tuple[tuple[LayerSpec, ...], tuple[str, ...]]:
     """Each layer's spec (its points per stage scanned, as :meth:`LayerCatalogue.select`
     reads ``layers`` and ``stage``) and the stages scanned over all."""
     specs = []

@@ -243,7 +243,7 @@ class ChannelAtlas:
     # ------------------------------------------------------------------ resuming
     def resume(self, net: Network, images: Any, *, batch_size: int | None = None,
                num_workers: int | None = None, progress: bool = True, engine: str = "local",
-               actors: int | None = None) -> "ChannelAtlas":
+               actors: int | None = None) -> ChannelAtlas:
         """Continue a scan stopped early (Ctrl-C) from the next unscanned image, on the same
         network and images; the same as ``channel_atlas(net, images, ..., resume=self)``."""
         return ChannelAtlas(*scan(
@@ -270,7 +270,7 @@ class ChannelAtlas:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "ChannelAtlas":
+    def load(cls, path: str | os.PathLike) -> ChannelAtlas:
         """An atlas written by :meth:`save`; :class:`AtlasFileError` for a file that is
         missing, damaged or no atlas (its tables checked against its header)."""
         path = Path(path)

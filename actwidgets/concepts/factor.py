@@ -1,4 +1,4 @@
-"""Non-negative matrix factorisation of activations: the fit and the projection onto fixed loadings (scikit-learn).
+"""Non-negative matrix factorisation of activations (scikit-learn): the fit; projection onto fixed loadings.
 
 A layer's activations at P positions (map cells of one or many images) form a (P, C) matrix
 ``X`` ≥ 0. :func:`fit` factorises it with scikit-learn's :class:`~sklearn.decomposition.NMF`

@@ -1,4 +1,4 @@
-"""What the concepts' page module (``frontend/concepts.js``) reads, built once for the widget and the exported page.
+"""What the concepts' page module (``frontend/concepts.js``) reads: built once for the widget and the export.
 
 - :func:`concepts_meta`: sent once: the network, the layer, each concept's colour, scale,
   loadings and top channels, its top patches over the collection (small PNG data URIs), the

@@ -154,8 +154,8 @@ class Concepts:
         """(H, W, 3) uint8: the concepts ``which`` (default all) as colours over the picture
         the network saw (:attr:`colors`; strength as opacity, see :mod:`.pictures`).
         ``image``: an index into the collection, or any image (projected)."""
-        from ..images import load_image
         from ..atlas.sources import read_source
+        from ..images import load_image
         from .pictures import concept_picture
 
         maps = self._maps(image)
@@ -230,7 +230,7 @@ class Concepts:
         return store.save(self, path)
 
     @classmethod
-    def load(cls, path: Any, net: Any, images: Any = None) -> "Concepts":
+    def load(cls, path: Any, net: Any, images: Any = None) -> Concepts:
         """Concepts saved by :meth:`save`, for ``net``: refused (a
         :class:`~.store.ConceptsFileError` naming the way out) when ``net`` is not the network
         they were computed on (name, weights' values, preprocessing, the layer). ``images``:

@@ -151,8 +151,9 @@ def load(cls: type, path: str | os.PathLike, net: Any, images: Any = None) -> An
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"][()]))
             if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                found = meta.get("format") if isinstance(meta, dict) else None
                 raise ConceptsFileError(f"{path}: this is no concepts file of this version "
-                                        f"(format {meta.get('format') if isinstance(meta, dict) else None!r}){way}")
+                                        f"(format {found!r}){way}")
             arrays = {k: data[k] for k in data.files if k != "meta"}
     except ConceptsFileError:
         raise

@@ -102,7 +102,7 @@ def _cells(plan: Plan, quota: int, index: np.ndarray, acts: torch.Tensor) -> lis
     cells = plan.size[0] * plan.size[1]
     flat = acts.reshape(acts.shape[0], plan.channels, cells).cpu().numpy()
     rows = []
-    for i, v in zip(index.tolist(), flat):
+    for i, v in zip(index.tolist(), flat, strict=True):
         pick = slice(None) if quota >= cells else np.sort(
             np.random.default_rng([plan.seed, i]).choice(cells, quota, replace=False))
         rows.append(np.ascontiguousarray(v[:, pick].T))

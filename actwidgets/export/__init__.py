@@ -13,9 +13,10 @@ StaticExplorer(squeezenet, 1 image, 7 layers, ... MB)
 
 from __future__ import annotations
 
+from ..explorer_state import ExplorerState
 from ._data import chosen_layers
 from ._size import ExportTooLargeError
 from .html import CMAPS, VIEWS, ExportResult, StaticExplorer, export_html, static_explorer
 
 __all__ = ["export_html", "static_explorer", "StaticExplorer", "ExportResult", "ExportTooLargeError",
-           "CMAPS", "VIEWS", "chosen_layers"]
+           "CMAPS", "VIEWS", "chosen_layers", "ExplorerState"]

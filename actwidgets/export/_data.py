@@ -19,15 +19,15 @@ ReLU after it share their two points (SqueezeNet's 64 layers have 64 distinct po
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import analysis, pixels
 from ..capture import cached_activations
+from ..explorer_state import image_names
 from ..images import SAMPLE_IMAGES, sample_image
 from ..model.layers import LayerInfo
 from ..pixels.views import GRID_LEVELS, fmt
@@ -57,36 +57,18 @@ class PointData:
     values: np.ndarray
 
 
-def _image_items(images: Any) -> list[tuple[str, Any]]:
-    """(name, source) pairs, named as the explorer names the images it is given."""
-    if images is None:
-        return [(SAMPLE_IMAGES[0], SAMPLE_IMAGES[0])]
-    if isinstance(images, Mapping):
-        return [(str(k), v) for k, v in images.items()]
-    if not isinstance(images, (list, tuple)):
-        images = [images]
-    items = []
-    for i, v in enumerate(images):
-        if isinstance(v, str) and v in SAMPLE_IMAGES and not os.path.exists(v):
-            items.append((v, v))
-        elif isinstance(v, (str, os.PathLike)):
-            items.append((Path(v).name, v))
-        else:
-            items.append((f"image {i + 1}", v))
-    return items
-
-
 def _pictures(net: Any, images: Any) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {}
-    for name, source in _image_items(images):
-        if name in out:
-            raise ValueError(f"two images are named {name!r}; pass a dict name → image")
-        if isinstance(source, str) and source in SAMPLE_IMAGES and not os.path.exists(source):
-            source = sample_image(source)
-        out[name] = net.image(source)
+    """name → picture at the input size, named as the explorer names the images it is given
+    (:func:`~actwidgets.explorer_state.image_names`); None: the face sample."""
+    out = {name: net.image(sample_image(source) if _is_sample(source) else source)
+           for name, source in image_names(SAMPLE_IMAGES[0] if images is None else images)}
     if not out:
         raise ValueError("images is empty: give at least one image (a sample's name, a path, an array)")
     return out
+
+
+def _is_sample(source: Any) -> bool:
+    return isinstance(source, str) and source in SAMPLE_IMAGES and not os.path.exists(source)
 
 
 def chosen_layers(net: Any, layers: Any) -> list[LayerInfo]:
@@ -94,8 +76,8 @@ def chosen_layers(net: Any, layers: Any) -> list[LayerInfo]:
     too, read by ``net.layers.select``; None: all), in forward order, each once."""
     if layers is None:
         return list(net.layers)
-    chosen = {l.name: l for l in map(net.layers.listed, net.layers.select(layers).layers)}
-    return sorted(chosen.values(), key=lambda l: l.index)
+    chosen = {info.name: info for info in map(net.layers.listed, net.layers.select(layers).layers)}
+    return sorted(chosen.values(), key=lambda info: info.index)
 
 
 def select(net: Any, images: Any = None, layers: Any = None,
@@ -114,7 +96,7 @@ def select(net: Any, images: Any = None, layers: Any = None,
     if bad or not chosen:
         raise ValueError(f"contrasts must be some of {pixels.CONTRASTS}, got {contrasts!r}")
     infos = chosen_layers(net, layers)
-    points = list(dict.fromkeys(p for l in infos for p in (l.pre, l.post)))
+    points = list(dict.fromkeys(p for info in infos for p in (info.pre, info.post)))
     return Selection(net, _pictures(net, images), infos, points, chosen)
 
 
@@ -157,12 +139,12 @@ def layer_groups(layers: Sequence[LayerInfo]) -> list[dict[str, Any]]:
     >>> [g["label"] for g in layer_groups(list(net.layers)[:4])]
     ['conv1 (3)', 'fire2 (1)', 'all layers (4)', 'every conv (2)', 'every relu (1)', 'every pool (1)']
     """
-    index = {l.name: i for i, l in enumerate(layers)}
+    index = {info.name: i for i, info in enumerate(layers)}
     by_block: dict[str, list[int]] = {}
     by_kind: dict[str, list[int]] = {}
-    for l in layers:
-        by_block.setdefault(l.group, []).append(index[l.name])
-        by_kind.setdefault(l.kind, []).append(index[l.name])
+    for info in layers:
+        by_block.setdefault(info.group, []).append(index[info.name])
+        by_kind.setdefault(info.kind, []).append(index[info.name])
     groups = []
     if len(by_block) < len(layers):
         groups += [{"label": f"{g} ({len(m)})", "block": g, "layers": m} for g, m in by_block.items()]

@@ -84,7 +84,8 @@ def export_concepts_html(view: Any, path: str | os.PathLike, *, images: Any = No
     exists); returns the path."""
     out = Path(path).expanduser()
     if out.suffix.lower() not in (".html", ".htm"):
-        raise ValueError(f"a concepts page is written as .html; give a path ending in .html, got {out.name!r}")
+        raise ValueError("a concepts page is written as .html; give a path ending in .html, "
+                         f"got {out.name!r}")
     if not out.parent.is_dir():
         raise FileNotFoundError(f"cannot write {out.name!r}: the folder {str(out.parent)!r} does not "
                                 "exist; create it first (os.makedirs(folder)) or choose another path")

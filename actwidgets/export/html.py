@@ -17,6 +17,7 @@ StaticExplorer(squeezenet, 1 image, 2 layers, ... MB)
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html as _html
 import itertools
 import json
@@ -28,12 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from .. import pixels
+from ..explorer_state import ExplorerState
 from ..pixels.views import CMAPS, CONTRAST_LABELS, VIEWS
 from . import _data, _size
 from ._data import Selection
 
-__all__ = ["export_html", "static_explorer", "StaticExplorer", "ExportResult", "CMAPS", "VIEWS"]
+__all__ = ["export_html", "static_explorer", "StaticExplorer", "ExportResult", "ExplorerState", "CMAPS",
+           "VIEWS"]
 
 DISPLAY_PX = 454  # as the module: small pictures enlarged by an integer factor up to about this
 _ids = itertools.count(1)
@@ -57,31 +59,12 @@ def page_script() -> str:
     return frontend.module_text() + "\n" + page_model("page.js")
 
 
-def _initial(sel: Selection, image: str | None, layer: Any, stage: str | None,
-             channel: int, view: str, cmap: str, contrast: str) -> dict[str, Any]:
-    """The page's first state, checked as the explorer checks its traits."""
-    names = list(sel.images)
-    if image is None:
-        image = names[0]
-    if image not in sel.images:
-        raise ValueError(f"image {image!r} is not among the exported images {names}")
-    chosen = [l.name for l in sel.layers]
-    first = next((l.name for l in sel.layers if l.kind == "conv"), chosen[0])
-    asked = sel.net.layers.select(first if layer is None else layer, stage)
-    info, stage = asked.one("the page's first state")
-    info = sel.net.layers.listed(info)
-    if info.name not in chosen:
-        raise ValueError(f"layer {info.name!r} is not among the exported layers; add it to layers")
-    layer = info.name
-    if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) or not 0 <= channel < info.channels:
-        raise ValueError(f"channel {channel!r} is out of range: {layer!r} has channels 0..{info.channels - 1}")
-    if view not in VIEWS:
-        raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
-    pixels.colormap_lut(cmap)  # a ValueError naming close colormaps
-    if contrast not in sel.contrasts:
-        raise ValueError(f"contrast {contrast!r} is not among the exported contrasts {sel.contrasts}")
-    return {"image": image, "layer": layer, "stage": stage,
-            "channel": int(channel), "view": view, "cmap": cmap, "contrast": contrast}
+def _initial(sel: Selection, state: ExplorerState) -> dict[str, Any]:
+    """The page's first state, checked and filled in as the explorer does (:class:`ExplorerState`)."""
+    done = state.resolved(sel.net, images=list(sel.images), layers=sel.layers,
+                          contrasts=sel.contrasts, owner="the page's first state",
+                          what="exported images")
+    return dataclasses.asdict(done)
 
 
 def _payload(sel: Selection, data: dict[str, dict[str, Any]], initial: dict[str, Any],
@@ -98,7 +81,7 @@ def _payload(sel: Selection, data: dict[str, dict[str, Any]], initial: dict[str,
                                       cmaps=cmaps),
         "initial": initial,
         "images": [_size.data_uri(_size.png_bytes(p)) for p in sel.images.values()],
-        "layerPoints": [[index[l.pre], index[l.post]] for l in sel.layers],
+        "layerPoints": [[index[info.pre], index[info.post]] for info in sel.layers],
         "points": [frontend.point_meta(shapes[p], sel.contrasts) for p in sel.points],
         "stats": [[data[n][p].stats for p in sel.points] for n in sel.images],
         "values": [[base64.b64encode(np.asarray(data[n][p].values, "<f4").tobytes()).decode("ascii")
@@ -134,22 +117,23 @@ class _Plan:
         top = sorted(self.by_layer.items(), key=lambda kv: -kv[1])[:3]
         costly = ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in top)
         return (f"{sel.net.name}, {n_img} image{'s' * (n_img != 1)} × {len(sel.layers)} layers, both "
-                f"stages, {' and '.join(CONTRAST_LABELS[c] for c in sel.contrasts)} contrast: about {self.estimated_bytes / 1e6:.1f} MB"
+                f"stages, {' and '.join(CONTRAST_LABELS[c] for c in sel.contrasts)} contrast: about "
+                f"{self.estimated_bytes / 1e6:.1f} MB"
                 f" (most: {costly})")
 
 
-def _plan(net: Any, images: Any, layers: Any, state: dict[str, Any], contrasts: Any,
+def _plan(net: Any, images: Any, layers: Any, state: ExplorerState, contrasts: Any,
           cmaps: Any) -> _Plan:
     """Select, compute the levels and statistics, and estimate the page's size."""
     sel = _data.select(net, images, layers, contrasts)
-    offer = tuple(dict.fromkeys([*(CMAPS if cmaps is None else cmaps), state["cmap"]]))
-    initial = _initial(sel, **state)
+    offer = tuple(dict.fromkeys([*(CMAPS if cmaps is None else cmaps), state.cmap]))
+    initial = _initial(sel, state)
     data = _data.collect(sel)
     payload = _payload(sel, data, initial, offer)
     fixed = len(_page(payload).encode("utf-8"))
     per_point = {p: sum(_size.uri_length(_size.estimate_png(d[p].levels[c]))
                         for d in data.values() for c in sel.contrasts) for p in sel.points}
-    by_layer = _size.share_by_layer(per_point, [(l.name, (l.pre, l.post)) for l in sel.layers])
+    by_layer = _size.share_by_layer(per_point, [(info.name, (info.pre, info.post)) for info in sel.layers])
     return _Plan(sel, data, payload, int(round(fixed + sum(per_point.values()))), by_layer)
 
 
@@ -174,11 +158,11 @@ def _check(plan: _Plan, max_mb: float | None) -> None:
         return
     owner: dict[tuple[str, str], str] = {}
     shared = {}
-    for l in plan.sel.layers:
-        key = (l.pre, l.post)
+    for info in plan.sel.layers:
+        key = (info.pre, info.post)
         if key in owner:
-            shared[l.name] = owner[key]
-        owner.setdefault(key, l.name)
+            shared[info.name] = owner[key]
+        owner.setdefault(key, info.name)
     raise _size.refusal(plan.estimated_bytes, max_mb, plan.by_layer, shared)
 
 
@@ -215,7 +199,8 @@ class StaticExplorer:
         """Write the page to ``path`` (``.html``); returns the path."""
         out = Path(path)
         if out.suffix.lower() not in (".html", ".htm"):
-            raise ValueError(f"an explorer page is written as .html; give a path ending in .html, got {out.name!r}")
+            raise ValueError("an explorer page is written as .html; give a path ending in .html, got "
+                             f"{out.name!r}")
         with open(out, "w", encoding="utf-8", newline="") as f:
             f.write(self.html)
         return out
@@ -224,9 +209,10 @@ class StaticExplorer:
         uid = f"aw-static-{next(_ids)}-{abs(hash(self.html)) % 10**8}"
         title = _html.escape(f"{self.name}: static activation explorer", quote=True)
         listen = (
-            "<script>(function(){var f=document.getElementById('%s');window.addEventListener('message',"
+            "<script>(function(){var f=document.getElementById('" + uid + "');"
+            "window.addEventListener('message',"
             "function(e){if(f&&e.source===f.contentWindow&&e.data&&e.data.awStaticHeight){"
-            "f.style.height=e.data.awStaticHeight+'px';}});})();</script>" % uid
+            "f.style.height=e.data.awStaticHeight+'px';}});})();</script>"
         )
         return (
             f'<iframe class="aw-static" title="{title}" id="{uid}" sandbox="allow-scripts" '
@@ -238,7 +224,7 @@ class StaticExplorer:
 def _height(plan: _Plan) -> int:
     """About how tall the page is on a wide screen: controls, the tallest picture, stats."""
     payload = plan.payload
-    li = [l["name"] for l in payload["meta"]["layers"]].index(payload["initial"]["layer"])
+    li = [entry["name"] for entry in payload["meta"]["layers"]].index(payload["initial"]["layer"])
     point = payload["points"][payload["layerPoints"][li][1]]
     h, w = point["grid"][4], point["grid"][5]
     ih, iw = payload["meta"]["net"]["input"]
@@ -246,15 +232,11 @@ def _height(plan: _Plan) -> int:
     return int(tall) + 330
 
 
-def _state(image: Any, layer: Any, stage: Any, channel: Any, view: Any, cmap: Any, contrast: Any) -> dict[str, Any]:
-    return {"image": image, "layer": layer, "stage": stage, "channel": channel, "view": view,
-            "cmap": cmap, "contrast": contrast}
-
-
 def static_explorer(net: Any, images: Any = None, layers: Any = None, *, image: str | None = None,
                     layer: Any = None, stage: str | None = None, channel: int = 0, view: str = "grid",
                     cmap: str = "gray", contrast: str = "minmax", contrasts: Any = None,
-                    cmaps: Any = None, max_mb: float | None = None, verbose: bool = False) -> StaticExplorer:
+                    cmaps: Any = None, max_mb: float | None = None, verbose: bool = False,
+                    state: ExplorerState | None = None) -> StaticExplorer:
     """An explorer page for a notebook: shows inline, works without a kernel.
 
     Arguments as :func:`export_html` (without the path). ``verbose`` prints the size estimate.
@@ -265,7 +247,9 @@ def static_explorer(net: Any, images: Any = None, layers: Any = None, *, image: 
     True
     """
     _check_max_mb(max_mb)
-    plan = _plan(net, images, layers, _state(image, layer, stage, channel, view, cmap, contrast), contrasts, cmaps)
+    first = ExplorerState.of(state, image=image, layer=layer, stage=stage, channel=channel, view=view,
+                             cmap=cmap, contrast=contrast)
+    plan = _plan(net, images, layers, first, contrasts, cmaps)
     if verbose:
         print(f"static_explorer: {plan.summary()}")
     _check(plan, max_mb)
@@ -288,15 +272,19 @@ class ExportResult:
         return f"{self.path} ({self.bytes / 1e6:.1f} MB; estimated {self.estimated_bytes / 1e6:.1f} MB)"
 
 
-def export_html(net: Any, images: Any, layers: Any, path: str | os.PathLike, *, image: str | None = None, layer: Any = None, stage: str | None = None, channel: int = 0,
-                view: str = "grid", cmap: str = "gray", contrast: str = "minmax", contrasts: Any = None,
-                cmaps: Any = None, max_mb: float | None = None, verbose: bool = True) -> ExportResult:
+def export_html(net: Any, images: Any, layers: Any, path: str | os.PathLike, *, image: str | None = None,
+                layer: Any = None, stage: str | None = None, channel: int = 0, view: str = "grid",
+                cmap: str = "gray", contrast: str = "minmax", contrasts: Any = None, cmaps: Any = None,
+                max_mb: float | None = None, verbose: bool = True,
+                state: ExplorerState | None = None) -> ExportResult:
     """Write an explorer of ``net`` as one self-contained HTML page, for lessons without a server.
 
     - ``images``: a sample's name, a path, an array, a list, or a dict name → image (None: "face").
     - ``layers``: names, indices or blocks (``"fire6"``); None: every layer. Both stages of each.
     - ``image``, ``layer``, ``stage``, ``channel``, ``view``, ``cmap``, ``contrast``: the first
-      state, as the explorer's traits. ``contrasts``: those offered (default both; one halves
+      state, as the explorer's traits; or ``state``, an :class:`ExplorerState` such as
+      ``explorer.state`` (the fields given too, where not at their defaults, replace its
+      fields). ``contrasts``: those offered (default both; one halves
       the pictures). ``cmaps``: the colormaps offered (default the explorer's).
     - ``max_mb``: refuse a page larger than this (the estimate, made before anything is
       written), naming the layers that cost most. ``verbose``: print the estimate.
@@ -314,7 +302,9 @@ def export_html(net: Any, images: Any, layers: Any, path: str | os.PathLike, *, 
     if Path(path).suffix.lower() not in (".html", ".htm"):
         StaticExplorer("").save(path)  # the sentence about the suffix
     _check_folder(path)
-    plan = _plan(net, images, layers, _state(image, layer, stage, channel, view, cmap, contrast), contrasts, cmaps)
+    first = ExplorerState.of(state, image=image, layer=layer, stage=stage, channel=channel, view=view,
+                             cmap=cmap, contrast=contrast)
+    plan = _plan(net, images, layers, first, contrasts, cmaps)
     if verbose:
         print(f"export_html: {plan.summary()}")
     _check(plan, max_mb)

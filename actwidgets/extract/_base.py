@@ -76,7 +76,7 @@ class Record:
 
 
 #: The models inside :func:`preserve_model_state` now: id -> their state before the first use.
-_HELD: dict[int, "_Held"] = {}
+_HELD: dict[int, _Held] = {}
 _HELD_LOCK = threading.Lock()
 
 
@@ -129,10 +129,10 @@ def preserve_model_state(
             held.users -= 1
             if held.users == 0:
                 del _HELD[id(model)]
-                for m, mode in zip(held.modules, held.modes):
+                for m, mode in zip(held.modules, held.modes, strict=True):
                     if m.training != mode:
                         m.training = mode
-                for p, flag in zip(held.params, held.grads):
+                for p, flag in zip(held.params, held.grads, strict=True):
                     if p.requires_grad != flag:
                         p.requires_grad_(flag)
 

@@ -96,7 +96,7 @@ class _Session:
     ``modules``: the qualified names to hook (all of them when ops are tracked).
     """
 
-    def __init__(self, owner: "EagerBackend", modules: set[str], track_ops: bool,
+    def __init__(self, owner: EagerBackend, modules: set[str], track_ops: bool,
                  on_value: Any) -> None:
         self.owner = owner
         self.modules = modules
@@ -363,7 +363,7 @@ class _Discovery:
     def finish(self, bypassed: set[int]) -> tuple[list[Record], dict[str, str], set[str]]:
         """Records, skipped points, and the points whose value a later op wrote into (or
         may have: ``bypassed`` holds the storages reached through ``.data`` or NumPy)."""
-        written = {r.name for r, (value, made, _) in zip(self.records, self.seen)
+        written = {r.name for r, (value, made, _) in zip(self.records, self.seen, strict=True)
                    if made != _version(value) or value.is_inference()
                    or _storage(value) in bypassed}
         return self.records, self.skipped, written

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import replace
+from typing import Any
 
 import torch
 import torch.fx
@@ -303,6 +304,10 @@ class FxBackend:
         env: dict[torch.fx.Node, torch.fx.Node] = {}
         values: dict[str, torch.fx.Node] = {}
         versions: dict[str, torch.fx.Node] = {}
+
+        def lookup(a: Any) -> Any:  # an argument of the new graph: a node's copy, else as is
+            return env[a] if isinstance(a, torch.fx.Node) else a
+
         for i in range(max(captures) + 1):
             for name, node, clone in captures.get(i, ()):
                 if clone:
@@ -315,7 +320,6 @@ class FxBackend:
             node = self._nodes[i]
             if i in twins:  # the in-place activation, out of place: later uses see its result
                 base, (op, target, args, kwargs) = twins[i]
-                lookup = lambda a: env[a] if isinstance(a, torch.fx.Node) else a
                 env[node] = graph.create_node(op, target, torch.fx.node.map_aggregate(args, lookup),
                                               torch.fx.node.map_aggregate(kwargs, lookup))
                 env[base] = env[node]

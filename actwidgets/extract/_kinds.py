@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .._torch_compat import CONV, DROPOUT, NORM, POOL
+
 __all__ = ["module_kind", "op_kind", "op_name", "is_activation", "writes_input",
            "passes_through", "is_leaf_module", "ACTIVATION_OPS"]
 

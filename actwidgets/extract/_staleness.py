@@ -30,8 +30,15 @@ import torch
 from torch import nn
 from torch.utils.weak import WeakIdKeyDictionary
 
-from .._torch_compat import (HOOK_STORES, MODULE_STORES, global_hook_dicts, global_hooks,
-                             own_tensors, submodules, version)
+from .._torch_compat import (
+    HOOK_STORES,
+    MODULE_STORES,
+    global_hook_dicts,
+    global_hooks,
+    own_tensors,
+    submodules,
+    version,
+)
 
 __all__ = ["Fingerprint", "StateGuard", "own_version", "walk"]
 
@@ -39,7 +46,7 @@ __all__ = ["Fingerprint", "StateGuard", "own_version", "walk"]
 # ``_always_called`` dictionaries only flag entries of the hook dictionaries).
 _CONTENTS = (*MODULE_STORES, *HOOK_STORES)
 _WORDS = dict(zip(_CONTENTS, ("a parameter", "a buffer", "a submodule", "a forward hook",
-                              "a forward pre-hook")))
+                              "a forward pre-hook"), strict=True))
 _PLAIN = (int, float, complex, str, bytes, bool, type(None))
 
 #: Version-counter steps the package itself caused on a tensor (a buffer written by a
@@ -76,7 +83,7 @@ def _explain(name: str, old: dict, new: dict, ignore: frozenset = frozenset(),
     where = repr(name) if name else "the model itself"
     for key in _CONTENTS:
         a, b = old.get(key) or {}, new.get(key) or {}
-        if list(a) != list(b) or any(x is not y for x, y in zip(a.values(), b.values())):
+        if list(a) != list(b) or any(x is not y for x, y in zip(a.values(), b.values(), strict=True)):
             if key in MODULE_STORES:
                 return f"{_WORDS[key]} of {where} was replaced, added or removed"
             return f"{_WORDS[key]} was added to or removed from {where}"
@@ -189,7 +196,7 @@ class StateGuard:
         try:
             yield
         finally:
-            for m, s in zip(mods, saved):
+            for m, s in zip(mods, saved, strict=True):
                 keys = _restore(m, s)
                 if keys:
                     self.attributes.setdefault(id(m), set()).update(keys)
@@ -228,7 +235,8 @@ def _restore(m: nn.Module, saved: tuple[dict, dict]) -> set[str]:
             changed.add(key)
     for key, content in subs.items():
         cur = d[key]
-        if list(cur) != list(content) or any(a is not b for a, b in zip(cur.values(), content.values())):
+        if list(cur) != list(content) or any(
+                a is not b for a, b in zip(cur.values(), content.values(), strict=True)):
             cur.clear()
             cur.update(content)
             changed.add(key)

@@ -109,7 +109,7 @@ class Profiler(torch.fx.Interpreter):
         ins = tensors_in((args, kwargs))
         before = [version(t) for t in ins]
         out = getattr(self, n.op)(n.target, args, kwargs)
-        self.writes[n] = {_key(t) for t, v in zip(ins, before) if version(t) != v} - {0}
+        self.writes[n] = {_key(t) for t, v in zip(ins, before, strict=True) if version(t) != v} - {0}
         self.keys[n] = {_key(t) for t in tensors_in(out)} - {0}
         self.values[n] = out
         return out

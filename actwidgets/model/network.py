@@ -27,7 +27,7 @@ from .preprocess import Preprocess
 __all__ = ["Network", "classify", "check_network"]
 
 
-def check_network(net: Any, who: str) -> "Network":
+def check_network(net: Any, who: str) -> Network:
     """``net`` if it is a :class:`Network`, else a TypeError that says how to get one."""
     if not isinstance(net, Network):
         raise TypeError(
@@ -122,7 +122,7 @@ class Network:
         name: str | None = None,
         pretrained: bool = True,
         backend: str = "auto",
-    ) -> "Network":
+    ) -> Network:
         """Wrap any ``nn.Module`` taking (N, C, H, W) images.
 
         ``preprocess``: a :class:`Preprocess`, a torchvision ``weights.transforms()``, the
@@ -202,7 +202,7 @@ class Network:
         return self._extractor
 
     @contextlib.contextmanager
-    def checked(self) -> Iterator["Network"]:
+    def checked(self) -> Iterator[Network]:
         """Check the model for changes once, then use ``extractor`` and ``layers`` as they are
         until the block ends (in this thread): what one public call does, whatever the number
         of layers it asks for.
@@ -261,7 +261,7 @@ class Network:
         """The layer catalogue as a text table."""
         return f"{self!r}\n{self.layers.summary()}"
 
-    def to(self, device: str | torch.device) -> "Network":
+    def to(self, device: str | torch.device) -> Network:
         """Move the model to ``device`` (in place, like ``nn.Module.to``) and drop the cache."""
         self.model.to(device)
         self.cache.clear()
@@ -271,7 +271,7 @@ class Network:
         """The (1, C, H, W) input batch for ``image``, on the model's device."""
         return self.preprocess.tensor(image).unsqueeze(0).to(self.device, self.dtype)
 
-    def image(self, image: Any) -> "Any":
+    def image(self, image: Any) -> Any:
         """What the network sees of ``image``: (H, W, 3) uint8 at the input size."""
         return self.preprocess.image(image)
 
@@ -303,5 +303,5 @@ def classify(net: Network, image: Any, top: int = 5) -> list[tuple[str, float]]:
     names = net.categories
     return [
         (names[i] if names is not None and i < len(names) else f"class {i}", float(v))
-        for v, i in zip(values.tolist(), indices.tolist())
+        for v, i in zip(values.tolist(), indices.tolist(), strict=True)
     ]

@@ -96,11 +96,12 @@ class Preprocess:
         pre = read_transforms(transforms)
         return pre if size is None else pre.resized(size)
 
-    def resized(self, size: int | Sequence[int]) -> "Preprocess":
+    def resized(self, size: int | Sequence[int]) -> Preprocess:
         """The same preprocessing for another input size, the resize scaled in proportion.
 
         >>> Preprocess(224, 256).resized(112)
-        Preprocess(size=(112, 112), resize=128, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), interpolation='bilinear')
+        Preprocess(size=(112, 112), resize=128, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
+                   interpolation='bilinear')
         """
         new = _pair(size)
         if self.resize is None:
@@ -242,14 +243,15 @@ def _normalisation(steps: Sequence[Any]) -> tuple[tuple[float, ...], tuple[float
     return None
 
 
-def read_transforms(transforms: Any) -> Preprocess | "CustomPreprocess":
+def read_transforms(transforms: Any) -> Preprocess | CustomPreprocess:
     """An exact :class:`Preprocess` for a transform whose steps it reads, else a
     :class:`CustomPreprocess` around it (any callable PIL image → (C, H, W) tensor).
 
     >>> from torchvision import transforms as T
     >>> read_transforms(T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(),
     ...                            T.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))]))
-    Preprocess(size=(224, 224), resize=256, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), interpolation='bilinear')
+    Preprocess(size=(224, 224), resize=256, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
+               interpolation='bilinear')
     """
     if isinstance(transforms, Preprocess):
         return transforms
@@ -294,12 +296,13 @@ class CustomPreprocess:
     def _apply(self, picture: np.ndarray) -> torch.Tensor:
         out = self.fn(Image.fromarray(picture))
         if not isinstance(out, torch.Tensor) or out.dim() != 3:
+            shape = f" of shape {tuple(out.shape)}" if hasattr(out, "shape") else ""
             raise TypeError(
                 f"the preprocessing callable must return a (C, H, W) tensor for a PIL image, got "
-                f"{type(out).__name__}{' of shape ' + str(tuple(out.shape)) if hasattr(out, 'shape') else ''}")
+                f"{type(out).__name__}{shape}")
         return out.float()
 
-    def resized(self, size: int | Sequence[int]) -> "CustomPreprocess":
+    def resized(self, size: int | Sequence[int]) -> CustomPreprocess:
         if _pair(size) != self.size:
             raise ValueError(f"this preprocessing makes {self.size[0]}×{self.size[1]} inputs; "
                              "it cannot be resized (pass a Preprocess to choose the size)")

@@ -25,8 +25,16 @@ from __future__ import annotations
 import numpy as np  # noqa: F401  (the examples use it)
 
 from .color import Indexed, apply_colormap, colormap_lut, diverging, palette
-from .contrast import (CONTRASTS, contrast_limits, imadjust, mat2gray, normalize_channels,
-                       stretchlim, to_levels, to_uint8)
+from .contrast import (
+    CONTRASTS,
+    contrast_limits,
+    imadjust,
+    mat2gray,
+    normalize_channels,
+    stretchlim,
+    to_levels,
+    to_uint8,
+)
 from .filters import filter_channels, filter_tiles
 from .png import to_pil, to_png
 from .resize import enlarge, enlarge_to, resize

@@ -120,9 +120,12 @@ class Indexed:
     def __init__(self, index: np.ndarray, palette: np.ndarray) -> None:
         index, palette = np.asarray(index), np.ascontiguousarray(palette)
         if index.dtype != np.uint8 or index.ndim != 2 or index.size == 0:
-            raise ValueError(f"index must be a non-empty (H, W) uint8 array, got {index.dtype} {index.shape}")
-        if palette.dtype != np.uint8 or palette.ndim != 2 or palette.shape[1] != 3 or not 0 < len(palette) <= 256:
-            raise ValueError(f"palette must be (K, 3) uint8 with K <= 256, got {palette.dtype} {palette.shape}")
+            raise ValueError(f"index must be a non-empty (H, W) uint8 array, got {index.dtype} "
+                             f"{index.shape}")
+        if (palette.dtype != np.uint8 or palette.ndim != 2 or palette.shape[1] != 3
+                or not 0 < len(palette) <= 256):
+            raise ValueError(f"palette must be (K, 3) uint8 with K <= 256, got {palette.dtype} "
+                             f"{palette.shape}")
         object.__setattr__(self, "index", _frozen(index))
         object.__setattr__(self, "palette", _frozen(palette))
 

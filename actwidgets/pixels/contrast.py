@@ -1,4 +1,4 @@
-"""Contrast: values to [0, 1] (mat2gray, per-channel min-max or percentile stretch), stretchlim, imadjust, to uint8.
+"""Contrast: to [0, 1] (mat2gray, per-channel min-max or percentile stretch), stretchlim, imadjust, to uint8.
 
 One implementation underneath: :func:`contrast_limits` finds the ``(lo, hi)`` of a whole array
 or of each channel (its min and max, or its 1 % and 99 % quantiles) and ``_rescale`` maps

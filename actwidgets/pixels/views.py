@@ -1,4 +1,4 @@
-"""The composed views the widgets draw: all channels as a grid, one channel at image size, a channel over the image.
+"""The composed views the widgets draw: all channels as a grid, one channel at image size, one over the image.
 
 The interactive path, so no Python loop runs over pixels or channels. The grid and the
 channel come back as :class:`~.color.Indexed` pictures (palette indices and their colours),
@@ -159,7 +159,8 @@ def overlay(
     if not 0.0 <= a <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha!r}")
     img = image
-    if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3):
+    if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3
+            and image.shape[2] == 3):
         from ..images import load_image
 
         img = load_image(image)

@@ -23,11 +23,12 @@ widget, which goes back to the state on screen).
 
 from __future__ import annotations
 
-from .compare import CompareExplorer
 from .channel import ChannelView
+from .compare import CompareExplorer
 from .concepts import ConceptView
 from .explorer import ActivationExplorer
 from .featurevis import FeatureVisualizer
 from .filters import FilterExplorer
 
-__all__ = ["ActivationExplorer", "ChannelView", "ConceptView", "CompareExplorer", "FilterExplorer", "FeatureVisualizer"]
+__all__ = ["ActivationExplorer", "ChannelView", "ConceptView", "CompareExplorer", "FilterExplorer",
+           "FeatureVisualizer"]

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..featurevis import visualize_channels
+from ..model.selection import Stage
 from ._netlock import network_lock
 from ._state import running_loop
 
@@ -38,7 +39,7 @@ _PREVIEW_EVERY_S = 0.4
 clock = time.perf_counter
 #: Seconds the exit hook waits for a stopped run's current step.
 _EXIT_JOIN_S = 60.0
-_LIVE: "weakref.WeakSet[Run]" = weakref.WeakSet()
+_LIVE: weakref.WeakSet[Run] = weakref.WeakSet()
 _EXIT_HOOK: list[bool] = []
 
 
@@ -51,7 +52,7 @@ def stop_all_runs() -> None:
         run.thread.join(_EXIT_JOIN_S)
 
 
-def _watch(run: "Run") -> None:
+def _watch(run: Run) -> None:
     with _REGISTRY:
         _LIVE.add(run)
         if not _EXIT_HOOK:  # registered on the first run, not at import
@@ -71,7 +72,7 @@ class Job(NamedTuple):
     steps: int
     size: int
     seed: int
-    stage: str | None = None
+    stage: Stage | None = None  # None: the layer's default, as visualize_channels reads it
 
 
 class Pictures(NamedTuple):

@@ -23,8 +23,11 @@ class LayerState(StateMachine):
     """The state shared by the activation explorers: the traits, their checks, a new layer
     setting its default stage and clamping the channel, and the shown layer's activations."""
 
-    layer = Unicode(help="Name of the layer shown (net.layers.names; aliases are accepted)")
-    stage = Enum(("pre", "post"), "post", help='"pre": before the activation (ReLU); "post": after it')
+    layer = _parts.LayerTrait(help="Name of the layer shown (net.layers.names; an alias or an index is "
+                              "read as activations reads it)")
+    stage = _parts.StageTrait("post", help='"pre": before the activation (ReLU); "post": after it; '
+                              "None: the layer's default (a layer without an activation has only "
+                              '"post")')
     channel = _parts.Index(0, help="The selected channel, 0..channels-1 of the layer")
     cmap = Unicode("gray", help="Matplotlib colormap name for the activation maps")
     contrast = Enum(
@@ -46,8 +49,7 @@ class LayerState(StateMachine):
     def _set_layer_state(self, layer: str | None, stage: str | None, channel: int, cmap: str,
                          contrast: str) -> None:
         self.layer = layer if layer is not None else self._default_layer()
-        if stage is not None:
-            self.stage = stage
+        self.stage = stage  # None: the layer's default stage
         self.channel = channel
         self.cmap = cmap
         self.contrast = contrast
@@ -56,6 +58,10 @@ class LayerState(StateMachine):
     @validate("layer")
     def _valid_layer(self, proposal: Any) -> str:
         return _parts.check_layer_name(self._net, proposal["value"], type(self).__name__).name
+
+    @validate("stage")
+    def _valid_stage(self, proposal: Any) -> str:
+        return _parts.check_stage(self._infos.get(self.layer), proposal["value"], type(self).__name__)
 
     @validate("channel")
     def _valid_channel(self, proposal: Any) -> int:

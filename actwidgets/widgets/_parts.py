@@ -7,7 +7,6 @@ Nothing here holds state of its own: the state machine is :mod:`._state`.
 
 from __future__ import annotations
 
-import difflib
 import html
 import re
 from collections.abc import Sequence
@@ -19,11 +18,14 @@ import traitlets
 
 from .. import pixels
 from ..model.layers import LayerInfo, LayerNameError
+from ..model.selection import parse_stage, stages_of
 from ..pixels.views import CMAPS, CONTRAST_LABELS, OUTLINE_RGB, fmt
 
 __all__ = [
-    "ErrorLine", "describe_error", "fmt", "plain_text", "png_image", "set_png", "labelled", "random_weights_banner",
-    "check_layer_name", "check_index", "Index", "check_cmap", "cmap_dropdown",
+    "ErrorLine", "describe_error", "fmt", "plain_text", "png_image", "set_png", "labelled",
+    "random_weights_banner",
+    "check_layer_name", "check_stage", "LayerTrait", "StageTrait", "check_index", "Index",
+    "check_cmap", "cmap_dropdown",
     "show_cmap", "contrast_toggle", "stage_toggle", "update_stage_toggle", "limits_of",
     "to_png", "value_bars", "MIN_DISPLAY_SIDE", "CMAPS",
 ]
@@ -32,7 +34,8 @@ __all__ = [
 MIN_DISPLAY_SIDE = 200
 
 #: Contrast choices (label, value) and their tooltips.
-CONTRAST_OPTIONS: tuple[tuple[str, str], ...] = tuple((label, value) for value, label in CONTRAST_LABELS.items())
+CONTRAST_OPTIONS: tuple[tuple[str, str], ...] = tuple(
+    (label, value) for value, label in CONTRAST_LABELS.items())
 CONTRAST_TOOLTIPS = (
     "Scale the lowest value to black and the highest to white (MATLAB's mat2gray)",
     "Clip the lowest and highest 1% first, then scale (MATLAB's stretchlim + imadjust)",
@@ -186,32 +189,53 @@ def update_stage_toggle(toggle: widgets.ToggleButtons, info: LayerInfo) -> None:
 
 
 def check_layer_name(net: Any, name: Any, owner: str) -> LayerInfo:
-    """The listed :class:`LayerInfo` for ``name``, or a TraitError naming the closest layers."""
-    if not isinstance(name, str):
-        raise traitlets.TraitError(
-            f"{owner}.layer must be a layer name (str) such as {net.layers.names[0]!r}, "
-            f"got {type(name).__name__}"
-        )
+    """The listed :class:`LayerInfo` for ``name`` (one layer, in any form ``activations``
+    takes: a name, an alias, an index), or a TraitError with the sentence it would give.
+
+    >>> import actwidgets as aw
+    >>> net = aw.load_model("squeezenet", weights=None)
+    >>> check_layer_name(net, -1, "W").name
+    'pool10'
+    >>> check_layer_name(net, "fire6-squeez", "W")
+    Traceback (most recent call last):
+    traitlets.traitlets.TraitError: W.layer: no layer named 'fire6-squeez'. Closest: fire6-squeeze1x1, ...
+    """
     try:
-        info = net.layers.get(name)
-    except LayerNameError:
-        names = net.layers.names
-        close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
-        hint = f" Closest: {', '.join(close)}." if close else ""
-        raise traitlets.TraitError(
-            f"{owner}.layer: no layer named {name!r}.{hint} net.layers.names lists all "
-            f"{len(names)} layers."
-        ) from None
-    listed = {l.name: l for l in net.layers}
-    if info.name in listed:
-        return listed[info.name]
-    same = [l for l in net.layers if l.native == info.native]  # an alias or a native name
-    if same:
-        return same[0]
-    raise traitlets.TraitError(
-        f"{owner}.layer: {name!r} is a point the layer catalogue hides (it is folded into "
-        "another layer); pick one of net.layers.names"
-    )
+        return net.layers.listed(net.layers.select(name).one(owner)[0])
+    except (LookupError, ValueError, TypeError) as exc:
+        raise traitlets.TraitError(f"{owner}.layer: {exc}") from None
+
+
+def check_stage(info: LayerInfo | None, value: Any, owner: str) -> str:
+    """``value`` as the stage of layer ``info`` (None: its default stage), or a TraitError
+    with the sentence ``activations`` gives for it (a stage the layer does not have too)."""
+    try:
+        stage = parse_stage(value, both=False, what=owner)
+        return (stage or "post") if info is None else stages_of(info, stage)[0]
+    except ValueError as exc:
+        raise traitlets.TraitError(f"{owner}.stage: {exc}") from None
+
+
+class LayerTrait(traitlets.Unicode):
+    """A widget's ``layer``: a listed name. Another one-layer argument (an index, an alias, a
+    :class:`LayerInfo`) passes, for the widget's validator (:func:`check_layer_name`) to make
+    it the listed name, as ``activations`` reads it."""
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        return super().validate(obj, value) if isinstance(value, str) else value
+
+
+class StageTrait(traitlets.Unicode):
+    """A widget's ``stage``: ``"pre"`` or ``"post"``; any other value gets the resolver's
+    sentence. None passes, for the widget's validator (:func:`check_stage`) to make it the
+    layer's default stage, and to refuse a stage the layer does not have."""
+
+    def validate(self, obj: Any, value: Any) -> str | None:
+        owner = type(obj).__name__
+        try:
+            return parse_stage(value, both=False, what=owner)
+        except ValueError as exc:
+            raise traitlets.TraitError(f"{owner}.{self.name}: {exc}") from None
 
 
 class Index(traitlets.Int):
@@ -222,7 +246,7 @@ class Index(traitlets.Int):
     ...     channel = Index(0)
     >>> W().channel = "7"
     Traceback (most recent call last):
-    traitlets.traitlets.TraitError: W.channel must be a whole number (an int), got the text '7': write W.channel = 7
+    traitlets.traitlets.TraitError: W.channel must be a whole number (an int), got the text '7': ...
     """
 
     def validate(self, obj: Any, value: Any) -> int:

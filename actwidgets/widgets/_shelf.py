@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import pixels
+from ..explorer_state import image_names, unique_name
 from ..images import SAMPLE_IMAGES, load_image, sample_image
 
 __all__ = ["ImageShelf", "MAX_UPLOAD_BYTES", "read_upload"]
@@ -36,7 +35,7 @@ def read_upload(item: Mapping[str, Any]) -> tuple[str, np.ndarray]:
 
 class ImageShelf:
     """Named pictures at the network's input size, loaded when first shown (samples), with
-    small PNG thumbnails. Names are made unique (``cat (2)``)."""
+    small PNG thumbnails. Names are made unique (``cat (2)``), by the export's rule."""
 
     def __init__(self, net: Any) -> None:
         self._net = net
@@ -52,13 +51,7 @@ class ImageShelf:
         return name in self._pictures
 
     def unique(self, name: str) -> str:
-        name = str(name) or "image"
-        if name not in self._pictures:
-            return name
-        k = 2
-        while f"{name} ({k})" in self._pictures:
-            k += 1
-        return f"{name} ({k})"
+        return unique_name(name, self._pictures)
 
     def add(self, name: str, image: Any) -> str:
         """Offer ``image`` (anything load_image reads, or a sample's name), resized and
@@ -74,16 +67,9 @@ class ImageShelf:
             self._pictures.setdefault(name, None)  # loaded on first use
 
     def add_given(self, images: Any) -> None:
-        """The ``images`` argument of an explorer: a dict name → image, a list, or one."""
-        if images is None:
-            return
-        if isinstance(images, Mapping):
-            items = [(str(k), v) for k, v in images.items()]
-        elif isinstance(images, (list, tuple)):
-            items = [(_name_of(v, i), v) for i, v in enumerate(images)]
-        else:
-            items = [("image", images)]
-        for name, source in items:
+        """The ``images`` argument of an explorer (a dict name → image, a list, or one),
+        named by :func:`~actwidgets.explorer_state.image_names` as the export names them."""
+        for name, source in image_names(images):
             self.add(name, source)
 
     def source(self, name: str) -> Any:
@@ -105,10 +91,3 @@ class ImageShelf:
             thumb = self._thumbs[name] = pixels.to_png(self.picture(name))
         return thumb
 
-
-def _name_of(image: Any, i: int) -> str:
-    if isinstance(image, (str, os.PathLike)) and not (isinstance(image, str) and image in SAMPLE_IMAGES):
-        return Path(image).name
-    if isinstance(image, str):
-        return image
-    return f"image {i + 1}"

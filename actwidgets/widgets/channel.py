@@ -26,7 +26,7 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 from PIL import Image
-from traitlets import Bytes, Dict, Enum, Int, Unicode, validate
+from traitlets import Bytes, Dict, Int, Unicode, validate
 
 from .. import frontend, pixels
 from ..capture import cached_activations
@@ -86,17 +86,22 @@ class ChannelView(PageWidget):
     _esm = frontend.module_text("draw.js", "controls.js", "channelview.js")
     _css = frontend.stylesheet("channelview.css")
 
-    layer = Unicode(help="The layer (one of the atlas' layers for patches; any for the rest)").tag(sync=True)
-    stage = Enum(("pre", "post"), "post", help='"pre": before the activation; "post": after it').tag(sync=True)
+    layer = _parts.LayerTrait(help="The layer (one of the atlas' layers for patches; any for the rest)"
+                              ).tag(sync=True)
+    stage = _parts.StageTrait("post", help='"pre": before the activation; "post": after it').tag(sync=True)
     channel = Int(0, help="The channel shown, 0..channels-1 of the layer").tag(sync=True)
     image = Unicode(help="The picture the activation is shown on").tag(sync=True)
     _meta = Dict(help="The network and the overlay's colour table (sent once)").tag(sync=True)
     _panel = Dict(help="What is shown: layer, stage, channel, image; the patches' sizes and "
                   "notes; the activation's size and numbers; the feature visualisation's").tag(sync=True)
-    _patches = Bytes(help="The top patches' uint8 RGB pixels one after another (sizes in _panel)").tag(sync=True)
+    _patches = Bytes(
+        help="The top patches' uint8 RGB pixels one after another (sizes in _panel)",
+    ).tag(sync=True)
     _act = Bytes(help="The channel's 8-bit levels on the image, (h, w) at the layer's size").tag(sync=True)
     _picture = Bytes(help="The image's (H, W, 3) uint8 pixels at the input size").tag(sync=True)
-    _fv_picture = Bytes(help="The feature visualisation's (s, s, 3) uint8 pixels (empty: none)").tag(sync=True)
+    _fv_picture = Bytes(
+        help="The feature visualisation's (s, s, 3) uint8 pixels (empty: none)",
+    ).tag(sync=True)
     _fv_run = Dict(help="The drawing under way: running, stopping, steps done and in all").tag(sync=True)
 
     _state_names = ("layer", "stage", "channel", "image")
@@ -118,10 +123,11 @@ class ChannelView(PageWidget):
                       "cmaps": frontend.cmap_tables([ACT_CMAP]), "cmap": ACT_CMAP, "alpha": ACT_ALPHA,
                       "side": PATCH_SIDE}
         self._fv_run = {"running": False, "stopping": False, "done": 0, "total": 0}
-        first = layer or next((n for n in atlas.layers if n in self._net.layers), self._net.layers.names[0])
+        first = next((n for n in atlas.layers if n in self._net.layers), self._net.layers.names[0])
+        first = first if layer is None else layer
         with self.batch():
             self.layer = first
-            self.stage = stage or self._net.layers[self.layer].default_stage
+            self.stage = stage  # None: the layer's default
             self.channel = channel
             self.image = image or self._shelf.names[0]
         if not self._start():
@@ -131,6 +137,11 @@ class ChannelView(PageWidget):
     @validate("layer")
     def _valid_layer(self, proposal: Any) -> str:
         return _parts.check_layer_name(self._net, proposal["value"], "ChannelView").name
+
+    @validate("stage")
+    def _valid_stage(self, proposal: Any) -> str:
+        info = self._net.layers[self.layer] if self.layer else None
+        return _parts.check_stage(info, proposal["value"], "ChannelView")
 
     @validate("channel")
     def _valid_channel(self, proposal: Any) -> int:
@@ -154,9 +165,15 @@ class ChannelView(PageWidget):
     def follow(self, explorer: Any) -> ChannelView:
         """Show what ``explorer`` shows: its layer, stage, channel and (where this view has
         it) image follow it from now on (a click on a grid tile, too). Returns self."""
+        def copy(_change: Any = None) -> None:  # together: a stage is checked with its layer
+            info = self._net.layers[explorer.layer]
+            stage = explorer.stage if explorer.stage in info.stages else None  # mid-change
+            with self.batch(), self.hold_trait_notifications():
+                self.layer, self.stage, self.channel = info.name, stage, explorer.channel
+
         with self.batch():
-            for name in ("layer", "stage", "channel"):
-                traitlets.dlink((explorer, name), (self, name))
+            copy()
+            explorer.observe(copy, names=["layer", "stage", "channel"])
             if explorer.image in self._shelf:
                 traitlets.dlink((explorer, "image"), (self, "image"),
                                 transform=lambda v: v if v in self._shelf else self.image)
@@ -168,8 +185,10 @@ class ChannelView(PageWidget):
         """The atlas' entries for the channel shown (best first; empty off the atlas)."""
         if self.layer not in self.atlas.layers:
             return []
-        stage = self.stage if self.stage in self.atlas.stages else None
-        return self.atlas.top(self.layer, self.channel, stage)
+        try:
+            return self.atlas.top(self.layer, self.channel, self.stage)
+        except ValueError:  # a stage the atlas did not scan for this layer: the one it did
+            return self.atlas.top(self.layer, self.channel)
 
     def _patch_list(self) -> tuple[list[np.ndarray], list[Any]]:
         """The channel's top patches (each fitted to the square) and their entries."""
@@ -196,8 +215,8 @@ class ChannelView(PageWidget):
         panel = {
             "layer": self.layer, "stage": self.stage, "channel": self.channel, "image": self.image,
             "stages": info.has_stages, "atlas": list(self.atlas.layers),
-            "patches": [{"h": p.shape[0], "w": p.shape[1], "index": int(e.index), "score": _parts.fmt(e.score)}
-                        for p, e in zip(patches, entries)],
+            "patches": [{"h": p.shape[0], "w": p.shape[1], "index": int(e.index),
+                         "score": _parts.fmt(e.score)} for p, e in zip(patches, entries, strict=True)],
             "act": {"h": int(ch.shape[0]), "w": int(ch.shape[1]), "max": _parts.fmt(float(ch.max())),
                     "mean": _parts.fmt(float(ch.mean()))},
             "fv": None if fv is None else {"side": int(fv[0].shape[0]), "done": fv[1], "steps": fv[2]},
@@ -268,6 +287,6 @@ class ChannelView(PageWidget):
                 self._report(error, "visualise")
             elif pictures is not None:
                 job = pictures.job
-                self._fv[(job.layer, job.stage or "post", job.channels[0])] = (
+                self._fv[(job.layer, job.stage, job.channels[0])] = (
                     pixels.to_uint8(pictures.images[0]), pictures.done, job.steps)
                 self._request_render()

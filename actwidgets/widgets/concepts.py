@@ -62,11 +62,14 @@ class ConceptView(PageWidget):
     concept = Int(-1, help="The picked concept (0..n-1), shown alone; -1 for all of them").tag(sync=True)
     hidden = List(Int(), help="Concepts left out of the picture of all of them").tag(sync=True)
     alpha = Float(0.8, help="Opacity of a concept at full strength, in [0, 1]").tag(sync=True)
-    _meta = Dict(help="The network, the layer, each concept's colour, scale, loadings, top channels and patches").tag(sync=True)
+    _meta = Dict(help="The network, the layer, each concept's colour, scale, loadings, top channels "
+                      "and patches").tag(sync=True)
     _image = Dict(help="The shown image's name, its maps' shape and a serial").tag(sync=True)
-    _maps = Bytes(help="The image's maps as 8-bit levels (each over its largest value), then those float32 values").tag(sync=True)
+    _maps = Bytes(help="The image's maps as 8-bit levels (each over its largest value), then those "
+                       "float32 values").tag(sync=True)
     _picture = Bytes(help="The image's (H, W, 3) uint8 pixels at the input size").tag(sync=True)
-    _fv = Dict(help="Feature visualisations by concept: picture (data URI), status line, running").tag(sync=True)
+    _fv = Dict(help="Feature visualisations by concept: picture (data URI), status line, "
+                    "running").tag(sync=True)
 
     _state_names = ("image", "concept", "hidden", "alpha")
     _serials = itertools.count(1)

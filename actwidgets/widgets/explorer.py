@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 from collections.abc import Mapping
@@ -22,6 +23,7 @@ import traitlets
 from traitlets import Bytes, Dict, Enum, Unicode, validate
 
 from .. import analysis, frontend, pixels
+from ..explorer_state import ExplorerState
 from ..pixels.views import CMAPS, OVERLAY_ALPHA, VIEWS, overlay_cmap
 from . import _parts
 from ._layered import LayerState
@@ -38,8 +40,12 @@ class ActivationExplorer(LayerState, PageWidget):
     (anything :func:`actwidgets.load_image` reads). The person can also upload a photo.
     The state lives in traitlets (``image``, ``layer``, ``stage``, ``channel``, ``view``,
     ``cmap``, ``contrast``), synced with the page: set them from code, observe them, or use
-    the controls. The page (an ES module, :mod:`actwidgets.frontend`) draws the pictures: the
-    kernel sends a layer's 8-bit levels once per image, layer or stage change, and channel,
+    the controls. ``explorer.state`` gives them as one
+    :class:`~actwidgets.explorer_state.ExplorerState` (and sets them together); the keyword
+    arguments, or ``state=``, give the first one. ``layer`` and ``stage`` are read as
+    ``activations`` reads them: the same bad one gets the same sentence (a stage the layer
+    does not have too). The page (an ES module, :mod:`actwidgets.frontend`) draws the
+    pictures: the kernel sends a layer's 8-bit levels once per image, layer or stage change, and channel,
     view, colormap and contrast changes are drawn in the browser (the channel is sent back
     when a drag ends). ``explorer.activations`` is the ``(C, h, w)`` array now shown,
     ``explorer.png`` the picture (drawn in Python on demand). A layer whose maps are 1×1 (a
@@ -52,7 +58,10 @@ class ActivationExplorer(LayerState, PageWidget):
     _css = frontend.stylesheet()
 
     image = Unicode(help="Name of the picked image: a sample, one passed in, or an upload").tag(sync=True)
-    view = Enum(VIEWS, "grid", help='"grid": all channels; "channel": one at image size; "overlay": one over the image').tag(sync=True)
+    view = Enum(
+        VIEWS, "grid",
+        help='"grid": all channels; "channel": one at image size; "overlay": one over the image',
+    ).tag(sync=True)
     layer = synced(LayerState.layer)
     stage = synced(LayerState.stage)
     channel = synced(LayerState.channel)
@@ -60,7 +69,9 @@ class ActivationExplorer(LayerState, PageWidget):
     contrast = synced(LayerState.contrast)
     _meta = Dict(help="The network, its layers and groups, the images' names, colour tables").tag(sync=True)
     _layer = Dict(help="The shown layer: image, layer, stage, geometry, stats line numbers").tag(sync=True)
-    _levels = Bytes(help="The shown layer's 8-bit levels (a sheet per contrast) and float32 maxima").tag(sync=True)
+    _levels = Bytes(
+        help="The shown layer's 8-bit levels (a sheet per contrast) and float32 maxima",
+    ).tag(sync=True)
     _picture = Bytes(help="The image's (H, W, 3) uint8 pixels at the input size").tag(sync=True)
 
     _state_names = ("image", "layer", "stage", "channel", "view", "cmap", "contrast")
@@ -79,6 +90,7 @@ class ActivationExplorer(LayerState, PageWidget):
         view: str = "grid",
         cmap: str = "gray",
         contrast: str = "minmax",
+        state: ExplorerState | None = None,
     ) -> None:
         super().__init__(net)
         self._shelf = ImageShelf(self._net)
@@ -88,10 +100,10 @@ class ActivationExplorer(LayerState, PageWidget):
         self._sent: tuple[str, str, str] | None = None
         self._picture_of: str | None = None
         self._png_cache: tuple[Any, bytes] | None = None
+        first = ExplorerState.of(state, image=image, layer=layer, stage=stage, channel=channel,
+                                 view=view, cmap=cmap, contrast=contrast)
         self._update_meta()
-        self.image = image if image is not None else self._shelf.names[0]
-        self.view = view
-        self._set_layer_state(layer, stage, channel, cmap, contrast)
+        self.state = first
         if not self._start():
             raise ValueError(f"ActivationExplorer cannot show {self.layer!r}: {self.error}")
 
@@ -133,6 +145,21 @@ class ActivationExplorer(LayerState, PageWidget):
             self.add_image(name, rgb)
         except Exception as exc:  # noqa: BLE001 - shown in the widget
             self._report(exc, f"upload {str(item.get('name') or 'upload')!r}")
+
+    @property
+    def state(self) -> ExplorerState:
+        """What is shown now, as one record (``export_html(..., state=explorer.state)``);
+        set it to show another (checked as a whole first, then set in one batch)."""
+        return ExplorerState(self.image, self.layer, self.stage, self.channel, self.view,  # type: ignore[arg-type]
+                             self.cmap, self.contrast)
+
+    @state.setter
+    def state(self, value: ExplorerState) -> None:
+        done = ExplorerState.of(value).resolved(self._net, images=self._shelf.names,
+                                                owner="ActivationExplorer")
+        with self.batch():
+            for name in self._state_names:  # image, layer, then its stage, ...
+                setattr(self, name, getattr(done, name))
 
     @validate("image")
     def _valid_image(self, proposal: Any) -> str:
@@ -271,14 +298,13 @@ class ActivationExplorer(LayerState, PageWidget):
         unknown = [n for n in names if n not in self._shelf]
         if unknown:
             raise ValueError(f"no image named {unknown[0]!r} here; choose from {self._shelf.names}")
-        start_here = self.layer in [info.name for info in chosen_layers(self._net, layers)]
-        return export_html(
-            self._net, {n: self._shelf.source(n) for n in names}, layers, path,
-            image=self.image if self.image in names else None,
-            layer=self.layer if start_here else None, stage=self.stage if start_here else None,
-            channel=self.channel if start_here else 0, view=self.view, cmap=self.cmap,
-            contrast=self.contrast, max_mb=max_mb, verbose=verbose,
-        )
+        here = self.layer in [info.name for info in chosen_layers(self._net, layers)]
+        state = dataclasses.replace(
+            self.state, image=self.image if self.image in names else None,
+            layer=self.layer if here else None, stage=self.stage if here else None,
+            channel=self.channel if here else 0)
+        return export_html(self._net, {n: self._shelf.source(n) for n in names}, layers, path,
+                           state=state, max_mb=max_mb, verbose=verbose)
 
     def save_png(self, path: str | os.PathLike) -> Path:
         """Write the picture now shown to ``path`` (a .png file); returns the path."""

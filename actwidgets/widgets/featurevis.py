@@ -53,7 +53,7 @@ _METHOD_TIPS = {"regularized": "lucid-style: decorrelated Fourier image, random 
 
 def _default_layer(layers: list[LayerInfo]) -> LayerInfo:
     """A middle ReLU layer (or the middle layer): a good first look."""
-    relus = [l for l in layers if l.kind == "relu"] or layers
+    relus = [info for info in layers if info.kind == "relu"] or layers
     return relus[min(len(relus) - 1, (len(relus) * 2) // 5)]
 
 
@@ -74,39 +74,54 @@ class FeatureVisualizer(PageWidget):
     _esm = frontend.module_text("draw.js", "controls.js", "featurevis.js")
     _css = frontend.stylesheet("featurevis.css")
 
-    layer = Unicode(help="Name of the layer whose channels are visualised (net.layers.names)").tag(sync=True)
-    channels = Unicode("0-7", help='Channels to visualise: "0-7", "1,5,9" or "0-3,10" (ends included)').tag(sync=True)
+    layer = _parts.LayerTrait(
+        help="Name of the layer whose channels are visualised (net.layers.names)",
+    ).tag(sync=True)
+    channels = Unicode(
+        "0-7", help='Channels to visualise: "0-7", "1,5,9" or "0-3,10" (ends included)',
+    ).tag(sync=True)
     method = Enum(
         METHODS, "regularized",
         help='"regularized": lucid-style (Fourier image, random transforms, Adam); '
         '"basic": the Keras walkthrough\'s plain gradient ascent on the pixels',
     ).tag(sync=True)
-    steps = Int(DEFAULT_STEPS["regularized"], help=f"Optimisation steps, 1..{MAX_STEPS} (each one forward and backward pass)").tag(sync=True)
+    steps = Int(
+        DEFAULT_STEPS["regularized"],
+        help=f"Optimisation steps, 1..{MAX_STEPS} (each one forward and backward pass)",
+    ).tag(sync=True)
     size = Int(128, help=f"Side of the square pictures, {SIZES[0]}..{SIZES[1]} pixels").tag(sync=True)
     seed = Int(0, help="Random seed: the same seed gives the same pictures").tag(sync=True)
-    selected = Int(-1, help="The channel shown larger (one of the computed channels; -1: none yet)").tag(sync=True)
+    selected = Int(
+        -1, help="The channel shown larger (one of the computed channels; -1: none yet)",
+    ).tag(sync=True)
     running = Bool(False, read_only=True, help="True while a run optimises in the background").tag(sync=True)
     progress = Tuple(Int(), Int(), default_value=(0, 0), read_only=True,
                      help="(steps done, steps in all) of the current or last run").tag(sync=True)
     shown_step = Int(-1, read_only=True, help="Steps done when the pictures now shown were "
                      "taken (a preview while a run goes on); -1 before any run").tag(sync=True)
     _meta = Dict(help="The network, its layers, the methods, the bounds of steps and size").tag(sync=True)
-    _pictures = Bytes(help="The pictures shown: (N, size, size, 3) uint8 RGB, one after another").tag(sync=True)
-    _shape = Dict(help="What _pictures holds: channels, size, steps done and in all, layer, method").tag(sync=True)
+    _pictures = Bytes(
+        help="The pictures shown: (N, size, size, 3) uint8 RGB, one after another",
+    ).tag(sync=True)
+    _shape = Dict(
+        help="What _pictures holds: channels, size, steps done and in all, layer, method",
+    ).tag(sync=True)
     _status = Unicode(help="The status line: what the last run did, or what this one is doing").tag(sync=True)
     _problem = Unicode(help="Why Run cannot run now ('' when it can)").tag(sync=True)
     _stopping = Bool(False, help="True once Stop was pressed, until the run ends").tag(sync=True)
-    _outcome = Unicode(help='How the last run ended: "success", "warning" (stopped), "danger" (failed)').tag(sync=True)
+    _outcome = Unicode(
+        help='How the last run ended: "success", "warning" (stopped), "danger" (failed)',
+    ).tag(sync=True)
 
     _state_names = ("layer", "channels", "method", "steps", "size", "seed", "selected")
     _repr_names = ("layer", "channels", "method", "steps", "size")
 
     def __init__(self, net: Any, layer: str | None = None, **kwargs: Any) -> None:
         super().__init__(net)
-        self._layers = [l for l in self._net.layers if l.kind != "input"]
+        self._layers = [info for info in self._net.layers if info.kind != "input"]
         if not self._layers:
             raise ValueError(f"{self._net.name} has no layers to visualise")
-        self._infos = {l.name: l for l in self._layers}
+        self._infos = {info.name: info for info in self._layers}
         self._pictures_now: Pictures | None = None  # shown: a preview or a run's result
         self._kept: Pictures | None = None  # the last run's result (back after a failed run)
         self._run: Run | None = None
@@ -116,8 +131,8 @@ class FeatureVisualizer(PageWidget):
         self._meta = {
             "net": {"name": self._net.name, "weights": self._net.weights,
                     "pretrained": bool(self._net.pretrained), "input": list(self._net.input_size)},
-            "layers": [{"name": l.name, "label": l.label, "channels": l.channels, "stage": l.default_stage}
-                       for l in self._layers],
+            "layers": [{"name": info.name, "label": info.label, "channels": info.channels,
+                        "stage": info.default_stage} for info in self._layers],
             "methods": [[m, _METHOD_TIPS.get(m, m)] for m in METHODS],
             "max_steps": MAX_STEPS, "sizes": list(SIZES),
         }
