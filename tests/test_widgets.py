@@ -5,7 +5,8 @@ can be checked without a browser. Tests drive the widgets through their traits, 
 ``controls`` (setting a control's value is what a person does), for the ActivationExplorer
 (an anywidget whose page draws) what its page sends (:func:`page_sets`, :func:`upload`: the
 messages ipywidgets hands the widget), and their public state (``png``, ``error``, ``stats``,
-``render_guard``) and what the page is sent (``_meta``, ``_layer``, ``_levels``). Behaviour tests run on SqueezeNet with
+``render_guard``) and what the page is sent (``_meta``, ``_layer``, ``_levels``). Behaviour tests run on
+SqueezeNet with
 random weights or tiny wrapped models, so they pass without ``../shared``; tests about the
 trained network are marked ``weights`` (the ``squeezenet`` fixture skips where the file is
 missing). The state machine: ``test_widgets_state.py``; the other widgets:
@@ -50,7 +51,7 @@ def page_sets(widget: widgets.Widget, **state) -> None:
 
 def layer_meta(explorer, name: str) -> dict:
     """What the page is told about layer ``name``."""
-    return next(l for l in explorer._meta["layers"] if l["name"] == name)
+    return next(entry for entry in explorer._meta["layers"] if entry["name"] == name)
 
 
 def encoded(array: np.ndarray, fmt: str = "PNG", **kw) -> bytes:
@@ -189,7 +190,8 @@ def test_strongest_channel(explorer):
 
 
 def test_wrong_types_get_a_sentence(explorer):
-    with pytest.raises(traitlets.TraitError, match=r"ActivationExplorer.channel must be a whole number .*int\(x\)"):
+    with pytest.raises(traitlets.TraitError,
+                       match=r"ActivationExplorer.channel must be a whole number .*int\(x\)"):
         explorer.channel = 3.5
     with pytest.raises(traitlets.TraitError, match=r"got the text '7': write ActivationExplorer.channel = 7"):
         explorer.channel = "7"
@@ -231,7 +233,8 @@ def test_activations_equal_the_function(random_squeezenet, face, explorer):
     for layer, stage in [("conv1", "pre"), ("conv1", "post"), ("fire6-squeeze1x1", "pre"), ("pool5", "post")]:
         explorer.layer = layer
         explorer.stage = stage
-        np.testing.assert_array_equal(explorer.activations, aw.activations(random_squeezenet, face, layer, stage))
+        np.testing.assert_array_equal(explorer.activations,
+                                      aw.activations(random_squeezenet, face, layer, stage))
     assert explorer.activations.flags.writeable  # a copy, not the cache's own array
 
 
@@ -313,7 +316,8 @@ def test_upload_of_a_photo_is_selected(explorer):
 
 def test_images_passed_in(tiny):
     rng = np.random.default_rng(1)
-    pics = {"noise": rng.integers(0, 255, (40, 50, 3), dtype=np.uint8), "flat": np.full((32, 32, 3), 90, np.uint8)}
+    pics = {"noise": rng.integers(0, 255, (40, 50, 3), dtype=np.uint8),
+            "flat": np.full((32, 32, 3), 90, np.uint8)}
     e = ActivationExplorer(tiny, pics)
     options = e._meta["images"]
     assert list(options[:2]) == ["noise", "flat"] and e.image == "noise"
@@ -389,7 +393,8 @@ def test_save_png_and_repr(explorer, tmp_path):
     with pytest.raises(ValueError, match=".png"):
         explorer.save_png(tmp_path / "conv1.jpg")
     text = repr(explorer)
-    assert text == "ActivationExplorer(squeezenet, image='face', layer='conv1', stage='pre', channel=0, view='grid')"
+    assert text == ("ActivationExplorer(squeezenet, image='face', layer='conv1', stage='pre', channel=0, "
+                    "view='grid')")
 
 def test_the_mimebundle_has_a_picture_beside_the_widget_view(explorer):
     """A notebook converted to HTML, or saved without widget state, shows the picture."""

@@ -210,7 +210,8 @@ def test_changes_during_a_run_apply_to_the_next_run(tiny):
 def test_a_failing_run_shows_the_error_and_keeps_the_last_pictures():
     torch.manual_seed(0)
     flaky = Flaky()
-    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), flaky, nn.Conv2d(4, 4, 3, padding=1), nn.ReLU())
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), flaky,
+                          nn.Conv2d(4, 4, 3, padding=1), nn.ReLU())
     net = aw.Network.wrap(model, input_size=24, name="flaky", backend="hooks")
     fv = FeatureVisualizer(net, "4", channels="0-1", steps=3, size=24)
     assert fv.run()
@@ -357,8 +358,11 @@ def test_steps_and_size_are_bounded(tiny):
 
 def test_visualize_channels_shows_previews(tiny):
     seen = []
+    def keep(pictures, done, total):
+        seen.append((pictures, done, total))
+
     out = aw.visualize_channels(tiny, "1", [0, 2], steps=10, size=24, progress=False, seed=3,
-                                method="basic", preview=(3, lambda pictures, done, total: seen.append((pictures, done, total))))
+                                method="basic", preview=(3, keep))
     assert [(done, total) for _, done, total in seen] == [(3, 10), (6, 10), (9, 10)]
     assert all(p.shape == (2, 24, 24, 3) and p.dtype == np.float32 for p, _, _ in seen)
     same = aw.visualize_channels(tiny, "1", [0, 2], steps=3, size=24, progress=False, seed=3, method="basic")

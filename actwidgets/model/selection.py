@@ -21,11 +21,11 @@ stage, ``"post"`` (its output):
 >>> model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.MaxPool2d(2))
 >>> layers = LayerCatalogue(Extractor(model, torch.zeros(1, 3, 10, 10)))
 >>> sel = layers.select(["0", -1], "both")
->>> [l.name for l in sel.layers], sel.points()
+>>> [info.name for info in sel.layers], sel.points()
 (['0', '2'], ['0', '1', '2'])
->>> layers.select("2", "pre")
+>>> layers.select("2", "pre")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
-ValueError: '2' has no activation right after it: it has one stage, "post" (its output), not 'pre'; give stage="post" or None (net.layers.summary() lists each layer's stages)
+ValueError: '2' has no activation right after it: it has one stage, "post" (its output), not 'pre'; ...
 """
 
 from __future__ import annotations
@@ -136,14 +136,14 @@ class LayerSelection:
 
     def points(self) -> list[str]:
         """The extractor points the selection reads, in its order, each once."""
-        return list(dict.fromkeys(l.point(s) for _, l, stages in self for s in stages))
+        return list(dict.fromkeys(info.point(s) for _, info, stages in self for s in stages))
 
     def one(self, what: str) -> tuple[LayerInfo, Stage]:
         """The one layer and stage of a selection for ``what`` (an entry point that shows one
         layer at one stage); a ValueError where it names several layers or both stages."""
         parse_stage(self.stage, both=False, what=what)
         if len(self.layers) != 1:
-            names = ", ".join(l.name for l in self.layers[:4]) + ", ..." * (len(self.layers) > 4)
+            names = ", ".join(info.name for info in self.layers[:4]) + ", ..." * (len(self.layers) > 4)
             raise ValueError(f"{what} takes one layer; this names {len(self.layers)} layers "
                              f"({names}): give one of them")
         return self.layers[0], self.stages[0][0]
