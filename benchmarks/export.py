@@ -53,7 +53,7 @@ def main() -> None:
             print(f"{what:<56} {out.bytes / 1e6:7.2f} MB {out.estimated_bytes / 1e6:6.2f} MB "
                   f"{out.estimated_bytes / out.bytes - 1:+6.1%} {seconds:6.1f} s")
     assets = Path(actwidgets.export.__file__).parent
-    page = sum((assets / name).stat().st_size for name in ("page.js", "page.css", "template.html"))
+    page = sum((assets / name).stat().st_size for name in ("shim.js", "page.js", "page.css", "template.html"))
     inline = page + len(frontend.module_text().encode()) + len(frontend.stylesheet().encode())
     print(f"inline JavaScript, CSS and page template: {inline / 1e3:.0f} KB")
 

@@ -184,8 +184,9 @@ def test_the_page_runs_the_widgets_module(page):
     assert script.startswith(esm) and esm == frontend.module_text()
     rest = script[len(esm):]
     assert "export default" not in rest and "function render" not in rest
-    page_js = Path(export_html_module.__file__).parent / "page.js"
-    assert rest.strip() == page_js.read_text(encoding="utf-8").strip()
+    here = Path(export_html_module.__file__).parent
+    shim, page_js = ((here / n).read_text(encoding="utf-8").strip() for n in ("shim.js", "page.js"))
+    assert rest.strip() == shim + "\n\n" + page_js
     root = Path(frontend.__file__).parent
     parts = ((root / n).read_text(encoding="utf-8").strip() for n in frontend.PARTS)
     assert esm == "".join(part + "\n\n" for part in parts)[:-1]

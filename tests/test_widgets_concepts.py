@@ -147,7 +147,9 @@ def test_the_exported_page_runs_the_widgets_module(view, tmp_path):
     assert script.startswith(esm) and script.strip() == concepts_page.page_script().strip()
     rest = script[len(esm):]
     assert "export default" not in rest and "function renderConcepts" not in rest
-    assert rest.strip() == (Path(concepts_page.__file__).parent / "concepts_page.js").read_text().strip()
+    here = Path(concepts_page.__file__).parent
+    shim, own = ((here / n).read_text().strip() for n in ("shim.js", "concepts_page.js"))
+    assert rest.strip() == shim + "\n\n" + own
     assert '"concept":1' in page and '"kernel":false' in page and "http" not in script
     with pytest.raises(ValueError, match="no image named"):
         view.export_html(tmp_path / "d.html", images=["elsewhere"])

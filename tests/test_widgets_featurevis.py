@@ -437,7 +437,8 @@ def test_the_page_is_its_own_module_and_static_pages_get_the_grid(tiny):
     from actwidgets import frontend
 
     fv = FeatureVisualizer(tiny, "1", channels="0-1", steps=2, size=16)
-    assert fv._esm == frontend.module_text("featurevis.js") and "export default" in fv._esm
+    assert fv._esm == frontend.module_text("draw.js", "controls.js", "featurevis.js")
+    assert "export default" in fv._esm
     assert "image/png" not in fv._repr_mimebundle_()[0] and fv.png == b""  # nothing drawn yet
     assert fv.run()
     import base64

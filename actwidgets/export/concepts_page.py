@@ -1,10 +1,11 @@
 """A :class:`~actwidgets.ConceptView` as one self-contained HTML page: offline, no kernel.
 
-The page runs the view's own ES module (``frontend/draw.js`` + ``frontend/concepts.js``,
-verbatim), then ``concepts_page.js``, which gives it a model over the data inlined in the page:
-the concepts' description (colours, scales, loadings, top channels, top patches, feature
-visualisations computed so far) and per image its maps as the kernel sends them (8-bit levels
-and each map's largest value, base64) and its pixels (a PNG data URI).
+The page runs the view's own ES module (``frontend/draw.js`` + ``controls.js`` +
+``concepts.js``, verbatim), then ``shim.js`` + ``concepts_page.js``, which give it a model over
+the data inlined in the page: the concepts' description (colours, scales, loadings, top
+channels, top patches, feature visualisations computed so far) and per image its maps as the
+kernel sends them (8-bit levels and each map's largest value, base64) and its pixels (a PNG
+data URI).
 
 >>> import actwidgets as aw, tempfile, os
 >>> net = aw.load_model("squeezenet", weights=None)
@@ -35,10 +36,12 @@ def _asset(name: str) -> str:
 
 def page_script() -> str:
     """The page's one script: the view's ES module (the widget's ``_esm``, verbatim), then
-    ``concepts_page.js``, the model over the inlined data."""
+    ``shim.js`` + ``concepts_page.js``, the model over the inlined data."""
     from .. import frontend
+    from .html import page_model
 
-    return frontend.module_text("draw.js", "concepts.js") + "\n" + _asset("concepts_page.js").strip() + "\n"
+    module = frontend.module_text("draw.js", "controls.js", "concepts.js")
+    return module + "\n" + page_model("concepts_page.js")
 
 
 def _images(view: Any, names: list[str]) -> list[dict[str, Any]]:

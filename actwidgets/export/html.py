@@ -45,12 +45,18 @@ def _asset(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
 
+def page_model(name: str) -> str:
+    """A page's model over the inlined data: ``shim.js`` (the model every exported page has),
+    then the page's own file ``name``."""
+    return _asset("shim.js").strip() + "\n\n" + _asset(name).strip() + "\n"
+
+
 def page_script() -> str:
     """The page's one script: the explorer's ES module (the widget's ``_esm``, verbatim),
-    then ``page.js``, which gives the module a model over the inlined data."""
+    then its model over the inlined data (:func:`page_model` of ``page.js``)."""
     from .. import frontend
 
-    return frontend.module_text() + "\n" + _asset("page.js").strip() + "\n"
+    return frontend.module_text() + "\n" + page_model("page.js")
 
 
 def _initial(sel: Selection, state: ExplorerState) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-/* actwidgets ChannelView: one channel three ways (joined after draw.js into one module). The
+/* actwidgets ChannelView: one channel three ways (after draw.js and controls.js). The
    state is the widget's traits (layer, stage, channel, image), set from Python (or by an
    explorer it follows); `_panel` says what is shown, `_patches` holds the top patches as raw
    RGB bytes (sizes in `_panel`), `_act` the channel's 8-bit levels at the layer's size (resized,
@@ -22,36 +22,13 @@ const CV_TEMPLATE = `
 </div>
 <p class="aw-error" role="alert" hidden></p>`;
 
-// A generic helper (a candidate for a shared controls file): (H, W, 3) RGB bytes on a canvas.
-function putRGB(canvas, bytes, H, W, offset) {
-  const im = new ImageData(W, H), px = im.data, o = offset || 0;
-  for (let i = 0, p = 0; i < H * W; i++, p += 4) {
-    px[p] = bytes[o + 3 * i];
-    px[p + 1] = bytes[o + 3 * i + 1];
-    px[p + 2] = bytes[o + 3 * i + 2];
-    px[p + 3] = 255;
-  }
-  canvas.width = W;
-  canvas.height = H;
-  canvas.getContext("2d").putImageData(im, 0, 0);
-  return canvas;
-}
-
-const u8 = (view) => (view ? new Uint8Array(view.buffer, view.byteOffset, view.byteLength) : new Uint8Array(0));
-
 function cvRender({model, el}) {
-  const root = document.createElement("div");
-  root.className = "aw-channelview";
-  root.innerHTML = CV_TEMPLATE;
-  el.appendChild(root);
-  const q = (name) => root.querySelector(".aw-" + name);
-  const ui = {banner: q("banner"), title: q("cv-title"), patches: q("cv-patches"), patchNote: q("cv-patch-note"),
-    fv: q("cv-fv"), visualise: q("cv-visualise"), stop: q("cv-stop"), progress: q("cv-progress"),
-    fvNote: q("cv-fv-note"), act: q("cv-act"), actNote: q("cv-act-note"), error: q("error")};
-  let version = 0, jsError = "";
+  const {root, ui} = mount(el, "aw-channelview", CV_TEMPLATE, ["banner", "cv-title", "cv-patches", "cv-patch-note",
+    "cv-fv", "cv-visualise", "cv-stop", "cv-progress", "cv-fv-note", "cv-act", "cv-act-note", "error"], "cv-");
+  let version = 0;
 
   function drawPatches(meta, panel) {
-    const side = meta.side, pad = 2, n = panel.patches.length, bytes = u8(model.get("_patches"));
+    const side = meta.side, pad = 2, n = panel.patches.length, bytes = bytesOf(model.get("_patches"));
     const canvas = ui.patches, ctx = canvas.getContext("2d");
     canvas.hidden = n === 0;
     if (!n) return;
@@ -71,7 +48,7 @@ function cvRender({model, el}) {
   }
 
   function drawActivation(meta, panel) {
-    const [H, W] = meta.net.input, rgb = u8(model.get("_picture")), lev = u8(model.get("_act")), a = panel.act;
+    const [H, W] = meta.net.input, rgb = bytesOf(model.get("_picture")), lev = bytesOf(model.get("_act")), a = panel.act;
     if (rgb.length !== H * W * 3 || lev.length !== a.h * a.w) return false;
     const data = {shape: [1, a.h, a.w], cols: 1, width: a.w};  // one channel, as draw.js reads a layer
     const big = channelLevels(data, lev, 0, [H, W], true, false);
@@ -86,7 +63,7 @@ function cvRender({model, el}) {
   }
 
   function drawFV(panel) {
-    const fv = panel.fv, bytes = u8(model.get("_fv_picture"));
+    const fv = panel.fv, bytes = bytesOf(model.get("_fv_picture"));
     ui.fv.hidden = !fv || bytes.length !== fv.side * fv.side * 3;
     if (!ui.fv.hidden) putRGB(ui.fv, bytes, fv.side, fv.side);
   }
@@ -116,10 +93,7 @@ function cvRender({model, el}) {
   function draw() {
     const meta = model.get("_meta"), panel = model.get("_panel");
     if (!meta || !meta.net || !panel || !panel.act) return;
-    ui.banner.hidden = meta.net.pretrained;
-    ui.banner.innerHTML = "<b>Random weights:</b> ";
-    ui.banner.append(meta.net.name + " was not loaded with trained weights, so what it shows is not what a " +
-      "trained network sees. Load it with weights=\"DEFAULT\" (or a weights file) for real features.");
+    showBanner(ui.banner, meta.net);
     const title = document.createElement("b");
     title.textContent = panel.layer + (panel.stages ? " (" + panel.stage + "-ReLU)" : "") + ", channel " + panel.channel;
     ui.title.replaceChildren(title);
@@ -134,32 +108,12 @@ function cvRender({model, el}) {
     root.dataset.version = String(++version);
   }
 
-  function showError() {
-    const text = jsError || model.get("_message");
-    ui.error.hidden = !text;
-    ui.error.textContent = text ? "⚠ " + text : "";
-  }
-
-  let queued = false;
-  function redraw() {
-    queued = false;
-    try {
-      draw();
-      jsError = "";
-    } catch (err) {
-      jsError = String(err && err.message ? err.message : err);
-    }
-    showError();
-  }
-  const later = () => { if (!queued) { queued = true; queueMicrotask(redraw); } };  // one draw per message
   const onRun = () => { const panel = model.get("_panel"); if (panel && panel.act) showRun(panel); };
-  const handlers = {"change:_meta": later, "change:_panel": later, "change:_patches": later, "change:_act": later,
-    "change:_picture": later, "change:_fv_picture": later, "change:_fv_run": onRun, "change:_message": showError};
-  Object.entries(handlers).forEach(([ev, fn]) => model.on(ev, fn));
   ui.visualise.addEventListener("click", () => { ui.visualise.disabled = true; model.send({event: "visualise"}); });
   ui.stop.addEventListener("click", () => { ui.stop.disabled = true; model.send({event: "stop"}); });
-  redraw();
-  return () => Object.entries(handlers).forEach(([ev, fn]) => model.off(ev, fn));
+  const read = {};
+  ["_meta", "_panel", "_patches", "_act", "_picture", "_fv_picture"].forEach((k) => { read[k] = () => {}; });
+  return runPage(model, {error: ui.error, draw: draw, read: read, now: {_fv_run: onRun}});  // one draw per message
 }
 
 const channelView = {render: cvRender};

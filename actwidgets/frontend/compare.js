@@ -7,7 +7,6 @@
    message to show. Channel, colormap and contrast changes are drawn here at once, as
    CompareExplorer._maps draws them in Python. */
 const COMPARE_STATE = ["layer", "stage", "channel", "cmap", "contrast"];
-const COMPARE_SEND_MS = 120;  // a drag sends its last channel, not every step
 const COMPARE_DIFF = "RdBu_r";
 const COMPARE_TEMPLATE = `
 <p class="aw-banner" hidden></p>
@@ -62,22 +61,16 @@ function compareLevels(d, c, size, contrast) {
 }
 
 function render({model, el}) {
-  const root = document.createElement("div");
-  root.className = "aw-compare-view aw-page";
-  root.innerHTML = COMPARE_TEMPLATE;
-  el.appendChild(root);
-  const ui = {};
-  ["banner", "caption", "label-a", "label-b", "thumb-a", "thumb-b", "group", "layer", "stage", "channel", "channel-out",
-   "largest", "cmap", "contrast", "picture-a", "picture-b", "picture-diff", "cap-a", "cap-b", "cap-diff", "stats", "error"]
-    .forEach((n) => { ui[n.replace(/-(\w)/g, (_, c) => c.toUpperCase())] = root.querySelector(".aw-" + n); });
-  const S = {}, flips = [];
-  let meta = null, data = null, version = 0, jsError = "", pullNeeded = false;
-  COMPARE_STATE.forEach((k) => { S[k] = model.get(k); });
-  const sendChannel = debounced(COMPARE_SEND_MS, () => send(["channel"]));
+  const {root, ui} = mount(el, "aw-compare-view aw-page", COMPARE_TEMPLATE,
+    ["banner", "caption", "label-a", "label-b", "thumb-a", "thumb-b", "group", "layer", "stage", "channel", "channel-out",
+     "largest", "cmap", "contrast", "picture-a", "picture-b", "picture-diff", "cap-a", "cap-b", "cap-diff", "stats", "error"]);
+  let meta = null, data = null, version = 0;
+  const P = pageState(model, COMPARE_STATE, "channel",
+    {sync: syncControls, draw: draw, count: () => info().channels, slider: ui.channel, out: ui.channelOut});
+  const S = P.S, set = (name, value) => P.set({[name]: value}), setChannel = P.move;
   const picker = layerPicker(ui.group, ui.layer, (name) => setLayer(name));
   const info = () => meta.layers.find((l) => l.name === S.layer);
   const fresh = () => !!data && data.layer === S.layer && data.stage === S.stage;
-  const showMessage = () => showError(ui.error, jsError || model.get("_message"));
 
   // ------------------------------------------------------------------ drawing
   function draw() {  // synchronous: both images' levels are here
@@ -99,7 +92,7 @@ function render({model, el}) {
 
   function describe(c) {
     const L = info(), t = data.text, [la, lb] = meta.images, stage = L.stages ? " (" + S.stage + "-ReLU)" : "";
-    const b = (text) => { const e = document.createElement("b"); e.textContent = text; return e; };
+    const b = bold;
     const [lo, hi] = S.contrast === "stretch" ? [t.slo[c], t.shi[c]] : [t.lo[c], t.hi[c]];
     ui.stats.replaceChildren(b(L.name), stage + " · channel " + c + " · one scale for both: [" + lo + ", " + hi + "] · ",
       b(la), ": max " + t.amax[c] + ", mean " + t.amean[c] + " · ", b(lb), ": max " + t.bmax[c] + ", mean " + t.bmean[c] + " · ",
@@ -129,17 +122,7 @@ function render({model, el}) {
   function readPictures() {  // the two images, as thumbnails
     const view = model.get("_pictures"), [H, W] = meta.net.input;
     if (!view || view.byteLength !== 2 * H * W * 3) return;
-    const px = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-    [ui.thumbA, ui.thumbB].forEach((canvas, k) => {
-      const im = new ImageData(W, H);
-      for (let i = 0, p = 0, q = k * H * W * 3; i < H * W; i++, p += 4, q += 3) {
-        im.data.set(px.subarray(q, q + 3), p);
-        im.data[p + 3] = 255;
-      }
-      canvas.width = W;
-      canvas.height = H;
-      canvas.getContext("2d").putImageData(im, 0, 0);
-    });
+    [ui.thumbA, ui.thumbB].forEach((canvas, k) => putRGB(canvas, bytesOf(view), H, W, k * H * W * 3));
   }
 
   function readLayer() {
@@ -162,33 +145,9 @@ function render({model, el}) {
   }
 
   // ------------------------------------------------------------------ changes
-  function send(names) {  // write state to the model; the kernel follows
-    names.forEach((k) => model.set(k, S[k]));
-    model.save_changes();
-  }
-
-  function setChannel(c) {
-    const t0 = performance.now(), L = info();
-    S.channel = Math.min(Math.max(0, c | 0), L.channels - 1);
-    showSlider(ui.channel, ui.channelOut, S.channel, L.channels);
-    draw();
-    flips.push(performance.now() - t0);
-    sendChannel();
-  }
-
   function setLayer(name) {
     const L = meta.layers.find((l) => l.name === name);
-    Object.assign(S, {layer: name, stage: L.default, channel: Math.min(S.channel, L.channels - 1)});
-    syncControls();
-    draw();
-    send(["layer", "stage", "channel"]);
-  }
-
-  function set(name, value) {
-    S[name] = value;
-    syncControls();
-    draw();
-    send([name]);
+    P.set({layer: name, stage: L.default, channel: Math.min(S.channel, L.channels - 1)});
   }
 
   function largest() {  // the channel whose maps differ most (the first of equals, as numpy's argmax)
@@ -208,32 +167,12 @@ function render({model, el}) {
     if (to !== null) setChannel(to);
   });
 
-  function redraw() {
-    try {
-      if (pullNeeded) COMPARE_STATE.forEach((k) => { if (!(k === "channel" && sendChannel.pending())) S[k] = model.get(k); });
-      pullNeeded = false;
-      syncControls();
-      draw();
-      jsError = "";
-    } catch (err) {
-      jsError = errorText(err);
-    }
-    showMessage();
-  }
-  const later = {_meta: readMeta, _layer: readLayer, _levels: readLayer, _pictures: readPictures};
-  COMPARE_STATE.forEach((k) => { later[k] = () => { pullNeeded = true; }; });
-  const unwatch = watchModel(model, later, {_message: showMessage}, redraw);
-  readMeta();
-  readPictures();
-  readLayer();
-  redraw();
+  const stop = runPage(model, {error: ui.error, keys: COMPARE_STATE, pull: P.pull, sync: syncControls, draw: draw,
+    read: {_meta: readMeta, _layer: readLayer, _levels: readLayer, _pictures: readPictures},
+    first: [readMeta, readPictures, readLayer], stops: [stopKeys, P.cancel]});
   // For tests and benchmarks: the flips' drawing times, the state, the largest difference's channel.
-  root.awCompare = {flips: flips, state: () => Object.assign({}, S), largest: largest};
-  return () => {
-    stopKeys();
-    sendChannel.cancel();
-    unwatch();
-  };
+  root.awCompare = {flips: P.flips, state: () => Object.assign({}, S), largest: largest};
+  return stop;
 }
 
 const compare = {render};

@@ -1,4 +1,4 @@
-/* actwidgets concept view (after draw.js in the same module): a layer's concepts over an image,
+/* actwidgets concept view (after draw.js and controls.js): a layer's concepts over an image,
    each a colour whose opacity is its strength, as actwidgets.concepts.pictures draws them. The
    state is the widget's traits (image, concept, hidden, alpha); `_meta` holds the concepts
    (colours, scales, loadings, top channels and patches), `_image` + `_maps` the image's maps
@@ -69,19 +69,12 @@ function compositeConcepts(meta, data, rgb, which, alpha) {
 }
 
 function renderConcepts({model, el}) {
-  const root = document.createElement("div");
-  root.className = "aw-concepts-view";
-  root.innerHTML = CONCEPT_TEMPLATE;
-  el.appendChild(root);
-  const q = (name) => root.querySelector(".aw-" + name);
-  const ui = {};
-  ["banner", "caption", "image", "upload", "upload-input", "alpha", "alpha-out", "all", "picture", "legend", "detail", "detail-title",
-   "loadings", "patches", "patches-caption", "fv-picture", "fv-run", "fv-stop", "fv-status", "error"]
-    .forEach((n) => { ui[n.replace(/-(\w)/g, (_, c) => c.toUpperCase())] = q(n); });
-  const S = {}, flips = [];
-  let meta = null, data = null, rgb = null, version = 0, jsError = "";
-  const pull = () => CONCEPT_STATE.forEach((k) => { S[k] = model.get(k); });
-  pull();
+  const {root, ui} = mount(el, "aw-concepts-view", CONCEPT_TEMPLATE,
+    ["banner", "caption", "image", "upload", "upload-input", "alpha", "alpha-out", "all", "picture", "legend", "detail",
+     "detail-title", "loadings", "patches", "patches-caption", "fv-picture", "fv-run", "fv-stop", "fv-status", "error"]);
+  let meta = null, data = null, rgb = null, version = 0;
+  const P = pageState(model, CONCEPT_STATE, null, {sync: syncControls, draw: draw});
+  const S = P.S, flips = P.flips, set = (name, value) => P.set({[name]: value});
 
   const fresh = () => !!data && !!rgb && data.image === S.image;
   const which = () => (S.concept >= 0 ? [S.concept] : [...Array(meta.n).keys()].filter((k) => S.hidden.indexOf(k) < 0));
@@ -90,8 +83,7 @@ function renderConcepts({model, el}) {
     root.classList.toggle("aw-busy", !fresh());
     if (!fresh()) return;
     const t0 = performance.now(), [H, W] = meta.net.input, canvas = ui.picture;
-    if (canvas.width !== W || canvas.height !== H) { canvas.width = W; canvas.height = H; }
-    canvas.style.width = W * Math.max(1, Math.floor(meta.display / W)) + "px";
+    fitCanvas(canvas, W, H, meta.display);
     canvas.getContext("2d").putImageData(compositeConcepts(meta, data, rgb.pixels, which(), S.alpha), 0, 0);
     flips.push(performance.now() - t0);
     const shown = which();
@@ -171,15 +163,9 @@ function renderConcepts({model, el}) {
     ui.fvStatus.textContent = fv ? fv.status : meta.kernel ? "" : "no feature visualisation was computed";
   }
 
-  function showError() {
-    const text = jsError || model.get("_message");
-    ui.error.hidden = !text;
-    ui.error.textContent = text ? "⚠ " + text : "";
-  }
-
   function readMeta() {
     meta = model.get("_meta");
-    ui.image.replaceChildren(...meta.images.map((n) => { const o = document.createElement("option"); o.textContent = n; o.value = n; return o; }));
+    fillOptions(ui.image, meta.images.map((n) => [n, n]));
     ui.upload.hidden = !meta.kernel;
     ui.banner.hidden = meta.net.pretrained;
     ui.banner.textContent = "Random weights: " + meta.net.name + " was not loaded with trained weights, so its concepts are not a trained network's.";
@@ -187,58 +173,25 @@ function renderConcepts({model, el}) {
   }
 
   function readImage() {
-    const m = model.get("_image"), view = model.get("_maps"), pic = model.get("_picture"), [H, W] = meta.net.input;
+    const m = model.get("_image"), view = model.get("_maps"), pixels = bytesOf(model.get("_picture")), [H, W] = meta.net.input;
     data = m && m.shape && view ? unpackMaps(m, view) : null;
-    rgb = pic && pic.byteLength === H * W * 3 ? {pixels: new Uint8Array(pic.buffer, pic.byteOffset, pic.byteLength)} : null;
+    rgb = pixels.length === H * W * 3 ? {pixels: pixels} : null;
   }
 
   // ------------------------------------------------------------------ changes
-  function set(name, value) {  // draw now; the kernel (or the page) follows
-    S[name] = value;
-    syncControls();
-    draw();
-    model.set(name, value);
-    model.save_changes();
-  }
-
   ui.image.addEventListener("change", () => set("image", ui.image.value));
-  ui.uploadInput.addEventListener("change", async () => {
-    const file = ui.uploadInput.files[0];
-    if (!file) return;
-    const buffer = await file.arrayBuffer();
-    ui.uploadInput.value = "";
-    model.send({event: "upload", name: file.name}, undefined, [buffer]);
-  });
+  sendUploads(ui.uploadInput, model);
   ui.alpha.addEventListener("input", () => set("alpha", +ui.alpha.value));
   ui.all.addEventListener("click", () => set("concept", -1));
   ui.fvRun.addEventListener("click", () => model.send({event: "visualize", concept: S.concept}));
   ui.fvStop.addEventListener("click", () => model.send({event: "stop", concept: S.concept}));
 
-  let queued = false;
-  function redraw() {
-    queued = false;
-    try {
-      syncControls();
-      draw();
-      jsError = "";
-    } catch (err) {
-      jsError = String(err && err.message ? err.message : err);
-    }
-    showError();
-  }
-  const later = (fn) => () => { fn(); if (!queued) { queued = true; queueMicrotask(redraw); } };
-  const handlers = {
-    "change:_meta": later(readMeta), "change:_image": later(readImage), "change:_maps": later(readImage),
-    "change:_picture": later(readImage), "change:_fv": later(() => {}), "change:_message": showError,
-  };
-  CONCEPT_STATE.forEach((k) => { handlers["change:" + k] = later(pull); });
-  Object.entries(handlers).forEach(([ev, fn]) => model.on(ev, fn));
-  readMeta();
-  readImage();
-  redraw();
+  const stop = runPage(model, {error: ui.error, keys: CONCEPT_STATE, pull: P.pull, sync: syncControls, draw: draw,
+    read: {_meta: readMeta, _image: readImage, _maps: readImage, _picture: readImage, _fv: () => {}},
+    first: [readMeta, readImage]});
   // For tests: the drawing times and the state.
   root.awConcepts = {flips: flips, state: () => Object.assign({}, S), meta: () => meta};
-  return () => Object.entries(handlers).forEach(([ev, fn]) => model.off(ev, fn));
+  return stop;
 }
 
 const conceptView = {render: renderConcepts};

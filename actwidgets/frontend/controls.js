@@ -2,7 +2,31 @@
    FilterExplorer pages all have. Option lists, toggle buttons, the layer picker (a group of
    layers, then a layer of that group), the stage toggle, the channel slider and its arrow keys,
    the random-weights banner, the error line, a debounced send and the model's change events
-   read together (one redraw per message). Plain functions; each page's own file uses them. */
+   read together (one redraw per message), the page's root and state. Plain functions; each
+   page's own file uses them. */
+const SEND_MS = 120;  // a drag sends its last channel (or filter), not every step
+
+/* The page's root: a div of class `className` holding `template`, in `el`. ui: the elements of
+   class "aw-" + name for each of `names`, by the name in camelCase, less `prefix`
+   ("cv-patch-note" → ui.patchNote for prefix "cv-"). */
+function mount(el, className, template, names, prefix) {
+  const root = document.createElement("div");
+  root.className = className;
+  root.innerHTML = template;
+  el.appendChild(root);
+  const q = (name) => root.querySelector(".aw-" + name), ui = {};
+  names.forEach((n) => {
+    const key = prefix && n.startsWith(prefix) ? n.slice(prefix.length) : n;
+    ui[key.replace(/-(\w)/g, (_, c) => c.toUpperCase())] = q(n);
+  });
+  return {root: root, q: q, ui: ui};
+}
+
+function bold(text) {
+  const e = document.createElement("b");
+  e.textContent = text;
+  return e;
+}
 
 function fillOptions(select, items) {  // items: [label, value] pairs
   select.replaceChildren(...items.map(([label, value]) => {
@@ -136,6 +160,16 @@ function watchModel(model, later, now, redraw) {
   return () => all.forEach(([ev, fn]) => model.off(ev, fn));
 }
 
+function sendUploads(input, model) {  // a picked file goes to the kernel: {event: "upload", name} and its bytes
+  input.addEventListener("change", async () => {
+    const file = input.files[0];
+    if (!file) return;
+    const buffer = await file.arrayBuffer();
+    input.value = "";
+    model.send({event: "upload", name: file.name}, undefined, [buffer]);
+  });
+}
+
 function errorText(err) {
   return String(err && err.message ? err.message : err);
 }
@@ -143,4 +177,65 @@ function errorText(err) {
 function fitCanvas(canvas, W, H, display) {  // W×H pixels, shown enlarged by an integer factor
   if (canvas.width !== W || canvas.height !== H) { canvas.width = W; canvas.height = H; }
   canvas.style.width = W * Math.max(1, Math.floor(display / W)) + "px";
+}
+
+/* A page's state: S holds the traits `keys` as the model has them. set(values) changes some,
+   then page.sync() and page.draw() at once, and writes them to the model (the kernel, or the
+   exported page, follows). move(i) moves the slider's trait `moving` (the channel, the filter)
+   to i of page.count(), draws and sends it debounced, timing the drawing in `flips`. pull()
+   reads the model's state, but a moved value not yet sent. */
+function pageState(model, keys, moving, page) {
+  const S = {}, flips = [];
+  const send = (names) => { names.forEach((k) => model.set(k, S[k])); model.save_changes(); };
+  const sendMoving = debounced(SEND_MS, () => send([moving]));
+  const pull = () => keys.forEach((k) => { if (!(k === moving && sendMoving.pending())) S[k] = model.get(k); });
+  pull();
+  return {
+    S: S, flips: flips, pull: pull, cancel: sendMoving.cancel,
+    set(values) {
+      Object.assign(S, values);
+      page.sync();
+      page.draw();
+      send(Object.keys(values));
+    },
+    move(i) {
+      const t0 = performance.now(), n = page.count();
+      S[moving] = Math.min(Math.max(0, i | 0), n - 1);
+      showSlider(page.slider, page.out, S[moving], n);
+      page.draw();
+      flips.push(performance.now() - t0);
+      sendMoving();
+    },
+  };
+}
+
+/* A page's loop over the model (watchModel): `read` (model key → reader) and the state `keys`
+   (pulled by `pull` before the redraw) change, then one redraw: sync() and draw(). An error
+   there shows in the `error` line (or else the model's _message) and the page keeps working.
+   `now`: handlers run at once; `first`: readers run before the first redraw. Returns the
+   function that stops listening, after `stops`. */
+function runPage(model, p) {
+  let pullNeeded = false, jsError = "";
+  const showMessage = () => showError(p.error, jsError || model.get("_message"));
+  const redraw = () => {
+    try {
+      if (pullNeeded) p.pull();
+      pullNeeded = false;
+      if (p.sync) p.sync();
+      p.draw();
+      jsError = "";
+    } catch (err) {
+      jsError = errorText(err);
+    }
+    showMessage();
+  };
+  const later = Object.assign({}, p.read);
+  (p.keys || []).forEach((k) => { later[k] = () => { pullNeeded = true; }; });
+  const unwatch = watchModel(model, later, Object.assign({_message: showMessage}, p.now), redraw);
+  (p.first || []).forEach((f) => f());
+  redraw();
+  return () => {
+    (p.stops || []).forEach((f) => f());
+    unwatch();
+  };
 }

@@ -46,6 +46,24 @@ function unpack(meta, view) {
   return Object.assign({}, meta, {levels: levels, width: width, values: values});
 }
 
+function bytesOf(view) {  // a DataView from the model (or nothing) as bytes
+  return view ? new Uint8Array(view.buffer, view.byteOffset, view.byteLength) : new Uint8Array(0);
+}
+
+function putRGB(canvas, bytes, H, W, offset) {  // (H, W, 3) RGB bytes from `offset` on a canvas of that size
+  const im = new ImageData(W, H), px = im.data;
+  for (let i = 0, p = 0, o = offset || 0; i < H * W; i++, p += 4, o += 3) {
+    px[p] = bytes[o];
+    px[p + 1] = bytes[o + 1];
+    px[p + 2] = bytes[o + 2];
+    px[p + 3] = 255;
+  }
+  if (canvas.width !== W) canvas.width = W;
+  if (canvas.height !== H) canvas.height = H;
+  canvas.getContext("2d").putImageData(im, 0, 0);
+  return canvas;
+}
+
 // ------------------------------------------------------------------ the grid
 function gridBase(data, contrast, colours) {  // every tile at its scale, no outline: a canvas
   const [C, th, tw] = data.shape, [, cols, scale, pad, H, W] = data.grid, lev = data.levels[contrast];

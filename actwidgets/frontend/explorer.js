@@ -5,7 +5,6 @@
    contrast changes are drawn here at once; the kernel (or the exported page's data) is asked
    only for a new layer. The same module runs in a notebook (anywidget) and in exported pages. */
 const STATE = ["image", "layer", "stage", "channel", "view", "cmap", "contrast"];
-const SEND_CHANNEL_MS = 120;  // a drag sends its last channel, not every step
 const TEMPLATE = `
 <p class="aw-banner" hidden></p>
 <p class="aw-caption"></p>
@@ -30,20 +29,15 @@ const TEMPLATE = `
 <p class="aw-help">Click a tile of the grid to pick its channel; ← → move the channel, ↑ ↓ a row of the grid, Home and End the first and last.</p>`;
 
 function render({model, el}) {
-  const root = document.createElement("div");
-  root.className = "aw-explorer-view aw-page";
-  root.innerHTML = TEMPLATE;
-  el.appendChild(root);
-  const q = (name) => root.querySelector(".aw-" + name);
-  const ui = {};
-  ["banner", "caption", "image", "upload", "upload-input", "group", "layer", "stage", "channel", "channel-out",
-   "strongest", "view", "cmap", "contrast", "picture", "thumb-picture", "thumb-caption", "stats", "error"]
-    .forEach((n) => { ui[n.replace(/-(\w)/g, (_, c) => c.toUpperCase())] = q(n); });
-  const S = {}, flips = [], bases = new Map();
-  let meta = null, data = null, rgb = null, version = 0, jsError = "";
-  const sendChannel = debounced(SEND_CHANNEL_MS, () => send(["channel"]));
+  const {root, ui} = mount(el, "aw-explorer-view aw-page", TEMPLATE,
+    ["banner", "caption", "image", "upload", "upload-input", "group", "layer", "stage", "channel", "channel-out",
+     "strongest", "view", "cmap", "contrast", "picture", "thumb-picture", "thumb-caption", "stats", "error"]);
+  const bases = new Map();
+  let meta = null, data = null, rgb = null, version = 0;
+  const P = pageState(model, STATE, "channel",
+    {sync: syncControls, draw: draw, count: () => info().channels, slider: ui.channel, out: ui.channelOut});
+  const S = P.S, flips = P.flips, set = (name, value) => P.set({[name]: value}), setChannel = P.move;
   const picker = layerPicker(ui.group, ui.layer, (name) => setLayer(name));
-  STATE.forEach((k) => { S[k] = model.get(k); });
 
   const layerIndex = () => meta.layers.findIndex((l) => l.name === S.layer);
   const info = () => meta.layers[layerIndex()];
@@ -95,7 +89,7 @@ function render({model, el}) {
   function describe(c, flat) {
     const L = info(), st = data.stats, stage = L.stages ? " (" + S.stage + "-ReLU)" : "";
     if (!st.split) st.split = {max: st.cmax.split(" "), mean: st.cmean.split(" ")};
-    const b = (text) => { const e = document.createElement("b"); e.textContent = text; return e; };
+    const b = bold;
     let tail = ": max " + st.split.max[c] + ", mean " + st.split.mean[c];
     if (flat) {
       let rank = 1;
@@ -109,8 +103,6 @@ function render({model, el}) {
       : "channel " + c + " of " + L.name + (S.view === "overlay" ? " over the image" : " at image size");
     ui.picture.setAttribute("aria-label", what + stage + ", " + S.cmap + " colormap");
   }
-
-  const showMessage = () => showError(ui.error, jsError || model.get("_message"));
 
   // ------------------------------------------------------------------ controls
   const options = fillOptions, press = pressToggle;
@@ -141,17 +133,9 @@ function render({model, el}) {
   }
 
   function readPicture() {  // the image's RGB pixels: the overlay's background and the thumbnail
-    const view = model.get("_picture"), [H, W] = meta.net.input;
-    if (!view || view.byteLength !== H * W * 3) { rgb = null; return; }
-    rgb = {pixels: new Uint8Array(view.buffer, view.byteOffset, view.byteLength)};
-    const im = new ImageData(W, H);
-    for (let i = 0, p = 0; i < H * W; i++, p += 4) {
-      im.data.set(rgb.pixels.subarray(3 * i, 3 * i + 3), p);
-      im.data[p + 3] = 255;
-    }
-    ui.thumbPicture.width = W;
-    ui.thumbPicture.height = H;
-    ui.thumbPicture.getContext("2d").putImageData(im, 0, 0);
+    const pixels = bytesOf(model.get("_picture")), [H, W] = meta.net.input;
+    rgb = pixels.length === H * W * 3 ? {pixels: pixels} : null;
+    if (rgb) putRGB(ui.thumbPicture, pixels, H, W);
   }
 
   function readLayer() {
@@ -161,37 +145,9 @@ function render({model, el}) {
   }
 
   // ------------------------------------------------------------------ changes
-  function send(names) {  // write state to the model; the kernel (or the page) follows
-    names.forEach((k) => model.set(k, S[k]));
-    model.save_changes();
-  }
-
-  function setChannel(c) {
-    const t0 = performance.now(), L = info();
-    S.channel = Math.min(Math.max(0, c | 0), L.channels - 1);
-    showSlider(ui.channel, ui.channelOut, S.channel, L.channels);
-    draw();
-    flips.push(performance.now() - t0);
-    sendChannel();
-  }
-
   function setLayer(name) {
     const L = meta.layers.find((l) => l.name === name);
-    Object.assign(S, {layer: name, stage: L.default, channel: Math.min(S.channel, L.channels - 1)});
-    syncControls();
-    draw();
-    send(["layer", "stage", "channel"]);
-  }
-
-  function set(name, value) {
-    S[name] = value;
-    syncControls();
-    draw();
-    send([name]);
-  }
-
-  function pull() {  // the model's state (from Python, or snapped back after an error)
-    STATE.forEach((k) => { if (!(k === "channel" && sendChannel.pending())) S[k] = model.get(k); });
+    P.set({layer: name, stage: L.default, channel: Math.min(S.channel, L.channels - 1)});
   }
 
   function onTile(e) {  // a click on a grid tile selects that channel
@@ -207,14 +163,6 @@ function render({model, el}) {
     if (to !== null) setChannel(to);
   }
 
-  async function onUpload() {
-    const file = ui.uploadInput.files[0];
-    if (!file) return;
-    const buffer = await file.arrayBuffer();
-    ui.uploadInput.value = "";
-    model.send({event: "upload", name: file.name}, undefined, [buffer]);
-  }
-
   const clicks = onToggle;
   ui.image.addEventListener("change", () => set("image", ui.image.value));
   ui.channel.addEventListener("input", () => setChannel(+ui.channel.value));
@@ -224,37 +172,16 @@ function render({model, el}) {
   clicks(ui.contrast, (v) => set("contrast", v));
   ui.cmap.addEventListener("change", () => set("cmap", ui.cmap.value));
   ui.picture.addEventListener("click", onTile);
-  ui.uploadInput.addEventListener("change", onUpload);
+  sendUploads(ui.uploadInput, model);
   const stopKeys = listenKeys(root, onKey);
 
-  let pullNeeded = false;
-  function redraw() {
-    try {
-      if (pullNeeded) pull();
-      pullNeeded = false;
-      syncControls();
-      draw();
-      jsError = "";
-    } catch (err) {
-      jsError = errorText(err);
-    }
-    showMessage();
-  }
-  const later = {_meta: readMeta, _layer: readLayer, _levels: readLayer, _picture: readPicture};
-  STATE.forEach((k) => { later[k] = () => { pullNeeded = true; }; });
-  const unwatch = watchModel(model, later, {_message: showMessage}, redraw);
-  readMeta();
-  readPicture();
-  readLayer();
-  redraw();
+  const stop = runPage(model, {error: ui.error, keys: STATE, pull: P.pull, sync: syncControls, draw: draw,
+    read: {_meta: readMeta, _layer: readLayer, _levels: readLayer, _picture: readPicture},
+    first: [readMeta, readPicture, readLayer], stops: [stopKeys, P.cancel]});
   // For tests and benchmarks: the flips' drawing times, the state, the shown layer's geometry.
   root.awExplorer = {flips: flips, state: () => Object.assign({}, S), key: onKey, meta: () => meta,
     layer: () => (data ? {shape: data.shape, grid: data.grid, stats: data.stats} : null)};
-  return () => {
-    stopKeys();
-    sendChannel.cancel();
-    unwatch();
-  };
+  return stop;
 }
 
 const explorer = {render};

@@ -1,4 +1,4 @@
-/* actwidgets FeatureVisualizer: the page of the widget (an ES module of its own). The state is
+/* actwidgets FeatureVisualizer page (after draw.js and controls.js). The state is
    the widget's traits (layer, channels, method, steps, size, selected), written back when a
    control changes; the kernel checks each value (a bad one shows in `_message` and the control
    snaps back). `running`, `progress`, `_stopping`, `_problem`, `_status` and `_outcome` follow
@@ -23,36 +23,16 @@ const FV_TEMPLATE = `
 <canvas class="aw-fv-big" role="img" hidden></canvas>
 <p class="aw-fv-help">Click a picture to enlarge it.</p>`;
 
-// A generic helper (a candidate for a shared controls file): one picture of packed RGB bytes.
-function fvPutRGB(canvas, bytes, offset, side) {
-  const im = new ImageData(side, side), px = im.data;
-  for (let i = 0, p = 0, o = offset; i < side * side; i++, p += 4, o += 3) {
-    px[p] = bytes[o];
-    px[p + 1] = bytes[o + 1];
-    px[p + 2] = bytes[o + 2];
-    px[p + 3] = 255;
-  }
-  if (canvas.width !== side) canvas.width = side;
-  if (canvas.height !== side) canvas.height = side;
-  canvas.getContext("2d").putImageData(im, 0, 0);
-}
-
 function fvRender({model, el}) {
-  const root = document.createElement("div");
-  root.className = "aw-featurevis-view";
-  root.innerHTML = FV_TEMPLATE;
-  el.appendChild(root);
-  const q = (name) => root.querySelector(".aw-" + name);
-  const ui = {banner: q("banner"), layer: q("fv-layer"), channels: q("fv-channels"), range: q("fv-range"),
-    method: q("fv-method"), steps: q("fv-steps"), size: q("fv-size"), run: q("fv-run"), stop: q("fv-stop"),
-    progress: q("fv-progress"), count: q("fv-count"), status: q("fv-status"), error: q("error"),
-    grid: q("fv-grid"), selected: q("fv-selected"), big: q("fv-big")};
-  let version = 0, jsError = "", meta = null;
+  const {root, ui} = mount(el, "aw-featurevis-view", FV_TEMPLATE, ["banner", "fv-layer", "fv-channels", "fv-range",
+    "fv-method", "fv-steps", "fv-size", "fv-run", "fv-stop", "fv-progress", "fv-count", "fv-status", "error",
+    "fv-grid", "fv-selected", "fv-big"], "fv-");
+  let version = 0, meta = null, picturesChanged = true;
   const changed = new Set();  // the traits of the inputs changed since the last redraw
 
   function readMeta() {
     meta = model.get("_meta");
-    ui.layer.replaceChildren(...meta.layers.map((l) => new Option(l.label, l.name)));
+    fillOptions(ui.layer, meta.layers.map((l) => [l.label, l.name]));
     ui.method.replaceChildren(...meta.methods.map(([name, tip]) => {
       const b = document.createElement("button");
       b.type = "button";
@@ -64,10 +44,7 @@ function fvRender({model, el}) {
     ui.steps.max = String(meta.max_steps);
     ui.size.min = String(meta.sizes[0]);
     ui.size.max = String(meta.sizes[1]);
-    ui.banner.hidden = meta.net.pretrained;
-    ui.banner.innerHTML = "<b>Random weights:</b> ";
-    ui.banner.append(meta.net.name + " was not loaded with trained weights, so what it shows is not what a " +
-      "trained network sees. Load it with weights=\"DEFAULT\" (or a weights file) for real features.");
+    showBanner(ui.banner, meta.net);
   }
 
   function syncControls() {  // the controls show the model's state, the buttons follow the run
@@ -79,7 +56,7 @@ function fvRender({model, el}) {
     const typing = (input, name) => input.getRootNode().activeElement === input && !changed.has(name);
     if (!typing(ui.channels, "channels")) ui.channels.value = model.get("channels");
     ui.range.textContent = L ? "of 0.." + (L.channels - 1) + " · stage " + L.stage : "";
-    ui.method.querySelectorAll("button").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.value === model.get("method"))));
+    pressToggle(ui.method, model.get("method"));
     if (!typing(ui.steps, "steps")) ui.steps.value = String(model.get("steps"));
     if (!typing(ui.size, "size")) ui.size.value = String(model.get("size"));
     changed.clear();
@@ -99,7 +76,7 @@ function fvRender({model, el}) {
   function drawPictures() {
     const shape = model.get("_shape") || {}, view = model.get("_pictures"), chans = shape.channels || [];
     const side = shape.size || 0, n = chans.length, each = side * side * 3;
-    const bytes = view ? new Uint8Array(view.buffer, view.byteOffset, view.byteLength) : new Uint8Array(0);
+    const bytes = bytesOf(view);
     if (bytes.length !== n * each) return;
     while (ui.grid.children.length > n) ui.grid.lastChild.remove();
     while (ui.grid.children.length < n) {
@@ -113,7 +90,7 @@ function fvRender({model, el}) {
       const fig = ui.grid.children[i];
       fig.dataset.channel = String(c);
       fig.lastChild.textContent = "channel " + c;
-      fvPutRGB(fig.firstChild, bytes, i * each, side);
+      putRGB(fig.firstChild, bytes, side, side, i * each);
     });
     const items = chans.filter((c, i) => chans.indexOf(c) === i);
     const labels = Array.from(ui.selected.options, (o) => o.value).join(",");
@@ -123,18 +100,12 @@ function fvRender({model, el}) {
     ui.grid.querySelectorAll(".aw-fv-item").forEach((f) => f.classList.toggle("aw-fv-chosen", +f.dataset.channel === model.get("selected")));
     ui.big.hidden = k < 0;
     if (k >= 0) {
-      fvPutRGB(ui.big, bytes, k * each, side);
+      putRGB(ui.big, bytes, side, side, k * each);
       ui.big.style.width = side * Math.max(1, Math.ceil(320 / side)) + "px";
       ui.big.setAttribute("aria-label", "channel " + chans[k] + " of " + shape.layer + ", enlarged");
     }
     root.dataset.shown = n ? [shape.layer, chans.join(","), shape.done, model.get("selected")].join("|") : "";
     root.dataset.version = String(++version);
-  }
-
-  function showError() {
-    const text = jsError || model.get("_message");
-    ui.error.hidden = !text;
-    ui.error.textContent = text ? "⚠ " + text : "";
   }
 
   function send(name, value) {  // the kernel checks it; a bad value snaps back with a message
@@ -145,43 +116,23 @@ function fvRender({model, el}) {
   const number = (input, name) => input.addEventListener("change", () => {
     const v = Number(input.value);
     if (Number.isInteger(v)) send(name, v);
-    else { jsError = name + " is a whole number; got " + JSON.stringify(input.value); showError(); jsError = ""; syncControls(); }
+    else { showError(ui.error, name + " is a whole number; got " + JSON.stringify(input.value)); syncControls(); }
   });
   ui.layer.addEventListener("change", () => send("layer", ui.layer.value));
   ui.channels.addEventListener("change", () => send("channels", ui.channels.value));
-  ui.method.addEventListener("click", (e) => { const b = e.target.closest("button"); if (b) send("method", b.dataset.value); });
+  onToggle(ui.method, (v) => send("method", v));
   number(ui.steps, "steps");
   number(ui.size, "size");
   ui.selected.addEventListener("change", () => send("selected", +ui.selected.value));
   ui.run.addEventListener("click", () => { ui.run.disabled = true; model.send({event: "run"}); });
   ui.stop.addEventListener("click", () => { ui.stop.disabled = true; model.send({event: "stop"}); });
 
-  let queued = false, picturesChanged = true;
-  function redraw() {
-    queued = false;
-    try {
-      syncControls();
-      if (picturesChanged) drawPictures();
-      picturesChanged = false;
-      jsError = "";
-    } catch (err) {
-      jsError = String(err && err.message ? err.message : err);
-    }
-    showError();
-  }
-  const later = (pictures) => () => {  // one message may change several keys: draw once
-    picturesChanged = picturesChanged || pictures;
-    if (!queued) { queued = true; queueMicrotask(redraw); }
-  };
-  const handlers = {"change:_meta": () => { readMeta(); later(true)(); }, "change:_message": showError,
-    "change:_pictures": later(true), "change:_shape": later(true), "change:selected": later(true)};
-  ["layer", "method", "running", "progress", "_problem", "_stopping", "_status", "_outcome"]
-    .forEach((k) => { handlers["change:" + k] = later(false); });
-  ["channels", "steps", "size"].forEach((k) => { handlers["change:" + k] = () => { changed.add(k); later(false)(); }; });
-  Object.entries(handlers).forEach(([ev, fn]) => model.on(ev, fn));
-  readMeta();
-  redraw();
-  return () => Object.entries(handlers).forEach(([ev, fn]) => model.off(ev, fn));
+  const pictures = () => { picturesChanged = true; };  // one message may change several keys: draw once
+  const read = {_meta: () => { readMeta(); pictures(); }, _pictures: pictures, _shape: pictures, selected: pictures};
+  ["layer", "method", "running", "progress", "_problem", "_stopping", "_status", "_outcome"].forEach((k) => { read[k] = () => {}; });
+  ["channels", "steps", "size"].forEach((k) => { read[k] = () => { changed.add(k); }; });
+  return runPage(model, {error: ui.error, read: read, first: [readMeta], sync: syncControls,
+    draw: () => { if (picturesChanged) drawPictures(); picturesChanged = false; }});
 }
 
 const featureVisualizer = {render: fvRender};

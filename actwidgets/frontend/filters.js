@@ -6,7 +6,6 @@
    `_message` the message to show. Filter, input channel and colormap changes are drawn here at
    once, as actwidgets.widgets._filterviews.filter_pictures draws them in Python. */
 const FILTER_STATE = ["layer", "filter", "input_channel", "cmap"];
-const FILTER_SEND_MS = 120;  // a drag sends its last filter, not every step
 const FILTER_TEMPLATE = `
 <p class="aw-banner" hidden></p>
 <p class="aw-caption"></p>
@@ -135,22 +134,16 @@ function filterPictures(d, f, input, meta, cmap) {
 }
 
 function render({model, el}) {
-  const root = document.createElement("div");
-  root.className = "aw-filter-view aw-page";
-  root.innerHTML = FILTER_TEMPLATE;
-  el.appendChild(root);
-  const ui = {};
-  ["banner", "caption", "group", "layer", "filter-tiles", "channel", "channel-out", "input", "cmap",
-   "filter-weights", "filter-frequency", "cap-weights", "cap-frequency", "stats", "error"]
-    .forEach((n) => { ui[n.replace(/-(\w)/g, (_, c) => c.toUpperCase())] = root.querySelector(".aw-" + n); });
-  const S = {}, flips = [];
-  let meta = null, data = null, version = 0, jsError = "", pullNeeded = false, inputsShown = -1;
-  FILTER_STATE.forEach((k) => { S[k] = model.get(k); });
-  const sendFilter = debounced(FILTER_SEND_MS, () => send(["filter"]));
+  const {root, ui} = mount(el, "aw-filter-view aw-page", FILTER_TEMPLATE,
+    ["banner", "caption", "group", "layer", "filter-tiles", "channel", "channel-out", "input", "cmap",
+     "filter-weights", "filter-frequency", "cap-weights", "cap-frequency", "stats", "error"]);
+  let meta = null, data = null, version = 0, inputsShown = -1;
+  const P = pageState(model, FILTER_STATE, "filter",
+    {sync: syncControls, draw: draw, count: () => count(), slider: ui.channel, out: ui.channelOut});
+  const S = P.S, set = (name, value) => P.set({[name]: value}), setFilter = P.move;
   const picker = layerPicker(ui.group, ui.layer, (name) => set("layer", name));
   const fresh = () => !!data && data.layer === S.layer;
   const count = () => (fresh() ? data.shape[0] : meta.layers.find((l) => l.name === S.layer).channels);
-  const showMessage = () => showError(ui.error, jsError || model.get("_message"));
 
   function draw() {
     root.classList.toggle("aw-busy", !fresh());
@@ -161,7 +154,7 @@ function render({model, el}) {
       fitCanvas(canvas, pic.width, pic.height, 0);
       canvas.getContext("2d").drawImage(pic, 0, 0);
     });
-    const b = (text) => { const e = document.createElement("b"); e.textContent = text; return e; };
+    const b = bold;
     const neg = document.createElement("span"), pos = document.createElement("span");
     neg.className = "aw-neg"; neg.textContent = "−";
     pos.className = "aw-pos"; pos.textContent = "+";
@@ -201,27 +194,6 @@ function render({model, el}) {
     ui.cmap.value = S.cmap;
   }
 
-  function send(names) {
-    names.forEach((k) => model.set(k, S[k]));
-    model.save_changes();
-  }
-
-  function setFilter(f) {
-    const t0 = performance.now();
-    S.filter = Math.min(Math.max(0, f | 0), count() - 1);
-    showSlider(ui.channel, ui.channelOut, S.filter, count());
-    draw();
-    flips.push(performance.now() - t0);
-    sendFilter();
-  }
-
-  function set(name, value) {
-    S[name] = value;
-    syncControls();
-    draw();
-    send([name]);
-  }
-
   function onTile(e) {  // a click on a filter's tile selects it
     if (!fresh()) return;
     const r = ui.filterTiles.getBoundingClientRect(), [o, , kh, kw] = data.shape, k = data.tiles[2], [rows, cols] = gridOf(o);
@@ -239,30 +211,10 @@ function render({model, el}) {
     if (to !== null) setFilter(to);
   });
 
-  function redraw() {
-    try {
-      if (pullNeeded) FILTER_STATE.forEach((k) => { if (!(k === "filter" && sendFilter.pending())) S[k] = model.get(k); });
-      pullNeeded = false;
-      syncControls();
-      draw();
-      jsError = "";
-    } catch (err) {
-      jsError = errorText(err);
-    }
-    showMessage();
-  }
-  const later = {_meta: readMeta, _layer: readLayer, _data: readLayer};
-  FILTER_STATE.forEach((k) => { later[k] = () => { pullNeeded = true; }; });
-  const unwatch = watchModel(model, later, {_message: showMessage}, redraw);
-  readMeta();
-  readLayer();
-  redraw();
-  root.awFilters = {flips: flips, state: () => Object.assign({}, S)};
-  return () => {
-    stopKeys();
-    sendFilter.cancel();
-    unwatch();
-  };
+  const stop = runPage(model, {error: ui.error, keys: FILTER_STATE, pull: P.pull, sync: syncControls, draw: draw,
+    read: {_meta: readMeta, _layer: readLayer, _data: readLayer}, first: [readMeta, readLayer], stops: [stopKeys, P.cancel]});
+  root.awFilters = {flips: P.flips, state: () => Object.assign({}, S)};
+  return stop;
 }
 
 const filters = {render};

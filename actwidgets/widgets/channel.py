@@ -83,7 +83,7 @@ class ChannelView(PageWidget):
     background, :meth:`stop` (*stop*) ends it after the current step.
     """
 
-    _esm = frontend.module_text("draw.js", "channelview.js")
+    _esm = frontend.module_text("draw.js", "controls.js", "channelview.js")
     _css = frontend.stylesheet("channelview.css")
 
     layer = _parts.LayerTrait(help="The layer (one of the atlas' layers for patches; any for the rest)"

@@ -55,7 +55,7 @@ class ConceptView(PageWidget):
     ``view.png`` is the picture shown, drawn in Python.
     """
 
-    _esm = frontend.module_text("draw.js", "concepts.js")
+    _esm = frontend.module_text("draw.js", "controls.js", "concepts.js")
     _css = frontend.stylesheet("concepts.css")
 
     image = Unicode(help="Name of the picked image: one of the collection's or one passed in").tag(sync=True)

@@ -71,7 +71,7 @@ class FeatureVisualizer(PageWidget):
     pictures as raw RGB bytes as they come and draws the grid and the enlarged one itself.
     """
 
-    _esm = frontend.module_text("featurevis.js")
+    _esm = frontend.module_text("draw.js", "controls.js", "featurevis.js")
     _css = frontend.stylesheet("featurevis.css")
 
     layer = _parts.LayerTrait(
