@@ -106,6 +106,8 @@ def drive(w: Explorer, echo: Any | None) -> None:
     assert w.shown()["layer"] == "conv1" and w.shown()["channel"] == "0"
     assert w.part("stats").inner_text().startswith("conv1 (pre-ReLU) · 64×113×113")
     assert w.part("banner").is_visible()  # random weights
+    if echo is not None:  # the label's cell runs after the explorer's: wait until it is there
+        w.page.get_by_text("python channel 0").first.wait_for(timeout=RENDER_TIMEOUT * 1000)
     # Keys: each press a new picture, drawn in the page; Python gets the last channel.
     w.part("picture").focus()
     for k in (1, 2, 3):
