@@ -7,15 +7,18 @@ A script that prints, not a test::
 
 The harness of issue 20: the explorer in its one-channel view on SqueezeNet's ``conv1`` (64
 channels of 113×113, random weights), the picture focused, 20 ArrowRight presses; each flip is
-timed in the page from the keydown to the first animation frame after the module drew the new
-picture (its ``data-version`` changed). Kernel frames over 4 KB received during the flips are
-counted (pictures; the goal is none). A layer change (the layer picker, ``fire2-squeeze1x1`` →
-``conv1``) is timed from the ``change`` event to the first frame with the new layer drawn, and
-the bytes the kernel sent for it are summed, beside the PNGs the widget sent before issue 20
-(one per flip: ``pixels.render_channel`` of a channel, or the grid, as PNG). The CompareExplorer
-(``tests/e2e/fixtures/compare.ipynb``: two images, three pictures per flip) gets the same flips
-and layer change in Voilà; the bytes the CompareExplorer and the FilterExplorer send per layer
-change are listed for SqueezeNet's fire6 layers.
+timed in the page from the keydown's time stamp (taken by a listener added before any page
+script, ahead of the module's own) to the first animation frame after the module drew the new
+picture (its ``data-version`` changed; a later redraw, such as the kernel's echo, is not
+counted). The baseline, timed the same way in the same run: a minimal anywidget (a canvas and a
+range input, ``benchmarks/fixtures/minimal_anywidget.ipynb``) in Voilà. Kernel frames over 4 KB
+received during the flips are counted (pictures; the goal is none). A layer change (the layer
+picker, ``fire2-squeeze1x1`` → ``conv1``) is timed from the ``change`` event to the first frame
+with the new layer drawn, and the bytes the kernel sent for it are summed, beside the PNGs the
+widget sent before issue 20 (one per flip: ``pixels.render_channel`` of a channel, or the grid,
+as PNG). The CompareExplorer (``tests/e2e/fixtures/compare.ipynb``: two images, three pictures
+per flip) gets the same flips and layer change in Voilà; the bytes the CompareExplorer and the
+FilterExplorer send per layer change are listed for SqueezeNet's fire6 layers.
 """
 
 from __future__ import annotations
@@ -29,19 +32,29 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 FLIPS = 20
+#: Run before any script of the page: the key's (or the picker's) time stamp, taken in the
+#: window's capture phase ahead of the module's own listener there, which draws and stops the
+#: event (a listener added later would run after the drawing).
+_INIT = """
+window.addEventListener('keydown', (e) => { window.__awT0 = e.timeStamp; }, true);
+window.addEventListener('change', (e) => { window.__awT0 = e.timeStamp; }, true);
+"""
+#: The first picture drawn after the key (not busy) is timed to the next animation frame; a
+#: later redraw (the kernel's echo) is not, the time stamp being used once.
 _INSTALL = """view => {
-  const m = window.__aw = {t0: null, times: [], version: +view.dataset.version};
-  // The event's own time stamp: the module takes keys in the window's capture phase and stops
-  // them there, so a listener may run after it drew; timeStamp is when the key was pressed.
-  window.addEventListener('keydown', (e) => { m.t0 = e.timeStamp; }, true);
-  window.addEventListener('change', (e) => { m.t0 = e.timeStamp; }, true);
-  new MutationObserver(() => {
+  if (window.__awObserver) window.__awObserver.disconnect();  // one timing at a time
+  const m = window.__aw = {times: [], version: +view.dataset.version};
+  window.__awT0 = null;
+  window.__awObserver = new MutationObserver(() => {
     const v = +view.dataset.version;
     if (v === m.version || view.classList.contains('aw-busy')) return;
     m.version = v;
-    const t0 = m.t0;
-    requestAnimationFrame(() => { if (t0 !== null) m.times.push(performance.now() - t0); });
-  }).observe(view, {attributes: true, attributeFilter: ['data-version', 'class']});
+    const t0 = window.__awT0;
+    if (t0 === null || t0 === undefined) return;
+    window.__awT0 = null;
+    requestAnimationFrame(() => { m.times.push(performance.now() - t0); });
+  });
+  window.__awObserver.observe(view, {attributes: true, attributeFilter: ['data-version', 'class']});
 }"""
 
 
@@ -113,7 +126,7 @@ def _compare_in_voila(browser, home: Path, rows: list[str], layer: list[tuple]) 
     from tests.e2e.conftest import FIXTURES, voila_server
 
     with voila_server(FIXTURES / "compare.ipynb", home, home) as server:
-        page = browser.new_page(viewport={"width": 1280, "height": 1600})
+        page = _new_page(browser)
         frames: list[int] = []
         page.on("websocket", lambda ws: ws.on("framereceived", lambda data: frames.append(len(data))))
         page.goto(server.url + "/", timeout=180_000)
@@ -127,6 +140,57 @@ def _compare_in_voila(browser, home: Path, rows: list[str], layer: list[tuple]) 
         server.remember_children()
 
 
+def _minimal_in_voila(browser, home: Path, rows: list[str]) -> None:
+    """The baseline: a minimal anywidget (canvas + range input, nothing of actwidgets) in Voilà,
+    timed by the same harness."""
+    from tests.e2e.conftest import voila_server
+
+    with voila_server(REPO / "benchmarks" / "fixtures" / "minimal_anywidget.ipynb", home, home) as server:
+        page = _new_page(browser)
+        frames: list[int] = []
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda data: frames.append(len(data))))
+        page.goto(server.url + "/", timeout=180_000)
+        view = page.locator(".aw-minimal-view").first
+        view.wait_for(state="attached", timeout=180_000)
+        page.wait_for_function("v => +v.dataset.version > 0", arg=view.element_handle(), timeout=180_000)
+        ms, big = _flips(page, view, frames)
+        rows.append(_row("minimal anywidget in Voilà (the baseline)", ms, big))
+        page.close()
+        server.remember_children()
+
+
+def _explorer_in_voila(browser, home: Path, page_path: Path, rows: list[str], layer: list[tuple]) -> None:
+    """The explorer's flips and layer change, live in Voilà and in its exported page."""
+    from tests.e2e.conftest import FIXTURES, voila_server
+
+    with voila_server(FIXTURES / "explorer.ipynb", home, home) as server:
+        page = _new_page(browser)
+        frames: list[int] = []
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda data: frames.append(len(data))))
+        page.goto(server.url + "/", timeout=180_000)
+        view = page.locator(".aw-explorer-view").first
+        view.wait_for(state="attached", timeout=180_000)
+        page.wait_for_function("v => +v.dataset.version > 0", arg=view.element_handle(), timeout=180_000)
+        view.locator(".aw-view button[data-value=channel]").click()
+        ms, big = _flips(page, view, frames)
+        rows.append(_row("live ActivationExplorer in Voilà", ms, big))
+        layer.append(("live, Voilà", *_layer_change(page, view, frames)))
+        exported = _new_page(browser)
+        exported.goto(page_path.as_uri())
+        view = exported.locator(".aw-explorer-view").first
+        exported.wait_for_function("v => +v.dataset.version > 0", arg=view.element_handle())
+        ms, _ = _flips(exported, view, [])
+        rows.append(_row("exported page from file://", ms, None))
+        layer.append(("exported page", *_layer_change(exported, view, [])))
+        server.remember_children()
+
+
+def _new_page(browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page.add_init_script(_INIT)
+    return page
+
+
 def _row(name: str, ms: list[float], big: int | None) -> str:
     return (f"{name:<44} {statistics.median(ms):7.1f} {max(ms):7.1f} "
             f"{'-' if big is None else big:>8}")
@@ -136,7 +200,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     import actwidgets as aw
-    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, FIXTURES, voila_server
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 
     home = Path(tempfile.mkdtemp(prefix="aw-frontend-"))
     rows, layer = [], []
@@ -145,27 +209,9 @@ def main() -> None:
                                view="channel", verbose=False).path
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        with voila_server(FIXTURES / "explorer.ipynb", home, home) as server:
-            page = browser.new_page(viewport={"width": 1280, "height": 1600})
-            frames: list[int] = []
-            page.on("websocket", lambda ws: ws.on("framereceived", lambda data: frames.append(len(data))))
-            page.goto(server.url + "/", timeout=180_000)
-            view = page.locator(".aw-explorer-view").first
-            view.wait_for(state="attached", timeout=180_000)
-            page.wait_for_function("v => +v.dataset.version > 0", arg=view.element_handle(), timeout=180_000)
-            view.locator(".aw-view button[data-value=channel]").click()
-            ms, big = _flips(page, view, frames)
-            rows.append(_row("live ActivationExplorer in Voilà", ms, big))
-            layer.append(("live, Voilà", *_layer_change(page, view, frames)))
-            exported = browser.new_page(viewport={"width": 1280, "height": 1600})
-            exported.goto(page_path.as_uri())
-            view = exported.locator(".aw-explorer-view").first
-            exported.wait_for_function("v => +v.dataset.version > 0", arg=view.element_handle())
-            ms, _ = _flips(exported, view, [])
-            rows.append(_row("exported page from file://", ms, None))
-            layer.append(("exported page", *_layer_change(exported, view, [])))
-            server.remember_children()
+        _explorer_in_voila(browser, home, page_path, rows, layer)
         _compare_in_voila(browser, home, rows, layer)
+        _minimal_in_voila(browser, home, rows)
         browser.close()
     channel_png, grid_png = _old_png_bytes()
     print(f"\nChannel flips, conv1 in the channel view, {FLIPS} ArrowRight presses, headless Chromium "
