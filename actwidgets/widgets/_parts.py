@@ -1,6 +1,6 @@
-"""The parts every widget is built from: the error line, the random-weights banner, the PNG
-picture, labelled controls, the colormap / contrast / stage controls, the checks shared by the
-traits' validators, and the picture of a layer whose maps are 1×1.
+"""What the widgets share in Python: error messages as sentences, the checks behind the traits'
+validators (layer and stage as ``activations`` reads them, indices, colormaps), PNG bytes of a
+picture and the picture of a layer whose maps are 1×1 (the page draws the rest).
 
 Nothing here holds state of its own: the state machine is :mod:`._state`.
 """
@@ -9,40 +9,24 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
 from typing import Any
 
-import ipywidgets as widgets
 import numpy as np
 import traitlets
 
 from .. import pixels
 from ..model.layers import LayerInfo, LayerNameError
 from ..model.selection import parse_stage, stages_of
-from ..pixels.views import CMAPS, CONTRAST_LABELS, OUTLINE_RGB, fmt
+from ..pixels.views import CMAPS, OUTLINE_RGB, fmt
 
 __all__ = [
-    "ErrorLine", "describe_error", "fmt", "plain_text", "png_image", "set_png", "labelled",
-    "random_weights_banner",
-    "check_layer_name", "check_stage", "LayerTrait", "StageTrait", "check_index", "Index",
-    "check_cmap", "cmap_dropdown",
-    "show_cmap", "contrast_toggle", "stage_toggle", "update_stage_toggle", "limits_of",
-    "to_png", "value_bars", "MIN_DISPLAY_SIDE", "CMAPS",
+    "describe_error", "fmt", "plain_text", "check_layer_name", "check_stage", "LayerTrait",
+    "StageTrait", "check_index", "Index", "check_cmap", "to_png", "value_bars",
+    "MIN_DISPLAY_SIDE", "CMAPS",
 ]
 
 #: Pictures whose shorter side is below this are enlarged (nearest neighbour) for display.
 MIN_DISPLAY_SIDE = 200
-
-#: Contrast choices (label, value) and their tooltips.
-CONTRAST_OPTIONS: tuple[tuple[str, str], ...] = tuple(
-    (label, value) for value, label in CONTRAST_LABELS.items())
-CONTRAST_TOOLTIPS = (
-    "Scale the lowest value to black and the highest to white (MATLAB's mat2gray)",
-    "Clip the lowest and highest 1% first, then scale (MATLAB's stretchlim + imadjust)",
-)
-STAGE_TOOLTIPS = ("The value before the activation", "The value after the activation")
-
-SELECTED_RGB = OUTLINE_RGB
 
 
 # --------------------------------------------------------------------------- messages
@@ -61,128 +45,12 @@ def describe_error(exc: BaseException) -> str:
     return f"{kind}: {text}"
 
 
-class ErrorLine(widgets.HTML):
-    """One line of HTML that shows the last error (red) and is empty otherwise.
-
-    It carries the CSS class ``aw-error``, so a page (or a browser test) can find it.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.add_class("aw-error")
-
-    def show(self, error: BaseException | str, context: str = "") -> None:
-        """Show ``error`` (an exception or a sentence), after ``context:`` when given."""
-        message = error if isinstance(error, str) else describe_error(error)
-        if len(message) > 1200:
-            message = message[:1200] + " …"
-        prefix = f"<b>{html.escape(context)}:</b> " if context else ""
-        self.value = (
-            '<div style="color:#b00020;background:#fdecea;border-left:4px solid #b00020;'
-            'padding:4px 8px;margin:2px 0;white-space:pre-wrap;font-family:sans-serif">'
-            f"⚠ {prefix}{html.escape(message)}</div>"
-        )
-
-    def clear(self) -> None:
-        if self.value:
-            self.value = ""
-
-    @property
-    def message(self) -> str:
-        """The text now shown (empty when there is no error)."""
-        return plain_text(self.value).removeprefix("⚠ ").strip()
-
-
 def plain_text(markup: str) -> str:
     """The text of a line of HTML (tags dropped, entities decoded)."""
     return html.unescape(re.sub(r"<[^>]+>", "", markup))
 
 
-def random_weights_banner(net: Any) -> widgets.HTML:
-    """A warning banner when ``net`` has random weights; an empty, hidden HTML otherwise."""
-    if getattr(net, "pretrained", True):
-        return widgets.HTML("", layout=widgets.Layout(display="none"))
-    name = html.escape(str(getattr(net, "name", "this network")))
-    return widgets.HTML(
-        '<div style="background:#fff4ce;border-left:4px solid #f0a000;padding:4px 8px;'
-        'margin:2px 0;font-family:sans-serif">'
-        f"<b>Random weights:</b> {name} was not loaded with trained weights, so what it "
-        "shows is not what a trained network sees. Load it with weights=\"DEFAULT\" (or a "
-        "weights file) for real features.</div>"
-    )
-
-
 # --------------------------------------------------------------------------- controls
-
-
-def png_image(**layout: str) -> widgets.Image:
-    """An empty ``widgets.Image`` for PNG bytes, shown at its own size (not stretched to
-    the width of the box it sits in)."""
-    layout.setdefault("align_self", "flex-start")
-    return widgets.Image(format="png", value=b"", layout=widgets.Layout(**layout))
-
-
-def set_png(image: widgets.Image, data: bytes) -> None:
-    """Show PNG bytes in ``image``; an empty one is hidden (no broken-picture icon)."""
-    with image.hold_sync():
-        image.value = data
-        image.layout.display = "" if data else "none"
-
-
-def labelled(text: str, control: widgets.Widget) -> widgets.HBox:
-    """``control`` with a label on its left (ToggleButtons put their description above)."""
-    return widgets.HBox(
-        [widgets.Label(text, layout=widgets.Layout(margin="0 6px 0 8px")), control],
-        layout=widgets.Layout(align_items="center"),
-    )
-
-
-def cmap_dropdown(value: str, description: str = "colormap") -> widgets.Dropdown:
-    options = list(CMAPS) if value in CMAPS else [*CMAPS, value]
-    return widgets.Dropdown(
-        options=options, value=value, description=description,
-        layout=widgets.Layout(width="170px"), style={"description_width": "initial"},
-    )
-
-
-def show_cmap(dropdown: widgets.Dropdown, value: str) -> None:
-    """Show colormap ``value`` in ``dropdown``, adding it to the options when it is new."""
-    with dropdown.hold_sync():
-        if value not in dropdown.options:
-            dropdown.options = [*dropdown.options, value]
-        dropdown.value = value
-
-
-def contrast_toggle(value: str) -> widgets.ToggleButtons:
-    return widgets.ToggleButtons(
-        options=list(CONTRAST_OPTIONS), value=value, tooltips=list(CONTRAST_TOOLTIPS),
-        style={"button_width": "96px"}, layout=widgets.Layout(width="auto"),
-    )
-
-
-def stage_toggle(value: str) -> widgets.ToggleButtons:
-    return widgets.ToggleButtons(
-        options=[("pre-ReLU", "pre"), ("post-ReLU", "post")], value=value,
-        tooltips=list(STAGE_TOOLTIPS), style={"button_width": "96px"},
-        layout=widgets.Layout(width="auto"),
-    )
-
-
-def update_stage_toggle(toggle: widgets.ToggleButtons, info: LayerInfo) -> None:
-    """Enable the toggle where the layer has two stages; else disable it and say why."""
-    with toggle.hold_sync():
-        if info.has_stages:
-            toggle.disabled = False
-            toggle.tooltip = f"{info.name}: show the value before or after its activation"
-            toggle.tooltips = list(STAGE_TOOLTIPS)
-        else:
-            why = (
-                f"{info.name} is a {info.kind} layer with no activation (ReLU) right after "
-                "it: before and after are the same value"
-            )
-            toggle.disabled = True
-            toggle.tooltip = why
-            toggle.tooltips = [why, why]
 
 
 # --------------------------------------------------------------------------- checks
@@ -288,20 +156,6 @@ def check_cmap(owner: str, value: Any) -> str:
 # --------------------------------------------------------------------------- pictures
 
 
-def limits_of(arrays: Sequence[np.ndarray], contrast: str) -> tuple[float, float]:
-    """One (lo, hi) for several arrays together (to compare them with the same scale)."""
-    flat = np.concatenate([np.asarray(a, dtype=np.float32).reshape(-1) for a in arrays])
-    if contrast == "stretch":
-        lo, hi = pixels.stretchlim(flat)
-    else:
-        lo, hi = float(flat.min()), float(flat.max())
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        raise ValueError("the activations contain NaN or inf")
-    if hi <= lo:  # a constant map: any non-empty span draws it as the lowest colour
-        hi = lo + 1.0
-    return float(lo), float(hi)
-
-
 def to_png(rgb: Any, min_side: int = MIN_DISPLAY_SIDE) -> bytes:
     """PNG bytes of a rendered picture, enlarged first when its shorter side is small."""
     return pixels.to_png(pixels.enlarge_to(rgb, min_side))
@@ -331,6 +185,6 @@ def value_bars(values: np.ndarray, selected: int, *, height: int = MIN_DISPLAY_S
     band[band == 0] = 2
     index[:, x0:x1][index[:, x0:x1] == 1] = 3
     index[zero, index[zero] != 3] = 4
-    colours = np.array([(255, 255, 255), (90, 110, 140), (255, 214, 196), SELECTED_RGB,
+    colours = np.array([(255, 255, 255), (90, 110, 140), (255, 214, 196), OUTLINE_RGB,
                         (0, 0, 0)], np.uint8)
     return pixels.Indexed(index, colours)

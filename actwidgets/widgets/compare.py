@@ -57,7 +57,7 @@ def _span(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 def compare_tables(a: np.ndarray, b: np.ndarray) -> CompareTables:
-    """The tables of two (C, h, w) maps (as :func:`~._parts.limits_of` computes the limits).
+    """The tables of two (C, h, w) maps: each channel's limits over both images together.
 
     >>> t = compare_tables(np.zeros((1, 2, 2), np.float32), np.ones((1, 2, 2), np.float32))
     >>> t.limits.tolist(), int(t.levels[1].max()), float(t.peak[0])
