@@ -1,9 +1,7 @@
 """torch's private API, in one place: each name the package reads beyond torch's public API,
-why, and from which torch version it is there (all of them from torch 2.1, the oldest the
-package supports, to 2.14, the one it is tested with).
-
-Nothing else in the package reads a private torch name, except the widgets' filter views,
-which read a weight's ``._version`` directly.
+why, and from which torch version it is there (each was read the same way from torch 2.1 to
+2.14; the package claims 2.9 and later, what CI installs). Nothing else in the package reads a
+private torch name (``tests/test_imports.py`` checks it).
 
 >>> import torch
 >>> from torch import nn

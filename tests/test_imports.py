@@ -19,7 +19,7 @@ ROOT = Path(actwidgets.__file__).parent
 KNOWN_PRIVATE_IMPORTS = {("frontend/__init__.py", "actwidgets.export._data"),
                          ("frontend/__init__.py", "actwidgets.export._size")}
 #: torch's private API read outside the compatibility module: (file, name).
-KNOWN_TORCH_PRIVATE = {("widgets/_filterviews.py", "_version"), ("widgets/filters.py", "_version")}
+KNOWN_TORCH_PRIVATE: set[tuple[str, str]] = set()
 
 #: Private torch names (attributes, or strings handed to getattr).
 _TORCH_NAMES = {"_version", "_forward_hooks", "_forward_pre_hooks", "_forward_hooks_with_kwargs",

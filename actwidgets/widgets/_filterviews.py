@@ -11,6 +11,7 @@ import traitlets
 from torch import nn
 
 from .. import analysis, pixels
+from .._torch_compat import version as tensor_version
 from ..model.layers import LayerInfo
 from ..pixels.views import OUTLINE_RGB
 
@@ -71,7 +72,7 @@ class Weights:
 
     def of(self, name: str, conv: nn.Conv2d) -> tuple[np.ndarray, np.ndarray | None]:
         """Read-only (filters, inputs, kh, kw) weights and (filters,) bias (or None)."""
-        version = conv.weight._version
+        version = tensor_version(conv.weight)
         hit = self._cache.get(name)
         if hit is None or hit[0] != version or hit[1].shape != tuple(conv.weight.shape):
             w = conv.weight.detach().float().cpu().numpy().copy()

@@ -21,6 +21,7 @@ from torch import nn
 from traitlets import Bytes, Dict, Int, Unicode, validate
 
 from .. import frontend, pixels
+from .._torch_compat import version as tensor_version
 from ..model.layers import LayerInfo
 from ..pixels.views import CMAPS
 from . import _filterviews as views
@@ -163,7 +164,7 @@ class FilterExplorer(PageWidget):
 
     # ------------------------------------------------------------------ rendering
     def _tiles(self, w: np.ndarray) -> tuple[np.ndarray, int]:
-        key = (self.layer, self.conv.weight._version)
+        key = (self.layer, tensor_version(self.conv.weight))
         hit = self._tiles_cache.get(key)
         if hit is None:
             hit = views.all_filters(w)
@@ -174,7 +175,7 @@ class FilterExplorer(PageWidget):
         """The layer's tiles and weights when the layer (or its weights) changed since they were
         sent (else None: the page draws filter, input channel and colormap changes itself)."""
         w, bias = self._weights_of.of(self.layer, self.conv)
-        key = (self.layer, self.conv.weight._version)
+        key = (self.layer, tensor_version(self.conv.weight))
         if key == self._sent:
             return key, None
         rgb, k = self._tiles(w)
