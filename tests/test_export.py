@@ -25,7 +25,8 @@ from PIL import Image
 import actwidgets as aw
 from actwidgets import pixels
 from actwidgets.capture import activations
-from actwidgets.export import CMAPS, ExportTooLargeError, StaticExplorer, _data, export_html, static_explorer
+from actwidgets.export import CMAPS, ExportTooLargeError, StaticExplorer, export_html, static_explorer
+from actwidgets.export import data as _data
 
 LAYERS = ["conv1", "relu_conv1", "pool1", "fire2-squeeze1x1", "fire6-concat", "conv10", "pool10"]
 URL = re.compile(r"\b(?:https?|ftp|wss?)://", re.I)

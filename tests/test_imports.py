@@ -16,8 +16,7 @@ import actwidgets
 ROOT = Path(actwidgets.__file__).parent
 
 #: Another subpackage's private module or name, still imported: (importer, what).
-KNOWN_PRIVATE_IMPORTS = {("frontend/__init__.py", "actwidgets.export._data"),
-                         ("frontend/__init__.py", "actwidgets.export._size")}
+KNOWN_PRIVATE_IMPORTS: set[tuple[str, str]] = set()
 #: torch's private API read outside the compatibility module: (file, name).
 KNOWN_TORCH_PRIVATE: set[tuple[str, str]] = set()
 

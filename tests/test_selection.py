@@ -17,8 +17,8 @@ from torch import nn
 import actwidgets as aw
 from actwidgets.__main__ import main as cli
 from actwidgets.explorer_state import ExplorerState, image_names
-from actwidgets.export import _data as export_data
 from actwidgets.export import chosen_layers
+from actwidgets.export import data as export_data
 from actwidgets.model.selection import parse_stage, stage_argument
 
 

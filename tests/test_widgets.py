@@ -150,7 +150,8 @@ def test_channel_view_colormap_and_contrast_changes_send_no_pictures(explorer):
 
 
 def test_the_layer_sent_is_the_exports_data(explorer):
-    from actwidgets.export import _data, _size
+    from actwidgets.export import data as _data
+    from actwidgets.export import size as _size
 
     meta, data = explorer._layer, explorer._levels
     pd = _data.point_data(explorer.activations, ("minmax", "stretch"))

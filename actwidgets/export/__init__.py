@@ -14,9 +14,9 @@ StaticExplorer(squeezenet, 1 image, 7 layers, ... MB)
 from __future__ import annotations
 
 from ..explorer_state import ExplorerState
-from ._data import chosen_layers
-from ._size import ExportTooLargeError
+from .data import chosen_layers
 from .html import CMAPS, VIEWS, ExportResult, StaticExplorer, export_html, static_explorer
+from .size import ExportTooLargeError
 
 __all__ = ["export_html", "static_explorer", "StaticExplorer", "ExportResult", "ExportTooLargeError",
            "CMAPS", "VIEWS", "chosen_layers", "ExplorerState"]

@@ -31,8 +31,9 @@ import numpy as np
 
 from ..explorer_state import ExplorerState
 from ..pixels.views import CMAPS, CONTRAST_LABELS, VIEWS
-from . import _data, _size
-from ._data import Selection
+from . import data as _data
+from . import size as _size
+from .data import Selection
 
 __all__ = ["export_html", "static_explorer", "StaticExplorer", "ExportResult", "ExplorerState", "CMAPS",
            "VIEWS"]

@@ -12,7 +12,7 @@ page's script are this text.
 
 The data (:func:`network_meta`, :func:`layer_payload`): the network, its layers and layer
 groups, the colour tables; then per image, layer and stage the 8-bit levels of every channel
-(one sprite sheet per contrast, as :mod:`actwidgets.export._data` computes them), one float32
+(one sprite sheet per contrast, as :mod:`actwidgets.export.data` computes them), one float32
 per channel (its largest value) and the stats line's numbers.
 
 >>> text = module_text()
@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from .. import pixels
-from ..export import _data as _export_data
-from ..export import _size
+from ..export import data as _export_data
+from ..export import size as _size
 from ..model.layers import LayerInfo
 from ..pixels.views import CMAPS, OUTLINE_RGB, OVERLAY_ALPHA, PAD_RGB, overlay_cmap
 
@@ -131,6 +131,6 @@ def layer_payload(acts: np.ndarray, contrasts: Sequence[str] = pixels.CONTRASTS,
 
 
 def levels_bytes(pd: Any, contrasts: Sequence[str]) -> bytes:
-    """A :class:`~actwidgets.export._data.PointData` as the module reads it."""
+    """A :class:`~actwidgets.export.data.PointData` as the module reads it."""
     parts = [_size.sheet(pd.levels[c]).tobytes() for c in contrasts]
     return b"".join([*parts, np.asarray(pd.values, "<f4").tobytes()])

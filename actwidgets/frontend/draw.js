@@ -1,6 +1,6 @@
 /* actwidgets pages, part 1: the pictures, drawn as actwidgets.pixels draws them (every page).
    A layer arrives as 8-bit levels (one sprite sheet per contrast: every channel's tile, row by
-   row, as actwidgets.export._size.sheet lays them out); colours come from 256-entry tables
+   row, as actwidgets.export.size.sheet lays them out); colours come from 256-entry tables
    (the grid's: 254 colours + padding + outline); the channel view and the overlay resize a
    channel as Pillow's bilinear filter does. controls.js and the page's own file follow in the same module. */
 const LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
