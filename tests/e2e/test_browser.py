@@ -32,6 +32,7 @@ from .test_explorer_browser import KNOWN_PAGE_ERRORS, _start_kernel
 pytestmark = pytest.mark.e2e
 
 COMPARE_NOTEBOOK = FIXTURES / "compare.ipynb"
+FILTERS_NOTEBOOK = FIXTURES / "filters.ipynb"
 #: Seconds a page may take to show the widget (kernel start, torch import, model load).
 RENDER_TIMEOUT = 150.0
 #: Seconds one change may take to reach the picture.
@@ -331,6 +332,39 @@ def test_compare_explorer_in_voila(browser, e2e_home, artifacts):
             page.goto(server.url + "/", wait_until="commit", timeout=RENDER_TIMEOUT * 1000)
             view = View(page, ".aw-compare-view", COMPARE_KEYS, artifacts, "voila-compare", console)
             drive_compare(view, frames)
+        finally:
+            context.close()
+            server.remember_children()
+
+
+def test_filter_explorer_in_voila(browser, e2e_home, artifacts):
+    """The live FilterExplorer: filter flips drawn in the page (no kernel message with pictures),
+    Python following; a layer change sends that layer's weights once."""
+    console: list[str] = []
+    with voila_server(FILTERS_NOTEBOOK, e2e_home, artifacts) as server:
+        context, page = new_page(browser, console, width=1300, height=1400)
+        try:
+            frames = _count_frames(page)
+            page.goto(server.url + "/", wait_until="commit", timeout=RENDER_TIMEOUT * 1000)
+            w = View(page, ".aw-filter-view", FILTER_KEYS, artifacts, "voila-filters", console)
+            w.view.wait_for(state="attached", timeout=RENDER_TIMEOUT * 1000)
+            w.wait_drawn(0, RENDER_TIMEOUT)
+            assert w.shown()[:2] == ["conv1", "0"] and w.part("banner").is_visible()
+            page.get_by_text("python filter 0").first.wait_for(timeout=RENDER_TIMEOUT * 1000)
+            w.part("filter-tiles").focus()
+            big = sum(1 for n in frames if n > BIG_FRAME)
+            for k in (1, 2, 3):
+                w.act(lambda: page.keyboard.press("ArrowRight"), f"key-{k}", filter=k)
+            page.get_by_text("python filter 3").first.wait_for(timeout=CHANGE_TIMEOUT * 1000)
+            sent = [n for n in frames if n > BIG_FRAME][big:]
+            assert not sent, f"kernel messages over {BIG_FRAME} bytes during 3 flips: {sent}"
+            group = w.part("group")
+            fire9 = group.evaluate("s => [...s.options].find(o => o.text.startsWith('fire9')).value")
+            w.act(lambda: group.select_option(fire9), "layer", layer="fire9-squeeze1x1")
+            layer_frames = [n for n in frames if n > BIG_FRAME][big:]
+            # fire9-squeeze1x1's weights: 64 filters of 512×1×1 float32, sent once
+            assert len(layer_frames) == 1 and layer_frames[0] > 64 * 512 * 4, layer_frames
+            w.assert_clean()
         finally:
             context.close()
             server.remember_children()
