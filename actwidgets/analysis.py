@@ -145,11 +145,11 @@ def _region_weights(region: Any, h: int, w: int, image_size: tuple[int, int] | N
 
 
 def robust_scale(acts: ArrayLike) -> np.ndarray:
-    """Each channel's typical peak |value|, which one outlying cell cannot set: (C,) float64.
+    """Each channel's typical peak ``|value|``, which one outlying cell cannot set: (C,) float64.
 
     The channel's largest |values| are passed over, 1 % of its cells (:data:`OUTLIER_SHARE`)
     but at least one, and the next is its scale; where that is 0 (a channel with that few
-    non-zero cells), its largest |value| is.
+    non-zero cells), its largest ``|value|`` is.
 
     >>> robust_scale(np.array([[[1.0, 1.0, 1.0, 90.0]], [[0.0, 0.0, 0.0, 3.0]]])).tolist()
     [1.0, 3.0]
@@ -178,7 +178,7 @@ def rank_channels(
     means: with ``s`` its :func:`robust_scale`, its values are clipped to ``[-s, s]`` and the
     score is ``(weighted mean inside - weighted mean outside) / s``, in [-2, 2]. So one
     bright cell counts as at most ``s``, which it cannot set: it cannot sink a channel that
-    fires all over the region (dividing by the peak |value| would let it).
+    fires all over the region (dividing by the peak ``|value|`` would let it).
 
     >>> acts = np.zeros((3, 4, 4)); acts[2, :2, :2] = 1.0
     >>> rank_channels(acts, (0, 0, 8, 8), image_size=(16, 16)).order

@@ -95,8 +95,13 @@ class ZooEntry:
     caffe: CaffeWeights | None = None  # MATLAB's Caffe weights: weights="caffe"
 
 
+class Zoo(dict):
+    """The zoo's own names, each a :class:`ZooEntry` (builder, name table, input size, head,
+    Caffe weights). Any other torchvision classification model works by its own name."""
+
+
 #: The zoo's own names. Any other torchvision classification model works by its own name.
-ZOO: dict[str, ZooEntry] = {
+ZOO: dict[str, ZooEntry] = Zoo({
     "squeezenet": ZooEntry(
         "squeezenet1_1", _names.SQUEEZENET_MATLAB, input_size=227,
         description="SqueezeNet 1.1 with MATLAB's layer names, at MATLAB's 227×227 input",
@@ -123,7 +128,7 @@ ZOO: dict[str, ZooEntry] = {
         "vgg16", _names.VGG16_KERAS, description="VGG16 with Keras' layer names",
         head="classifier", init=_vgg_init,  # the head is 124M of its 138M parameters
     ),
-}
+})
 
 
 def _torchvision(name: str) -> nn.Module:

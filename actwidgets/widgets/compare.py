@@ -186,7 +186,7 @@ class CompareExplorer(LayerState, PageWidget):
 
     @property
     def max_abs_difference(self) -> float:
-        """max |B − A| over the shown channel."""
+        """``max |B − A|`` over the shown channel."""
         return float(np.max(np.abs(self.difference)))
 
     def select_largest_difference(self) -> int:

@@ -159,7 +159,7 @@ class FilterExplorer(PageWidget):
 
     @property
     def frequency_response(self) -> np.ndarray:
-        """|H| of the selected filter: (inputs, n, n), or (n, n) for one input channel."""
+        """``|H|`` of the selected filter: (inputs, n, n), or (n, n) for one input channel."""
         return views.frequency_response(self._weights, self.filter, self.input_channel)
 
     # ------------------------------------------------------------------ rendering
