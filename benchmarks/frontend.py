@@ -122,17 +122,24 @@ def _fire6_bytes() -> list[str]:
     return lines
 
 
+def _open(browser, url: str, selector: str) -> tuple:
+    """A new page on ``url``, its widget's view (``selector``) drawn once, and the list the
+    sizes of the kernel's websocket frames go to."""
+    page = _new_page(browser)
+    frames: list[int] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda data: frames.append(len(data))))
+    page.goto(url + "/", timeout=180_000)
+    view = page.locator(selector).first
+    view.wait_for(state="attached", timeout=180_000)
+    page.wait_for_function("v => +v.dataset.version > 0", arg=view.element_handle(), timeout=180_000)
+    return page, view, frames
+
+
 def _compare_in_voila(browser, home: Path, rows: list[str], layer: list[tuple]) -> None:
     from tests.e2e.conftest import FIXTURES, voila_server
 
     with voila_server(FIXTURES / "compare.ipynb", home, home) as server:
-        page = _new_page(browser)
-        frames: list[int] = []
-        page.on("websocket", lambda ws: ws.on("framereceived", lambda data: frames.append(len(data))))
-        page.goto(server.url + "/", timeout=180_000)
-        view = page.locator(".aw-compare-view").first
-        view.wait_for(state="attached", timeout=180_000)
-        page.wait_for_function("v => +v.dataset.version > 0", arg=view.element_handle(), timeout=180_000)
+        page, view, frames = _open(browser, server.url, ".aw-compare-view")
         ms, big = _flips(page, view, frames)
         rows.append(_row("live CompareExplorer in Voilà (3 pictures)", ms, big))
         layer.append(("compare, Voilà", *_layer_change(page, view, frames, at=0)))
@@ -146,13 +153,7 @@ def _minimal_in_voila(browser, home: Path, rows: list[str]) -> None:
     from tests.e2e.conftest import voila_server
 
     with voila_server(REPO / "benchmarks" / "fixtures" / "minimal_anywidget.ipynb", home, home) as server:
-        page = _new_page(browser)
-        frames: list[int] = []
-        page.on("websocket", lambda ws: ws.on("framereceived", lambda data: frames.append(len(data))))
-        page.goto(server.url + "/", timeout=180_000)
-        view = page.locator(".aw-minimal-view").first
-        view.wait_for(state="attached", timeout=180_000)
-        page.wait_for_function("v => +v.dataset.version > 0", arg=view.element_handle(), timeout=180_000)
+        page, view, frames = _open(browser, server.url, ".aw-minimal-view")
         ms, big = _flips(page, view, frames)
         rows.append(_row("minimal anywidget in Voilà (the baseline)", ms, big))
         page.close()
@@ -164,13 +165,7 @@ def _explorer_in_voila(browser, home: Path, page_path: Path, rows: list[str], la
     from tests.e2e.conftest import FIXTURES, voila_server
 
     with voila_server(FIXTURES / "explorer.ipynb", home, home) as server:
-        page = _new_page(browser)
-        frames: list[int] = []
-        page.on("websocket", lambda ws: ws.on("framereceived", lambda data: frames.append(len(data))))
-        page.goto(server.url + "/", timeout=180_000)
-        view = page.locator(".aw-explorer-view").first
-        view.wait_for(state="attached", timeout=180_000)
-        page.wait_for_function("v => +v.dataset.version > 0", arg=view.element_handle(), timeout=180_000)
+        page, view, frames = _open(browser, server.url, ".aw-explorer-view")
         view.locator(".aw-view button[data-value=channel]").click()
         ms, big = _flips(page, view, frames)
         rows.append(_row("live ActivationExplorer in Voilà", ms, big))

@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from ._view import CHANGE_TIMEOUT, View
 from .conftest import FIXTURES, lab_server, new_page, voila_server
-from .test_explorer_browser import KNOWN_PAGE_ERRORS, _start_kernel
+from .test_explorer_browser import _start_kernel
 
 pytestmark = pytest.mark.e2e
 
@@ -35,9 +36,6 @@ COMPARE_NOTEBOOK = FIXTURES / "compare.ipynb"
 FILTERS_NOTEBOOK = FIXTURES / "filters.ipynb"
 #: Seconds a page may take to show the widget (kernel start, torch import, model load).
 RENDER_TIMEOUT = 150.0
-#: Seconds one change may take to reach the picture.
-CHANGE_TIMEOUT = 30.0
-ERROR_TEXT = re.compile(r"Traceback \(most recent call last\)|\b[A-Z]\w*Error\b")
 #: A kernel message bigger than this carries pictures (the goal during flips: none).
 BIG_FRAME = 4096
 #: What each page's data-shown lists.
@@ -71,12 +69,7 @@ window.awPut = (values) => {  // changes from Python: set, then tell the module
 window.awModule.render({model: model, el: document.getElementById("host")});
 </script>"""
 
-_CANVAS_RGB = """el => {
-  const d = el.getContext('2d').getImageData(0, 0, el.width, el.height).data;
-  let s = '';
-  for (let i = 0; i < d.length; i += 4) s += String.fromCharCode(d[i], d[i + 1], d[i + 2]);
-  return {w: el.width, h: el.height, rgb: btoa(s)};
-}"""
+
 
 
 def file_page(browser: Any, console: list[str], width: int, height: int) -> tuple[Any, Any]:
@@ -109,66 +102,6 @@ def module_page(widget: Any, path: Path) -> Path:
     state = json.dumps(_state(widget, names)).replace("</", "<\\/")
     path.write_text(_HARNESS % {"css": widget._css, "state": state, "esm": esm}, encoding="utf-8")
     return path
-
-
-class View:
-    """A widget's view on a page: act, wait for the next picture, read what is shown."""
-
-    def __init__(self, page: Any, selector: str, keys: tuple[str, ...], shots: Path, prefix: str,
-                 console: list[str]) -> None:
-        self.page, self.shots, self.prefix, self.console = page, shots, prefix, console
-        self.view = page.locator(selector).first
-        self.keys = keys  # the state fields data-shown lists, in order
-
-    def part(self, name: str) -> Any:
-        return self.view.locator(f".aw-{name}").first
-
-    def version(self) -> int:
-        return int(self.view.evaluate("el => +(el.dataset.version || 0)"))
-
-    def shown(self) -> list[str]:
-        return self.view.evaluate("el => (el.dataset.shown || '').split('|')")
-
-    def wait_drawn(self, after: int, timeout: float = CHANGE_TIMEOUT) -> None:
-        self.page.wait_for_function(
-            "([el, v]) => +(el.dataset.version || 0) > v && !el.classList.contains('aw-busy')",
-            arg=[self.view.element_handle(), after], timeout=timeout * 1000)
-
-    def act(self, fn: Any, step: str, **expect: Any) -> list[str]:
-        """Do ``fn``; wait for a picture drawn after it that shows ``expect`` (state fields, such
-        as ``channel=3``: a redraw for the kernel's echo of an earlier change is not taken for
-        this one's). Returns what is shown."""
-        before = self.version()
-        fn()
-        want = {self.keys.index(k): str(v) for k, v in expect.items()}
-        try:
-            self.page.wait_for_function(
-                """([el, v, want]) => {
-                     if (+(el.dataset.version || 0) <= v || el.classList.contains('aw-busy')) return false;
-                     const shown = (el.dataset.shown || '').split('|');
-                     return Object.entries(want).every(([i, value]) => shown[+i] === value);
-                   }""",
-                arg=[self.view.element_handle(), before, want], timeout=CHANGE_TIMEOUT * 1000)
-        finally:
-            self.page.screenshot(path=str(self.shots / f"{self.prefix}-{step}.png"))
-        return self.shown()
-
-    def rgb(self, name: str) -> np.ndarray:
-        got = self.part(name).evaluate(_CANVAS_RGB)
-        return np.frombuffer(base64.b64decode(got["rgb"]), np.uint8).reshape(got["h"], got["w"], 3)
-
-    def text(self, name: str) -> str:
-        return self.part(name).evaluate("el => el.textContent")
-
-    def error(self) -> str:
-        err = self.part("error")
-        return err.inner_text() if err.is_visible() else ""
-
-    def assert_clean(self) -> None:
-        assert self.error() == "", self.error()
-        assert not ERROR_TEXT.search(self.page.locator("body").inner_text())
-        errors = [c for c in self.console if c.startswith("pageerror") and c not in KNOWN_PAGE_ERRORS]
-        assert not errors, self.console
 
 
 def _png_rgb(data: bytes) -> np.ndarray:

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from ._view import CHANGE_TIMEOUT, ERROR_TEXT, KNOWN_PAGE_ERRORS, View
 from .conftest import FIXTURES, lab_server, marimo_server, new_page, notebook_server, voila_server
 
 pytestmark = pytest.mark.e2e
@@ -28,60 +29,19 @@ NOTEBOOK = FIXTURES / "explorer.ipynb"
 MARIMO = FIXTURES / "explorer_marimo.py"
 #: Seconds a page may take to show the explorer (server, kernel, torch, the model).
 RENDER_TIMEOUT = 150.0
-#: Seconds one change may take to reach the picture.
-CHANGE_TIMEOUT = 30.0
-ERROR_TEXT = re.compile(r"Traceback \(most recent call last\)|\b[A-Z]\w*Error\b")
 
 
-class Explorer:
-    """The explorer's view on a page: act, wait for the next picture, read what is shown."""
+class Explorer(View):
+    """The explorer's view on a page: act, wait for the next picture, read what is shown
+    (a dict of the state fields)."""
+
+    KEYS = ("image", "layer", "stage", "channel", "view", "cmap", "contrast")
 
     def __init__(self, page: Any, shots: Any, prefix: str, console: list[str]) -> None:
-        self.page, self.shots, self.prefix, self.console = page, shots, prefix, console
-        self.view = page.locator(".aw-explorer-view").first
+        super().__init__(page, ".aw-explorer-view", self.KEYS, shots, prefix, console)
 
-    def part(self, name: str) -> Any:
-        return self.view.locator(f".aw-{name}").first
-
-    def version(self) -> int:
-        return int(self.view.evaluate("el => +(el.dataset.version || 0)"))
-
-    def shown(self) -> dict[str, str]:
-        keys = ("image", "layer", "stage", "channel", "view", "cmap", "contrast")
-        shown = self.view.evaluate("el => el.dataset.shown || ''").split("|")
-        return dict(zip(keys, shown, strict=True))  # data-shown lists exactly these fields
-
-    def wait_drawn(self, after: int, timeout: float = CHANGE_TIMEOUT) -> None:
-        self.page.wait_for_function(
-            "([el, v]) => +(el.dataset.version || 0) > v && !el.classList.contains('aw-busy')",
-            arg=[self.view.element_handle(), after], timeout=timeout * 1000)
-
-    def act(self, fn: Any, step: str, **expect: Any) -> dict[str, str]:
-        """Do ``fn``; wait for a picture drawn after it that shows ``expect`` (state fields,
-        such as ``channel=3``): a redraw for an earlier change (the kernel's echo of a
-        channel sent before) is not taken for this one's. Returns what is shown."""
-        before = self.version()
-        fn()
-        keys = ("image", "layer", "stage", "channel", "view", "cmap", "contrast")
-        want = {keys.index(k): str(v) for k, v in expect.items()}
-        try:
-            self.page.wait_for_function(
-                """([el, v, want]) => {
-                     if (+(el.dataset.version || 0) <= v || el.classList.contains('aw-busy')) return false;
-                     const shown = (el.dataset.shown || '').split('|');
-                     return Object.entries(want).every(([i, value]) => shown[+i] === value);
-                   }""",
-                arg=[self.view.element_handle(), before, want], timeout=CHANGE_TIMEOUT * 1000)
-        finally:
-            self.screenshot(step)
-        return self.shown()
-
-    def screenshot(self, step: str) -> None:
-        self.page.screenshot(path=str(self.shots / f"{self.prefix}-{step}.png"))
-
-    def error(self) -> str:
-        err = self.part("error")
-        return err.inner_text() if err.is_visible() else ""
+    def shown(self) -> dict[str, str]:  # type: ignore[override]
+        return dict(zip(self.KEYS, super().shown(), strict=True))  # data-shown lists exactly these
 
     def click_tile(self, c: int) -> None:
         """Click the middle of grid tile ``c`` (conv1's grid: 8 × 8 tiles of 113 px)."""
@@ -90,12 +50,6 @@ class Explorer:
                  const x = 1 + (c % 8) * 114 + 56, y = 1 + Math.floor(c / 8) * 114 + 56;
                  return {x: x * k, y: y * k}; }""", c)
         self.part("picture").click(position=box)
-
-
-#: Errors of a front end's own code, raised with or without our widget on the page.
-KNOWN_PAGE_ERRORS = (
-    "pageerror: Cannot read properties of undefined (reading 'schema')",  # Notebook 7's settings loader
-)
 
 
 def drive(w: Explorer, echo: Any | None) -> None:
